@@ -1,0 +1,1 @@
+"""Affiliate accounts, commission plans and /v1/me self-service."""

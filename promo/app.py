@@ -1,0 +1,105 @@
+"""The application factory: plugins, controllers, dependencies and the error map."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusController
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from promo import __version__
+from promo.auth.guards import provide_principal
+from promo.auth.middleware import PUBLIC_PATHS, ApiKeyAuthentication
+from promo.auth.routes import KeyController
+from promo.clock import Clock, utc_now
+from promo.db.engine import create_engine, create_sessionmaker
+from promo.db.session import provide_session
+from promo.errors import problem_details_plugin
+from promo.health import HealthController
+from promo.observability import prometheus_config, request_id_middleware, stamp_response
+from promo.settings import Settings
+
+ROUTE_HANDLERS: list[Any] = [HealthController, KeyController]
+
+
+def provide_clock(state: State) -> Clock:
+    clock: Clock = state.clock
+    return clock
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="promo",
+        version=__version__,
+        description="Promo code issuance and redemption service. "
+        "Authenticate with `Authorization: Bearer <api-key>`.",
+        path="/schema",
+        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        components=Components(
+            security_schemes={
+                "apiKey": SecurityScheme(type="http", scheme="bearer", description="API key")
+            }
+        ),
+        security=[{"apiKey": []}],
+        use_handler_docstrings=True,
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    connection: AsyncConnection | None = None,
+    clock: Clock = utc_now,
+) -> Litestar:
+    """Build the app. Tests may pass their engine, or one connection whose
+    outer transaction they roll back, and a clock they control."""
+    owns_engine = engine is None
+    engine = engine or create_engine(settings)
+    sessionmaker = create_sessionmaker(connection if connection is not None else engine)
+
+    async def dispose_engine() -> None:
+        if owns_engine:
+            await engine.dispose()
+
+    metrics = prometheus_config()
+    return Litestar(
+        route_handlers=[*ROUTE_HANDLERS, PrometheusController],
+        state=State({"settings": settings, "engine": engine, "sessionmaker": sessionmaker, "clock": clock}),
+        dependencies={
+            "session": Provide(provide_session),
+            "clock": Provide(provide_clock, sync_to_thread=False),
+            "principal": Provide(provide_principal, sync_to_thread=False),
+        },
+        middleware=[
+            request_id_middleware,
+            metrics.middleware,
+            DefineMiddleware(ApiKeyAuthentication, exclude=PUBLIC_PATHS),
+        ],
+        before_send=[stamp_response],
+        plugins=[problem_details_plugin()],
+        openapi_config=openapi_config(),
+        request_max_body_size=settings.max_body_bytes,
+        on_shutdown=[dispose_engine],
+        logging_config=None,
+        debug=False,
+    )
+
+
+def app_from_environment() -> Litestar:
+    """Factory used by each server worker process: settings from PROMO_*."""
+    from promo.observability import configure_logging
+    from promo.settings import load_settings
+
+    settings = load_settings(os.environ)
+    configure_logging(settings)
+    return create_app(settings)
+

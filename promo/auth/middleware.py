@@ -1,0 +1,32 @@
+"""Bearer-key authentication for every route except health, metrics and docs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from promo.auth.service import authenticate
+from promo.errors import Unauthenticated
+
+PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema"]
+MAX_KEY_LENGTH = 200
+
+
+class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        header = connection.headers.get("authorization", "")
+        scheme, _, key = header.partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
+            raise Unauthenticated("unauthorized", "Missing API key: send Authorization: Bearer <key>")
+        if len(key) > MAX_KEY_LENGTH:
+            raise Unauthenticated("unauthorized", "Invalid or revoked API key")
+        sessionmaker: async_sessionmaker[AsyncSession] = connection.app.state.sessionmaker
+        async with sessionmaker() as session, session.begin():
+            principal = await authenticate(session, key)
+        if principal is None:
+            raise Unauthenticated("unauthorized", "Invalid or revoked API key")
+        return AuthenticationResult(user=principal, auth=principal)

@@ -1,0 +1,55 @@
+"""/v1/keys: API key management (admin)."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, post
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from promo.auth import service
+from promo.auth.guards import allow
+from promo.auth.schemas import KeyCreate, KeyCreated, KeyPage, KeyRead, key_fields, key_read
+from promo.clock import Clock
+from promo.errors import NotFound
+from promo.ids import Kind, decode
+from promo.schemas import DEFAULT_LIMIT, Limit, decode_cursor, next_cursor
+
+
+def _key_id(public_id: str) -> int:
+    key_id = decode(Kind.API_KEY, public_id)
+    if key_id is None:
+        raise NotFound("key_not_found", "No such API key")
+    return key_id
+
+
+class KeyController(Controller):
+    path = "/v1/keys"
+    tags = ["keys"]
+    guards = [allow()]
+
+    @post("/", status_code=201)
+    async def create_key(self, data: KeyCreate, session: AsyncSession, clock: Clock) -> KeyCreated:
+        affiliate_id = None
+        if data.affiliate_id is not None:
+            affiliate_id = decode(Kind.AFFILIATE, data.affiliate_id)
+            if affiliate_id is None:
+                raise NotFound("affiliate_not_found", "No such affiliate")
+        key, plaintext = await service.create_key(
+            session, role=data.role, affiliate_id=affiliate_id, name=data.name, now=clock()
+        )
+        return KeyCreated(**key_fields(key), key=plaintext)  # type: ignore[arg-type]
+
+    @get("/")
+    async def list_keys(
+        self,
+        session: AsyncSession,
+        cursor: str | None = None,
+        limit: Limit = Parameter(default=DEFAULT_LIMIT),
+    ) -> KeyPage:
+        keys = await service.list_keys(session, after_id=decode_cursor(cursor), limit=limit)
+        return KeyPage(items=[key_read(k) for k in keys], next_cursor=next_cursor([k.id for k in keys], limit))
+
+    @post("/{key_id:str}/revoke", status_code=200)
+    async def revoke_key(self, key_id: str, session: AsyncSession, clock: Clock) -> KeyRead:
+        key = await service.revoke_key(session, _key_id(key_id), now=clock())
+        return key_read(key)

@@ -1,0 +1,1 @@
+"""Campaigns: their rules, lifecycle and the pure discount engine."""

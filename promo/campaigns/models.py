@@ -1,0 +1,64 @@
+"""Campaigns: window, discount, rules, limits and the usage counters they hold.
+
+The campaign row carries its own ``redemptions_used`` and ``budget_used``
+counters; redemption consumes them with one conditional UPDATE so that the
+database, not Python, enforces limits under concurrency.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Integer, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from promo.db.metadata import Base, BigId, UtcDateTime
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('draft', 'active', 'paused', 'archived')", name="status"
+        ),
+        CheckConstraint(
+            "discount_type IN ('percentage', 'fixed_amount', 'free_shipping')",
+            name="discount_type",
+        ),
+        CheckConstraint("redemptions_used >= 0", name="redemptions_used_non_negative"),
+        CheckConstraint("budget_used >= 0", name="budget_used_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    code_prefix: Mapped[str | None] = mapped_column(String(16))
+    open_to_affiliates: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    discount_type: Mapped[str] = mapped_column(String(16))
+    percent_off: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    max_discount: Mapped[int | None] = mapped_column(BigInteger)
+    amount_off: Mapped[int | None] = mapped_column(BigInteger)
+
+    # Cart rules (min_subtotal, min_quantity, include/exclude lists,
+    # first_order_only, customer allowlist) as one document: they are only
+    # ever evaluated in Python, after the campaign row has been read.
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    max_redemptions: Mapped[int | None] = mapped_column(Integer)
+    max_redemptions_per_customer: Mapped[int | None] = mapped_column(Integer)
+    budget: Mapped[int | None] = mapped_column(BigInteger)
+    redemptions_used: Mapped[int] = mapped_column(Integer, default=0)
+    budget_used: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    commission_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    commission_fixed: Mapped[int | None] = mapped_column(BigInteger)
+
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,0 +1,279 @@
+"""`promo`: serve, db upgrade, keys, demo, openapi.
+
+Every command reads the settings once; a bad setting or an expected failure
+ends the command with one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from promo.auth import service as keys_service
+from promo.auth.roles import Role
+from promo.clock import utc_now
+from promo.db import migrate
+from promo.db.engine import create_engine, create_sessionmaker
+from promo.errors import DomainError
+from promo.ids import Kind, decode, encode
+from promo.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+DEFAULT_OPENAPI_PATH = Path("openapi/openapi.json")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"promo: {message}", err=True)
+    sys.exit(code)
+
+
+def _settings(**overrides: str) -> Settings:
+    environ = dict(os.environ)
+    environ.update({f"PROMO_{k.upper()}": v for k, v in overrides.items() if v is not None})
+    try:
+        return load_settings(environ)
+    except SettingsError as exc:
+        _fail(str(exc), 2)
+        raise  # unreachable; keeps type checkers content
+
+
+def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed transaction on a short-lived engine."""
+
+    async def run() -> T:
+        engine = create_engine(settings)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except DomainError as exc:
+        _fail(exc.detail)
+        raise
+
+
+def _ensure_schema(settings: Settings) -> None:
+    """SQLite is migrated on start; PostgreSQL must be migrated by the operator."""
+    if settings.is_sqlite:
+        migrate.upgrade(settings)
+        return
+
+    async def pending() -> list[str]:
+        engine = create_engine(settings)
+        try:
+            return await migrate.pending_revisions(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        revisions = asyncio.run(pending())
+    except (OSError, Exception) as exc:  # connection refused, bad credentials, ...
+        _fail(f"cannot reach the database: {exc.__class__.__name__}: {exc}".splitlines()[0])
+        return
+    if revisions:
+        _fail(
+            f"the database has {len(revisions)} pending migration(s) ({', '.join(revisions)}); "
+            "run `promo db upgrade` first"
+        )
+
+
+@click.group()
+@click.version_option(package_name="promo")
+def main() -> None:
+    """promo: promo code issuance and redemption service."""
+
+
+@main.command()
+@click.option("--host", help="Listen address (PROMO_HOST).")
+@click.option("--port", help="Listen port (PROMO_PORT).")
+@click.option("--workers", help="Worker processes (PROMO_WORKERS).")
+@click.option("--demo", is_flag=True, help="Seed demo data into an empty database and print keys.")
+def serve(host: str | None, port: str | None, workers: str | None, demo: bool) -> None:
+    """Serve the HTTP API."""
+    overrides = {"host": host, "port": port, "workers": workers}
+    settings = _settings(**{k: v for k, v in overrides.items() if v is not None})
+    _ensure_schema(settings)
+    if demo:
+        _seed_demo(settings)
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[f"PROMO_{name.upper()}"] = value
+    _run_server(settings)
+
+
+def _run_server(settings: Settings) -> None:
+    import uvicorn
+
+    from promo.observability import configure_logging
+
+    configure_logging(settings)
+    metrics_dir = None
+    if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Several processes: Prometheus values are shared through files.
+        metrics_dir = tempfile.mkdtemp(prefix="promo-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(
+            "promo.app:app_from_environment",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+        )
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations (PROMO_DATABASE_URL)."""
+    settings = _settings()
+    migrate.upgrade(settings, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION ('base' for an empty schema)."""
+    migrate.downgrade(_settings(), revision)
+    click.echo(f"database at {revision}")
+
+
+@main.group()
+def keys() -> None:
+    """API keys."""
+
+
+@keys.command("create")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--affiliate", "affiliate", help="Affiliate id (required for --role affiliate).")
+@click.option("--name", default="", help="A label to tell keys apart.")
+def keys_create(role: str, affiliate: str | None, name: str) -> None:
+    """Create a key; it is printed once and only its hash is stored."""
+    settings = _settings()
+    _ensure_schema(settings)
+    affiliate_id = None
+    if affiliate is not None:
+        affiliate_id = decode(Kind.AFFILIATE, affiliate)
+        if affiliate_id is None:
+            _fail(f"no such affiliate: {affiliate}")
+
+    async def work(session: AsyncSession) -> tuple[str, str]:
+        key, plaintext = await keys_service.create_key(
+            session, role=Role(role), affiliate_id=affiliate_id, name=name, now=utc_now()
+        )
+        return encode(Kind.API_KEY, key.id), plaintext
+
+    key_id, plaintext = _in_transaction(settings, work)
+    click.echo(f"created {role} key {key_id}; store it now, it is not shown again:", err=True)
+    click.echo(plaintext)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List keys (never their secrets)."""
+    settings = _settings()
+
+    async def work(session: AsyncSession) -> list[Any]:
+        found: list[Any] = []
+        after: int | None = None
+        while page := await keys_service.list_keys(session, after_id=after, limit=500):
+            found.extend(page)
+            after = page[-1].id
+        return found
+
+    rows = _in_transaction(settings, work)
+    click.echo(f"{'id':<14} {'prefix':<11} {'role':<11} {'affiliate':<14} {'status':<8} name")
+    for key in rows:
+        affiliate = encode(Kind.AFFILIATE, key.affiliate_id) if key.affiliate_id else "-"
+        status = "revoked" if key.revoked_at else "active"
+        click.echo(
+            f"{encode(Kind.API_KEY, key.id):<14} {key.prefix:<11} {key.role:<11} "
+            f"{affiliate:<14} {status:<8} {key.name}"
+        )
+
+
+@keys.command("revoke")
+@click.argument("key")
+def keys_revoke(key: str) -> None:
+    """Revoke KEY, given as its id (key_...) or its prefix (pk_...)."""
+    settings = _settings()
+
+    async def work(session: AsyncSession) -> str:
+        key_id = decode(Kind.API_KEY, key)
+        if key_id is not None:
+            row = await keys_service.revoke_key(session, key_id, now=utc_now())
+        else:
+            row = await keys_service.revoke_key_by_prefix(session, key, now=utc_now())
+        return encode(Kind.API_KEY, row.id)
+
+    click.echo(f"revoked {_in_transaction(settings, work)}")
+
+
+@main.command()
+def demo() -> None:
+    """Seed demo data into an empty database and print one key per role."""
+    settings = _settings()
+    _ensure_schema(settings)
+    _seed_demo(settings)
+
+
+def _seed_demo(settings: Settings) -> None:
+    from promo.demo import DemoData, seed_demo
+
+    async def work(session: AsyncSession) -> DemoData | None:
+        return await seed_demo(session, now=utc_now())
+
+    data = _in_transaction(settings, work)
+    if data is None:
+        click.echo("promo: the database already holds data; demo data is only seeded into an empty one", err=True)
+        return
+    click.echo(f"demo campaign {encode(Kind.CAMPAIGN, data.campaign_id)} "
+               f"and affiliate {encode(Kind.AFFILIATE, data.affiliate_id)} created")
+    click.echo("demo API keys (shown once):")
+    for role, key in data.keys.items():
+        click.echo(f"  {role:<11} {key}")
+    click.echo(f"try: curl -H 'Authorization: Bearer {data.keys['admin']}' "
+               f"http://{settings.host}:{settings.port}/v1/keys")
+
+
+@main.command()
+@click.option("--output", type=click.Path(path_type=Path), default=DEFAULT_OPENAPI_PATH, show_default=True)
+@click.option("--check", is_flag=True, help="Fail if the file differs from what the app generates.")
+def openapi(output: Path, check: bool) -> None:
+    """Write the OpenAPI document the app serves."""
+    from promo.openapi import render_openapi
+
+    document = render_openapi()
+    if check:
+        if not output.is_file() or output.read_text() != document:
+            _fail(f"{output} is out of date; run `promo openapi`")
+        click.echo(f"{output} is up to date")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(document)
+    click.echo(f"wrote {output}")

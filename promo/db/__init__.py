@@ -1,0 +1,1 @@
+"""Database access shared by every domain: engine, metadata, per-request transactions."""

@@ -1,0 +1,64 @@
+"""Engine and session factory for postgresql+asyncpg and sqlite+aiosqlite.
+
+SQLite runs every transaction as ``BEGIN IMMEDIATE`` with a busy timeout:
+writers are serialised across threads *and* processes, which is what makes
+usage counters correct on the embedded default. WAL keeps readers unblocked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
+
+from promo.settings import Settings
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
+    if settings.is_sqlite:
+        engine = create_async_engine(
+            settings.database_url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            **overrides,
+        )
+        _make_sqlite_transactions_immediate(engine)
+        return engine
+    options: dict[str, Any] = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_pool_size,
+        "pool_pre_ping": False,
+    }
+    options.update(overrides)
+    return create_async_engine(settings.database_url, **options)
+
+
+def _make_sqlite_transactions_immediate(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module so that the
+        # "begin" hook below decides how transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_sessionmaker(bind: Any) -> async_sessionmaker[AsyncSession]:
+    """Sessions for an engine, or for one connection in tests (joined via savepoints)."""
+    return async_sessionmaker(
+        bind=bind,
+        expire_on_commit=False,
+        join_transaction_mode="create_savepoint",
+    )

@@ -1,0 +1,223 @@
+"""Domain errors and the one place that turns every failure into problem+json.
+
+Services raise ``DomainError`` subclasses that carry a stable machine ``code``
+and know nothing of HTTP. ``problem_details_plugin()`` holds the single map from
+those (and from Litestar's own validation, auth and routing exceptions) to
+RFC 9457 ``application/problem+json`` responses with the extra ``code`` field
+(and ``errors: [{field, message}]`` for field errors).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import msgspec
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
+
+log = logging.getLogger("promo.errors")
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    """One invalid field: a JSON path such as ``cart.items[3].quantity``."""
+
+    field: str
+    message: str
+
+
+class DomainError(Exception):
+    """Base of every expected failure of the service; subclasses choose the status."""
+
+    title = "Request failed"
+
+    def __init__(
+        self,
+        code: str,
+        detail: str,
+        *,
+        errors: Sequence[FieldError] = (),
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.errors = tuple(errors)
+        self.extra = dict(extra or {})
+
+
+class NotFound(DomainError):
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    """The request is valid but clashes with the current state (limits, duplicates)."""
+
+    title = "Conflict"
+
+
+class Invalid(DomainError):
+    """The request is well-formed but its content breaks a rule."""
+
+    title = "Invalid request"
+
+    @classmethod
+    def field(cls, field: str, message: str, code: str = "invalid_field") -> Invalid:
+        return cls(code, f"{field}: {message}", errors=[FieldError(field, message)])
+
+
+class BadRequest(DomainError):
+    """The request cannot be understood (unparseable, missing required header)."""
+
+    title = "Bad request"
+
+
+class Unauthenticated(DomainError):
+    title = "Unauthorized"
+
+
+class Forbidden(DomainError):
+    title = "Forbidden"
+
+
+class TooManyRequests(DomainError):
+    title = "Too many requests"
+
+
+STATUS_OF: dict[type[DomainError], int] = {
+    BadRequest: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Invalid: 422,
+    TooManyRequests: 429,
+}
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    errors: Sequence[FieldError] = (),
+    extra: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> ProblemDetailsException:
+    """Build the problem details every error response of the API is made of."""
+    body: dict[str, Any] = {"code": code}
+    if errors:
+        body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
+    if extra:
+        body.update(extra)
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
+    return ProblemDetailsException(
+        status_code=status,
+        type_=f"urn:promo:problem:{code}",
+        title=title,
+        detail=detail,
+        extra=body,
+        headers=dict(headers) if headers else None,
+    )
+
+
+def _domain_error(exc: DomainError) -> ProblemDetailsException:
+    status = next(s for cls, s in STATUS_OF.items() if isinstance(exc, cls))
+    extra = dict(exc.extra)
+    headers = None
+    if status == 429 and "retry_after" in extra:
+        headers = {"Retry-After": str(extra["retry_after"])}
+    return problem(status, exc.code, exc.title, exc.detail, errors=exc.errors, extra=extra, headers=headers)
+
+
+# msgspec reports the failing location as "... - at `$.cart.items[0].quantity`".
+_AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
+
+
+def field_error_from_msgspec(message: str, root: str = "") -> FieldError:
+    """Turn a msgspec validation message into ``FieldError(path, message)``."""
+    match = _AT_PATH.match(message.strip())
+    text = match.group("message") if match else message
+    path = (match.group("path") if match else "") or ""
+    path = path.lstrip(".")
+    unknown = _UNKNOWN_FIELD.match(text)
+    if unknown:
+        path = f"{path}.{unknown.group('name')}" if path else unknown.group("name")
+        text = "unknown field"
+    field = ".".join(p for p in (root, path) if p) or "body"
+    return FieldError(field, text)
+
+
+def _validation_error(exc: ValidationException) -> ProblemDetailsException:
+    """Litestar raises this for bodies, query and path parameters it cannot decode."""
+    items = exc.extra if isinstance(exc.extra, list) else []
+    errors: list[FieldError] = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        source = item.get("source")
+        key = str(item.get("key") or "")
+        message = str(item.get("message") or exc.detail)
+        if source == "body" or key == "data":
+            errors.append(field_error_from_msgspec(message))
+        else:
+            errors.append(FieldError(key or "request", message))
+    if not errors:
+        return problem(400, "malformed_request", "Bad request", str(exc.detail))
+    first = errors[0]
+    return problem(
+        422, "validation_failed", "Invalid request", f"{first.field}: {first.message}", errors=errors
+    )
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+}
+
+
+def _http_error(exc: HTTPException) -> ProblemDetailsException:
+    status = exc.status_code
+    if status >= 500:
+        log.error("server error: %s", exc.detail)
+        return problem(500, "internal_error", "Internal error", "Internal server error")
+    code = _HTTP_CODES.get(status, "http_error")
+    return problem(status, code, str(exc.detail), str(exc.detail), headers=exc.headers)
+
+
+def _unexpected_error(exc: Exception) -> ProblemDetailsException:
+    log.error("unhandled error", exc_info=exc)
+    return problem(500, "internal_error", "Internal error", "Internal server error")
+
+
+def problem_details_plugin() -> ProblemDetailsPlugin:
+    """The single error map of the app, handed to Litestar's problem-details support."""
+    mapping: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
+        DomainError: _domain_error,
+        ValidationException: _validation_error,
+        NotAuthorizedException: _http_error,
+        PermissionDeniedException: _http_error,
+        HTTPException: _http_error,
+        Exception: _unexpected_error,
+    }
+    return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=mapping))

@@ -1,0 +1,34 @@
+"""Liveness and readiness probes (no authentication)."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, Response, get
+from litestar.datastructures import State
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import SQLAlchemyError
+
+
+class Health(msgspec.Struct):
+    status: str
+    database: str | None = None
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["operations"]
+
+    @get("/")
+    async def live(self) -> Health:
+        return Health(status="ok")
+
+    @get("/ready")
+    async def ready(self, state: State) -> Response[Health]:
+        engine: AsyncEngine = state.engine
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError):
+            return Response(Health(status="unavailable", database="unreachable"), status_code=503)
+        return Response(Health(status="ok", database="ok"))

@@ -1,0 +1,50 @@
+"""Opaque public ids: ``cmp_x8Kq2p`` outside, integer primary keys inside.
+
+Ids are not secrets; they are opaque so that clients do not build on integer
+arithmetic and neighbouring records are not obvious. The salts are fixed
+(changing them would change every public id), unlike the dedicated-code salt
+which comes from settings.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cache
+
+from hashids import Hashids  # type: ignore[import-untyped]
+
+ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+class Kind(StrEnum):
+    """The prefix of each kind of public id."""
+
+    CAMPAIGN = "cmp"
+    AFFILIATE = "aff"
+    API_KEY = "key"
+    CODE_BATCH = "bat"
+    REDEMPTION = "red"
+    LEDGER_ENTRY = "led"
+    PAYOUT = "pay"
+
+
+@cache
+def _hashids(kind: Kind) -> Hashids:
+    return Hashids(salt=f"promo:{kind.value}", min_length=8, alphabet=ALPHABET)
+
+
+def encode(kind: Kind, value: int) -> str:
+    return f"{kind.value}_{_hashids(kind).encode(value)}"
+
+
+def decode(kind: Kind, public_id: str) -> int | None:
+    """The integer behind a public id, or None when it is not one of ``kind``."""
+    prefix, _, body = public_id.partition("_")
+    if prefix != kind.value or not body or len(body) > 32:
+        return None
+    values = _hashids(kind).decode(body)
+    if len(values) != 1:
+        return None
+    # Hashids decodes some foreign strings to numbers; only the canonical
+    # encoding is accepted so each record has exactly one public id.
+    return int(values[0]) if _hashids(kind).encode(values[0]) == body else None

@@ -1,0 +1,91 @@
+"""Typed settings, read once from ``PROMO_*`` environment variables.
+
+Nothing here runs at import time: ``load_settings(environ)`` is called by the
+CLI (and by each server worker) and the resulting frozen ``Settings`` is passed
+down explicitly. Tests build their own ``Settings`` instead of touching the
+environment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+import msgspec
+
+PREFIX = "PROMO_"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./promo.db"
+# Used only on the embedded SQLite default, so `promo serve` works on a bare
+# machine. PostgreSQL deployments must set their own PROMO_SECRET.
+DEV_SECRET = "promo-insecure-development-secret"
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class SettingsError(Exception):
+    """A missing or invalid setting; the message is one line meant for the operator."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Everything the service reads from its environment."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    secret: Annotated[str, msgspec.Meta(min_length=16)] = DEV_SECRET
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
+    workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
+    log_level: LogLevel = "info"
+    log_json: bool = True
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    db_pool_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+
+_FIELD_AT = re.compile(r"at `\$\.(\w+)`")
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Build ``Settings`` from ``PROMO_*`` variables; raise ``SettingsError`` on a bad one."""
+    known = set(Settings.__struct_fields__)
+    raw: dict[str, str] = {}
+    for name, value in environ.items():
+        if not name.startswith(PREFIX):
+            continue
+        field = name[len(PREFIX) :].lower()
+        if field not in known:
+            # Other PROMO_* variables may belong to later features or to tooling;
+            # only the ones we know are validated.
+            continue
+        raw[field] = value.strip()
+    if "log_level" in raw:
+        raw["log_level"] = raw["log_level"].lower()
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        match = _FIELD_AT.search(str(exc))
+        where = f"{PREFIX}{match.group(1).upper()}" if match else "settings"
+        reason = str(exc).split(" - at ")[0]
+        raise SettingsError(f"invalid {where}: {reason}") from None
+    _check_consistency(settings, raw)
+    return settings
+
+
+def _check_consistency(settings: Settings, raw: Mapping[str, str]) -> None:
+    url = settings.database_url
+    if not (url.startswith("sqlite+aiosqlite://") or url.startswith("postgresql+asyncpg://")):
+        raise SettingsError(
+            "invalid PROMO_DATABASE_URL: expected sqlite+aiosqlite:///PATH "
+            "or postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB"
+        )
+    if settings.is_postgres and "secret" not in raw:
+        raise SettingsError(
+            "missing PROMO_SECRET: required on PostgreSQL (at least 16 characters, keep it stable)"
+        )
