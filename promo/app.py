@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from promo import __version__
 from promo.auth.guards import provide_principal
 from promo.auth.middleware import PUBLIC_PATHS, ApiKeyAuthentication
-from promo.auth.routes import KeyController
+from promo.auth.routes import KeyController, current_key
 from promo.clock import Clock, utc_now
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.db.session import provide_session
@@ -27,7 +27,7 @@ from promo.health import HealthController
 from promo.observability import prometheus_config, request_id_middleware, stamp_response
 from promo.settings import Settings
 
-ROUTE_HANDLERS: list[Any] = [HealthController, KeyController]
+ROUTE_HANDLERS: list[Any] = [HealthController, KeyController, current_key]
 
 
 def provide_clock(state: State) -> Clock:
@@ -73,7 +73,9 @@ def create_app(
     metrics = prometheus_config()
     return Litestar(
         route_handlers=[*ROUTE_HANDLERS, PrometheusController],
-        state=State({"settings": settings, "engine": engine, "sessionmaker": sessionmaker, "clock": clock}),
+        state=State(
+            {"settings": settings, "engine": engine, "sessionmaker": sessionmaker, "clock": clock}
+        ),
         dependencies={
             "session": Provide(provide_session),
             "clock": Provide(provide_clock, sync_to_thread=False),
@@ -102,4 +104,3 @@ def app_from_environment() -> Litestar:
     settings = load_settings(os.environ)
     configure_logging(settings)
     return create_app(settings)
-

@@ -250,19 +250,28 @@ def _seed_demo(settings: Settings) -> None:
 
     data = _in_transaction(settings, work)
     if data is None:
-        click.echo("promo: the database already holds data; demo data is only seeded into an empty one", err=True)
+        click.echo(
+            "promo: the database already holds data; demo data is only seeded into an empty one",
+            err=True,
+        )
         return
-    click.echo(f"demo campaign {encode(Kind.CAMPAIGN, data.campaign_id)} "
-               f"and affiliate {encode(Kind.AFFILIATE, data.affiliate_id)} created")
+    click.echo(
+        f"demo campaign {encode(Kind.CAMPAIGN, data.campaign_id)} "
+        f"and affiliate {encode(Kind.AFFILIATE, data.affiliate_id)} created"
+    )
     click.echo("demo API keys (shown once):")
     for role, key in data.keys.items():
         click.echo(f"  {role:<11} {key}")
-    click.echo(f"try: curl -H 'Authorization: Bearer {data.keys['admin']}' "
-               f"http://{settings.host}:{settings.port}/v1/keys")
+    click.echo(
+        f"try: curl -H 'Authorization: Bearer {data.keys['admin']}' "
+        f"http://{settings.host}:{settings.port}/v1/keys"
+    )
 
 
 @main.command()
-@click.option("--output", type=click.Path(path_type=Path), default=DEFAULT_OPENAPI_PATH, show_default=True)
+@click.option(
+    "--output", type=click.Path(path_type=Path), default=DEFAULT_OPENAPI_PATH, show_default=True
+)
 @click.option("--check", is_flag=True, help="Fail if the file differs from what the app generates.")
 def openapi(output: Path, check: bool) -> None:
     """Write the OpenAPI document the app serves."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
 
 import msgspec
@@ -19,6 +20,7 @@ from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
     PermissionDeniedException,
+    SerializationException,
     ValidationException,
 )
 from litestar.plugins.problem_details import (
@@ -140,7 +142,9 @@ def _domain_error(exc: DomainError) -> ProblemDetailsException:
     headers = None
     if status == 429 and "retry_after" in extra:
         headers = {"Retry-After": str(extra["retry_after"])}
-    return problem(status, exc.code, exc.title, exc.detail, errors=exc.errors, extra=extra, headers=headers)
+    return problem(
+        status, exc.code, exc.title, exc.detail, errors=exc.errors, extra=extra, headers=headers
+    )
 
 
 # msgspec reports the failing location as "... - at `$.cart.items[0].quantity`".
@@ -148,40 +152,46 @@ _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DO
 _UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
 
 
-def field_error_from_msgspec(message: str, root: str = "") -> FieldError:
-    """Turn a msgspec validation message into ``FieldError(path, message)``."""
-    match = _AT_PATH.match(message.strip())
-    text = match.group("message") if match else message
-    path = (match.group("path") if match else "") or ""
-    path = path.lstrip(".")
-    unknown = _UNKNOWN_FIELD.match(text)
+def _field_error(path: str, message: str) -> FieldError:
+    """Name the field exactly, including an unknown field msgspec only names in its message."""
+    unknown = _UNKNOWN_FIELD.match(message)
     if unknown:
         path = f"{path}.{unknown.group('name')}" if path else unknown.group("name")
-        text = "unknown field"
-    field = ".".join(p for p in (root, path) if p) or "body"
-    return FieldError(field, text)
+        message = "unknown field"
+    return FieldError(path or "body", message)
+
+
+def field_error_from_msgspec(message: str) -> FieldError:
+    """Turn a msgspec ``ValidationError`` message into ``FieldError(path, message)``."""
+    match = _AT_PATH.match(message.strip())
+    if match is None:
+        return _field_error("", message)
+    return _field_error((match.group("path") or "").lstrip("."), match.group("message"))
 
 
 def _validation_error(exc: ValidationException) -> ProblemDetailsException:
-    """Litestar raises this for bodies, query and path parameters it cannot decode."""
-    items = exc.extra if isinstance(exc.extra, list) else []
+    """Litestar raises this for bodies, query and path parameters it cannot decode.
+
+    Its items carry ``key`` (``data`` for the body as a whole, else the body
+    path or the parameter name) and ``message``.
+    """
+    items = [
+        item
+        for item in (exc.extra if isinstance(exc.extra, list) else [])
+        if isinstance(item, dict)
+    ]
     errors: list[FieldError] = []
     for item in items:
-        if not isinstance(item, dict):
-            continue
-        source = item.get("source")
         key = str(item.get("key") or "")
         message = str(item.get("message") or exc.detail)
-        if source == "body" or key == "data":
-            errors.append(field_error_from_msgspec(message))
-        else:
-            errors.append(FieldError(key or "request", message))
+        if key == "data" and message == "'data'":
+            return problem(400, "body_required", "Bad request", "A JSON request body is required")
+        errors.append(_field_error("" if key == "data" else key, message))
     if not errors:
-        return problem(400, "malformed_request", "Bad request", str(exc.detail))
+        return problem(400, "bad_request", "Bad request", str(exc.detail))
     first = errors[0]
-    return problem(
-        422, "validation_failed", "Invalid request", f"{first.field}: {first.message}", errors=errors
-    )
+    detail = f"{first.field}: {first.message}"
+    return problem(422, "validation_failed", "Invalid request", detail, errors=errors)
 
 
 _HTTP_CODES = {
@@ -202,7 +212,10 @@ def _http_error(exc: HTTPException) -> ProblemDetailsException:
         log.error("server error: %s", exc.detail)
         return problem(500, "internal_error", "Internal error", "Internal server error")
     code = _HTTP_CODES.get(status, "http_error")
-    return problem(status, code, str(exc.detail), str(exc.detail), headers=exc.headers)
+    detail = str(exc.detail)
+    if isinstance(exc.__cause__, SerializationException):
+        code, detail = "malformed_json", f"The request body is not valid JSON ({exc.detail})"
+    return problem(status, code, HTTPStatus(status).phrase, detail, headers=exc.headers)
 
 
 def _unexpected_error(exc: Exception) -> ProblemDetailsException:

@@ -6,8 +6,8 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 class Health(msgspec.Struct):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated
 
 import msgspec
 
@@ -16,8 +15,6 @@ from promo.errors import Invalid
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
-
-Limit = Annotated[int, msgspec.Meta(ge=1, le=MAX_LIMIT)]
 
 
 class Schema(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -39,7 +36,9 @@ def decode_cursor(cursor: str | None) -> int | None:
             raise ValueError(raw)
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Invalid.field("cursor", "not a cursor returned by this API", "invalid_cursor") from None
+        raise Invalid.field(
+            "cursor", "not a cursor returned by this API", "invalid_cursor"
+        ) from None
 
 
 def next_cursor(ids: list[int], limit: int) -> str | None:

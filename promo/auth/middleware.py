@@ -16,12 +16,16 @@ MAX_KEY_LENGTH = 200
 
 
 class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
-    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
         header = connection.headers.get("authorization", "")
         scheme, _, key = header.partition(" ")
         key = key.strip()
         if scheme.lower() != "bearer" or not key:
-            raise Unauthenticated("unauthorized", "Missing API key: send Authorization: Bearer <key>")
+            raise Unauthenticated(
+                "unauthorized", "Missing API key: send Authorization: Bearer <key>"
+            )
         if len(key) > MAX_KEY_LENGTH:
             raise Unauthenticated("unauthorized", "Invalid or revoked API key")
         sessionmaker: async_sessionmaker[AsyncSession] = connection.app.state.sessionmaker

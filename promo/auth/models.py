@@ -24,9 +24,7 @@ class ApiKey(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     role: Mapped[Role] = mapped_column(String(16))
-    affiliate_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("affiliates.id"), index=True
-    )
+    affiliate_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("affiliates.id"), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     # The first characters of the key, kept so operators can tell keys apart.
     prefix: Mapped[str] = mapped_column(String(16))

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from litestar import Controller, get, post
-from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath, JSONBody
 
 from promo.auth import service
 from promo.auth.guards import allow
+from promo.auth.models import ApiKey
 from promo.auth.schemas import KeyCreate, KeyCreated, KeyPage, KeyRead, key_fields, key_read
-from promo.clock import Clock
+from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
 from promo.errors import NotFound
 from promo.ids import Kind, decode
-from promo.schemas import DEFAULT_LIMIT, Limit, decode_cursor, next_cursor
+from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 
 
 def _key_id(public_id: str) -> int:
@@ -28,7 +28,9 @@ class KeyController(Controller):
     guards = [allow()]
 
     @post("/", status_code=201)
-    async def create_key(self, data: KeyCreate, session: AsyncSession, clock: Clock) -> KeyCreated:
+    async def create_key(
+        self, data: JSONBody[KeyCreate], session: DbSession, clock: ClockDep
+    ) -> KeyCreated:
         affiliate_id = None
         if data.affiliate_id is not None:
             affiliate_id = decode(Kind.AFFILIATE, data.affiliate_id)
@@ -42,14 +44,27 @@ class KeyController(Controller):
     @get("/")
     async def list_keys(
         self,
-        session: AsyncSession,
-        cursor: str | None = None,
-        limit: Limit = Parameter(default=DEFAULT_LIMIT),
+        session: DbSession,
+        cursor: PageCursor = None,
+        limit: PageLimit = DEFAULT_LIMIT,
     ) -> KeyPage:
         keys = await service.list_keys(session, after_id=decode_cursor(cursor), limit=limit)
-        return KeyPage(items=[key_read(k) for k in keys], next_cursor=next_cursor([k.id for k in keys], limit))
+        return KeyPage(
+            items=[key_read(k) for k in keys], next_cursor=next_cursor([k.id for k in keys], limit)
+        )
 
     @post("/{key_id:str}/revoke", status_code=200)
-    async def revoke_key(self, key_id: str, session: AsyncSession, clock: Clock) -> KeyRead:
+    async def revoke_key(
+        self, key_id: FromPath[str], session: DbSession, clock: ClockDep
+    ) -> KeyRead:
         key = await service.revoke_key(session, _key_id(key_id), now=clock())
         return key_read(key)
+
+
+@get("/v1/key", tags=["keys"])
+async def current_key(principal: Caller, session: DbSession) -> KeyRead:
+    """The API key making this request: its id, role and affiliate (any role)."""
+    key = await session.get(ApiKey, principal.key_id)
+    if key is None:  # revoked and deleted between authentication and now
+        raise NotFound("key_not_found", "No such API key")
+    return key_read(key)

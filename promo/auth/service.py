@@ -103,4 +103,3 @@ async def authenticate(session: AsyncSession, plaintext: str) -> Principal | Non
     if row is None or not hashes_match(row.secret_hash, plaintext):
         return None
     return Principal(key_id=row.id, role=Role(row.role), affiliate_id=row.affiliate_id)
-

@@ -20,9 +20,7 @@ from promo.db.metadata import Base, BigId, UtcDateTime
 class Campaign(Base):
     __tablename__ = "campaigns"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('draft', 'active', 'paused', 'archived')", name="status"
-        ),
+        CheckConstraint("status IN ('draft', 'active', 'paused', 'archived')", name="status"),
         CheckConstraint(
             "discount_type IN ('percentage', 'fixed_amount', 'free_shipping')",
             name="discount_type",

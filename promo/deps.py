@@ -1,0 +1,28 @@
+"""Names of what handlers receive by dependency injection, declared once.
+
+Handlers write ``session: DbSession`` rather than relying on inferred
+dependencies (deprecated in Litestar 2.23, gone in 3.0).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from promo.auth.service import Principal
+from promo.clock import Clock
+from promo.schemas import DEFAULT_LIMIT, MAX_LIMIT
+
+DbSession = NamedDependency[AsyncSession]
+ClockDep = NamedDependency[Clock]
+Caller = NamedDependency[Principal]
+
+PageLimit = Annotated[
+    int, QueryParameter(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT})")
+]
+PageCursor = Annotated[
+    str | None, QueryParameter(max_length=64, description="next_cursor of the previous page")
+]

@@ -1,0 +1,124 @@
+"""Authentication and roles through HTTP: 401 vs 403, revocation, key management."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from promo.auth.roles import Role
+from tests.support.clock import FrozenClock
+from tests.support.factories import bearer, make_affiliate
+
+Client = httpx.AsyncClient
+
+# Every authenticated route and the roles allowed on it (admin is always
+# allowed). Later features add their routes here.
+ROUTE_ACCESS: list[tuple[str, str, frozenset[Role]]] = [
+    ("GET", "/v1/keys", frozenset({Role.ADMIN})),
+    ("GET", "/v1/key", frozenset(Role)),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), ROUTE_ACCESS)
+async def test_each_role_is_allowed_or_forbidden_as_specified(
+    client: Client, keys: dict[Role, str], method: str, path: str, allowed: frozenset[Role]
+) -> None:
+    for role, key in keys.items():
+        response = await client.request(method, path, headers=bearer(key))
+        if role in allowed:
+            assert response.status_code < 400, (role, response.text)
+        else:
+            assert response.status_code == 403, (role, response.text)
+            assert response.json()["code"] == "forbidden"
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), ROUTE_ACCESS)
+async def test_missing_or_unknown_key_is_401(
+    client: Client, method: str, path: str, allowed: object
+) -> None:
+    for headers in (
+        {},
+        bearer("pk_not-a-real-key"),
+        {"Authorization": "Basic abc"},
+        bearer("x" * 5000),
+    ):
+        response = await client.request(method, path, headers=headers)
+        assert response.status_code == 401
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.json()["code"] == "unauthorized"
+
+
+async def test_whoami_tells_the_caller_its_role(client: Client, keys: dict[Role, str]) -> None:
+    response = await client.get("/v1/key", headers=bearer(keys[Role.AFFILIATE]))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["role"] == "affiliate"
+    assert body["affiliate_id"].startswith("aff_")
+
+
+async def test_created_key_works_once_shown_and_is_refused_after_revocation(
+    client: Client, keys: dict[Role, str]
+) -> None:
+    admin = bearer(keys[Role.ADMIN])
+    created = await client.post("/v1/keys", json={"role": "marketer", "name": "ci"}, headers=admin)
+    assert created.status_code == 201
+    body = created.json()
+    assert body["key"].startswith("pk_") and body["prefix"] == body["key"][:10]
+
+    assert (await client.get("/v1/key", headers=bearer(body["key"]))).status_code == 200
+    listed = (await client.get("/v1/keys", headers=admin)).json()["items"]
+    assert body["id"] in {k["id"] for k in listed}
+    assert all("key" not in k for k in listed), "listing never shows secrets"
+
+    revoked = await client.post(f"/v1/keys/{body['id']}/revoke", headers=admin)
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    refused = await client.get("/v1/key", headers=bearer(body["key"]))
+    assert refused.status_code == 401
+
+
+async def test_affiliate_key_requires_an_existing_active_affiliate(
+    client: Client, keys: dict[Role, str], db: AsyncSession, clock: FrozenClock
+) -> None:
+    admin = bearer(keys[Role.ADMIN])
+    missing = await client.post("/v1/keys", json={"role": "affiliate"}, headers=admin)
+    assert missing.status_code == 422
+    assert missing.json()["errors"][0]["field"] == "affiliate_id"
+
+    unknown = await client.post(
+        "/v1/keys", json={"role": "affiliate", "affiliate_id": "aff_nope"}, headers=admin
+    )
+    assert unknown.status_code == 404
+
+    not_affiliate = await client.post(
+        "/v1/keys", json={"role": "checkout", "affiliate_id": "aff_nope"}, headers=admin
+    )
+    assert not_affiliate.status_code in {404, 422}
+
+
+async def test_keys_of_a_deactivated_affiliate_are_refused(
+    client: Client, keys: dict[Role, str], db: AsyncSession, clock: FrozenClock
+) -> None:
+    from promo.ids import Kind, encode
+
+    affiliate = await make_affiliate(db, now=clock(), name="Bob")
+    admin = bearer(keys[Role.ADMIN])
+    created = await client.post(
+        "/v1/keys",
+        json={"role": "affiliate", "affiliate_id": encode(Kind.AFFILIATE, affiliate.id)},
+        headers=admin,
+    )
+    assert created.status_code == 201
+    key = created.json()["key"]
+    assert (await client.get("/v1/key", headers=bearer(key))).status_code == 200
+
+    affiliate.active = False
+    await db.flush()
+    assert (await client.get("/v1/key", headers=bearer(key))).status_code == 401
+
+
+async def test_revoking_an_unknown_key_is_404(client: Client, keys: dict[Role, str]) -> None:
+    response = await client.post("/v1/keys/key_unknown/revoke", headers=bearer(keys[Role.ADMIN]))
+    assert response.status_code == 404
+    assert response.json()["code"] == "key_not_found"

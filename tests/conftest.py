@@ -1,0 +1,125 @@
+"""Fixtures shared by the whole suite.
+
+- ``postgres``: one throwaway PostgreSQL server for the session (missing
+  binaries skip PostgreSQL tests locally, and fail the run when CI=true).
+- ``backend``: every test that touches storage runs on SQLite and PostgreSQL.
+  Migrations run once per backend; each test runs inside an outer transaction
+  that is rolled back, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from litestar import Litestar
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from promo.app import create_app
+from promo.db import migrate
+from promo.db.engine import create_engine, create_sessionmaker
+from promo.settings import Settings
+from tests.support.clock import FrozenClock
+from tests.support.postgres import PostgresServer, PostgresUnavailable, start_postgres
+
+TEST_SECRET = "test-secret-0123456789abcdef"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    try:
+        server = start_postgres()
+    except PostgresUnavailable as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI: {exc}")
+        pytest.skip(f"PostgreSQL not available: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="promo-sqlite-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "secret": TEST_SECRET,
+        "log_json": False,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def settings(backend: str, request: pytest.FixtureRequest, sqlite_dir: Path) -> Settings:
+    """Settings of a migrated database for the API tests of one backend."""
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{sqlite_dir / 'api.db'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.create_database("promo_api")
+    settings = make_settings(url)
+    migrate.upgrade(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """One connection per test, inside a transaction rolled back at the end."""
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            yield connection
+        finally:
+            await transaction.rollback()
+
+
+@pytest.fixture
+async def db(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    """A session on the test's connection, to arrange data; changes are flushed, not committed."""
+    async with create_sessionmaker(connection)() as session:
+        yield session
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def app(
+    settings: Settings, engine: AsyncEngine, connection: AsyncConnection, clock: FrozenClock
+) -> Litestar:
+    return create_app(settings, engine=engine, connection=connection, clock=clock)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP client on the app in this event loop (the test's connection lives here)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://promo.test") as client:
+        yield client

@@ -1,0 +1,47 @@
+"""Small builders of rows that tests need as a starting point."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from promo.affiliates.models import Affiliate
+from promo.auth.roles import Role
+from promo.auth.service import create_key
+
+
+async def make_affiliate(
+    db: AsyncSession, *, now: datetime, name: str = "Anna", active: bool = True
+) -> Affiliate:
+    affiliate = Affiliate(
+        name=name,
+        email=f"{name.lower()}@example.com",
+        email_key=f"{name.lower()}@example.com",
+        commission_percent=None,
+        commission_fixed=None,
+        payout_thresholds={},
+        holding_days=30,
+        active=active,
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(affiliate)
+    await db.flush()
+    return affiliate
+
+
+async def make_key(
+    db: AsyncSession, role: Role, *, now: datetime, affiliate_id: int | None = None
+) -> str:
+    if role is Role.AFFILIATE and affiliate_id is None:
+        affiliate_id = (await make_affiliate(db, now=now)).id
+    _, plaintext = await create_key(
+        db, role=role, affiliate_id=affiliate_id, name=f"test {role}", now=now
+    )
+    await db.flush()
+    return plaintext
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
