@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cache
 
-from hashids import Hashids  # type: ignore[import-untyped]
+from hashids import Hashids
 
 ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 

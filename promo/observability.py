@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -73,7 +74,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
     """
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == ScopeType.HTTP:
             _request_state(scope)
         await app(scope, receive, send)
 
@@ -95,13 +96,13 @@ def _request_state(scope: Scope) -> dict[str, Any]:
 
 async def stamp_response(message: Message, scope: Scope) -> None:
     """``before_send`` hook: sees every response, error responses included."""
-    if message["type"] != "http.response.start" or scope["type"] != "http":
+    if message["type"] != "http.response.start" or scope["type"] != ScopeType.HTTP:
         return
     state = _request_state(scope)
     MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = state["request_id"]
     access_log.info(
         "request",
-        method=scope["method"],
+        method=scope.get("method"),
         path=scope["path"],
         status=message["status"],
         duration_ms=round((time.perf_counter() - state["started"]) * 1000, 2),

@@ -18,7 +18,7 @@ PREFIX = "PROMO_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./promo.db"
 # Used only on the embedded SQLite default, so `promo serve` works on a bare
 # machine. PostgreSQL deployments must set their own PROMO_SECRET.
-DEV_SECRET = "promo-insecure-development-secret"
+DEV_SECRET = "promo-insecure-development-secret"  # noqa: S105 (public by design)
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 

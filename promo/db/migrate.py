@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alembic import command
 from promo.settings import Settings
 
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -52,7 +52,7 @@ def _pending(connection: Connection) -> list[str]:
         return []
     return [
         rev.revision
-        for rev in script.iterate_revisions(list(heads), list(current) or "base")
+        for rev in script.iterate_revisions(tuple(heads), tuple(current) or "base")
         if rev.revision not in current
     ]
 

@@ -65,7 +65,8 @@ async def test_created_key_works_once_shown_and_is_refused_after_revocation(
     created = await client.post("/v1/keys", json={"role": "marketer", "name": "ci"}, headers=admin)
     assert created.status_code == 201
     body = created.json()
-    assert body["key"].startswith("pk_") and body["prefix"] == body["key"][:10]
+    assert body["key"].startswith("pk_")
+    assert body["prefix"] == body["key"][:10]
 
     assert (await client.get("/v1/key", headers=bearer(body["key"]))).status_code == 200
     listed = (await client.get("/v1/keys", headers=admin)).json()["items"]
@@ -73,7 +74,8 @@ async def test_created_key_works_once_shown_and_is_refused_after_revocation(
     assert all("key" not in k for k in listed), "listing never shows secrets"
 
     revoked = await client.post(f"/v1/keys/{body['id']}/revoke", headers=admin)
-    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    assert revoked.status_code == 200
+    assert revoked.json()["revoked_at"] is not None
     refused = await client.get("/v1/key", headers=bearer(body["key"]))
     assert refused.status_code == 401
 
