@@ -24,7 +24,7 @@ from promo.db.engine import create_engine, create_sessionmaker
 from promo.db.session import provide_session
 from promo.errors import problem_details_plugin
 from promo.health import HealthController
-from promo.observability import prometheus_config, request_id_middleware, stamp_response
+from promo.observability import request_id_middleware, stamp_response
 from promo.settings import Settings
 
 ROUTE_HANDLERS: list[Any] = [HealthController, KeyController, current_key]
@@ -70,7 +70,6 @@ def create_app(
         if owns_engine:
             await engine.dispose()
 
-    metrics = prometheus_config()
     return Litestar(
         route_handlers=[*ROUTE_HANDLERS, PrometheusController],
         state=State(
@@ -83,7 +82,6 @@ def create_app(
         },
         middleware=[
             request_id_middleware,
-            metrics.middleware,
             DefineMiddleware(ApiKeyAuthentication, exclude=PUBLIC_PATHS),
         ],
         before_send=[stamp_response],

@@ -7,7 +7,7 @@ from litestar import Controller, Response, get
 from litestar.datastructures import State
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 
 class Health(msgspec.Struct):
@@ -25,10 +25,12 @@ class HealthController(Controller):
 
     @get("/ready")
     async def ready(self, state: State) -> Response[Health]:
-        engine: AsyncEngine = state.engine
+        # Through the same session factory as requests: this checks the path
+        # requests take, pool included.
+        sessionmaker: async_sessionmaker[AsyncSession] = state.sessionmaker
         try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            async with sessionmaker() as session:
+                await session.execute(text("SELECT 1"))
         except (SQLAlchemyError, OSError):
             return Response(Health(status="unavailable", database="unreachable"), status_code=503)
         return Response(Health(status="ok", database="ok"))

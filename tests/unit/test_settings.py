@@ -1,0 +1,52 @@
+"""Settings come from PROMO_* once; a bad one is a one-line error naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from promo.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings
+
+
+def test_defaults_need_no_environment() -> None:
+    settings = load_settings({})
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.is_sqlite
+    assert settings.port == 8000
+    assert settings.workers == 1
+
+
+def test_values_are_read_and_converted() -> None:
+    settings = load_settings(
+        {
+            "PROMO_PORT": "9000",
+            "PROMO_WORKERS": "4",
+            "PROMO_LOG_LEVEL": "DEBUG",
+            "PROMO_DATABASE_URL": "postgresql+asyncpg://u:p@db:5432/promo",
+            "PROMO_SECRET": "s" * 32,
+            "UNRELATED": "x",
+        }
+    )
+    assert (settings.port, settings.workers, settings.log_level) == (9000, 4, "debug")
+    assert settings.is_postgres
+
+
+@pytest.mark.parametrize(
+    ("environ", "variable"),
+    [
+        ({"PROMO_PORT": "abc"}, "PROMO_PORT"),
+        ({"PROMO_PORT": "70000"}, "PROMO_PORT"),
+        ({"PROMO_WORKERS": "0"}, "PROMO_WORKERS"),
+        ({"PROMO_LOG_LEVEL": "loud"}, "PROMO_LOG_LEVEL"),
+        ({"PROMO_SECRET": "short"}, "PROMO_SECRET"),
+        ({"PROMO_DATABASE_URL": "mysql://x"}, "PROMO_DATABASE_URL"),
+        ({"PROMO_DATABASE_URL": "postgresql+asyncpg://db/promo"}, "PROMO_SECRET"),
+    ],
+)
+def test_invalid_or_missing_setting_is_one_line_naming_it(
+    environ: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(environ)
+    message = str(raised.value)
+    assert variable in message
+    assert "\n" not in message
