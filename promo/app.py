@@ -19,15 +19,26 @@ from promo import __version__
 from promo.auth.guards import provide_principal
 from promo.auth.middleware import PUBLIC_PATHS, ApiKeyAuthentication
 from promo.auth.routes import KeyController, current_key
+from promo.campaigns.routes import CampaignController
 from promo.clock import Clock, utc_now
+from promo.codes.routes import CampaignCodeController, CodeController
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.db.session import provide_session
 from promo.errors import problem_details_plugin
 from promo.health import HealthController
 from promo.observability import request_id_middleware, stamp_response
+from promo.redemptions.routes import create_validation
 from promo.settings import Settings
 
-ROUTE_HANDLERS: list[Any] = [HealthController, KeyController, current_key]
+ROUTE_HANDLERS: list[Any] = [
+    HealthController,
+    KeyController,
+    current_key,
+    CampaignController,
+    CampaignCodeController,
+    CodeController,
+    create_validation,
+]
 
 
 def provide_clock(state: State) -> Clock:

@@ -29,6 +29,10 @@ from promo.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
 DEFAULT_OPENAPI_PATH = Path("openapi/openapi.json")
+DEMO_CART = (
+    '{"code": "summer-20", "customer_email": "ana@example.com", "cart": {"currency": "EUR", '
+    '"shipping": 490, "items": [{"sku": "TSHIRT-1", "quantity": 2, "unit_price": 2500}]}}'
+)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -197,6 +201,7 @@ def keys_create(role: str, affiliate: str | None, name: str) -> None:
 def keys_list() -> None:
     """List keys (never their secrets)."""
     settings = _settings()
+    _ensure_schema(settings)
 
     async def work(session: AsyncSession) -> list[Any]:
         found: list[Any] = []
@@ -222,6 +227,7 @@ def keys_list() -> None:
 def keys_revoke(key: str) -> None:
     """Revoke KEY, given as its id (key_...) or its prefix (pk_...)."""
     settings = _settings()
+    _ensure_schema(settings)
 
     async def work(session: AsyncSession) -> str:
         key_id = decode(Kind.API_KEY, key)
@@ -262,10 +268,14 @@ def _seed_demo(settings: Settings) -> None:
     click.echo("demo API keys (shown once):")
     for role, key in data.keys.items():
         click.echo(f"  {role:<11} {key}")
+    base = f"http://{settings.host}:{settings.port}"
+    click.echo("try:")
+    click.echo(f"  curl -H 'Authorization: Bearer {data.keys['marketer']}' {base}/v1/campaigns")
     click.echo(
-        f"try: curl -H 'Authorization: Bearer {data.keys['admin']}' "
-        f"http://{settings.host}:{settings.port}/v1/keys"
+        f"  curl -H 'Authorization: Bearer {data.keys['checkout']}' "
+        f"-H 'Content-Type: application/json' {base}/v1/validations -d '{DEMO_CART}'"
     )
+    click.echo(f"API docs: {base}/schema")
 
 
 @main.command()

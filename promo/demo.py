@@ -16,6 +16,13 @@ from promo.affiliates.models import Affiliate
 from promo.auth.roles import Role
 from promo.auth.service import create_key
 from promo.campaigns.models import Campaign
+from promo.codes.canonical import canonical
+from promo.codes.models import Code
+
+
+def demo_codes(affiliate_id: int) -> list[tuple[str, int | None]]:
+    """A seasonal code and an affiliate's vanity code."""
+    return [("SUMMER20", None), ("ANNA10", affiliate_id)]
 
 
 class DemoData(msgspec.Struct, frozen=True):
@@ -81,6 +88,22 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> DemoData | None:
     )
     session.add_all([affiliate, campaign])
     await session.flush()
+    session.add_all(
+        [
+            Code(
+                campaign_id=campaign.id,
+                code=text,
+                canonical=canonical(text),
+                max_redemptions=None,
+                used=0,
+                active=True,
+                live=True,
+                affiliate_id=affiliate_id,
+                created_at=now,
+            )
+            for text, affiliate_id in demo_codes(affiliate.id)
+        ]
+    )
     keys: dict[str, str] = {}
     for role in Role:
         _, plaintext = await create_key(

@@ -59,6 +59,8 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("discount_type IN ('percentage', 'fixed_amount', 'free_shipping')", name=op.f('ck_campaigns_discount_type')),
     sa.CheckConstraint("status IN ('draft', 'active', 'paused', 'archived')", name=op.f('ck_campaigns_status')),
+    sa.CheckConstraint("(discount_type = 'percentage') = (percent_off IS NOT NULL)", name=op.f('ck_campaigns_percent_off')),
+    sa.CheckConstraint("(discount_type = 'fixed_amount') = (amount_off IS NOT NULL)", name=op.f('ck_campaigns_amount_off')),
     sa.CheckConstraint('budget_used >= 0', name=op.f('ck_campaigns_budget_used_non_negative')),
     sa.CheckConstraint('redemptions_used >= 0', name=op.f('ck_campaigns_redemptions_used_non_negative')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_campaigns'))

@@ -25,6 +25,12 @@ class Campaign(Base):
             "discount_type IN ('percentage', 'fixed_amount', 'free_shipping')",
             name="discount_type",
         ),
+        CheckConstraint(
+            "(discount_type = 'percentage') = (percent_off IS NOT NULL)", name="percent_off"
+        ),
+        CheckConstraint(
+            "(discount_type = 'fixed_amount') = (amount_off IS NOT NULL)", name="amount_off"
+        ),
         CheckConstraint("redemptions_used >= 0", name="redemptions_used_non_negative"),
         CheckConstraint("budget_used >= 0", name="budget_used_non_negative"),
     )

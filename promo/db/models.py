@@ -3,6 +3,8 @@
 from promo.affiliates import models as affiliates
 from promo.auth import models as auth
 from promo.campaigns import models as campaigns
+from promo.codes import models as codes
 from promo.db.metadata import metadata
+from promo.redemptions import models as redemptions
 
-__all__ = ["affiliates", "auth", "campaigns", "metadata"]
+__all__ = ["affiliates", "auth", "campaigns", "codes", "metadata", "redemptions"]

@@ -1,0 +1,194 @@
+"""Whether a code applies to a cart, and why not: the ordered validation rules (pure).
+
+The reasons are checked in one fixed, documented order (API.md): the first
+that applies is reported. Identity, state and usage come in as plain values
+read by one query; nothing here does I/O, so every rule is unit-testable.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+
+from promo.campaigns.discount import (
+    Cart,
+    Discount,
+    DiscountResult,
+    LineFilter,
+    compute_discount,
+    eligible_lines,
+    eligible_quantity,
+    eligible_subtotal,
+)
+
+
+class Reason(StrEnum):
+    """Why a code does not apply, in the order the checks run."""
+
+    CODE_NOT_FOUND = "code_not_found"
+    CODE_DISABLED = "code_disabled"
+    CAMPAIGN_INACTIVE = "campaign_inactive"
+    NOT_STARTED = "not_started"
+    EXPIRED = "expired"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    CUSTOMER_REQUIRED = "customer_required"
+    CUSTOMER_NOT_ELIGIBLE = "customer_not_eligible"
+    SELF_REFERRAL = "self_referral"
+    FIRST_ORDER_ONLY = "first_order_only"
+    NO_ELIGIBLE_ITEMS = "no_eligible_items"
+    MIN_SUBTOTAL_NOT_MET = "min_subtotal_not_met"
+    MIN_QUANTITY_NOT_MET = "min_quantity_not_met"
+    CODE_EXHAUSTED = "code_exhausted"
+    CAMPAIGN_EXHAUSTED = "campaign_exhausted"
+    CUSTOMER_LIMIT_REACHED = "customer_limit_reached"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+
+
+MESSAGES: dict[Reason, str] = {
+    Reason.CODE_NOT_FOUND: "This code does not exist.",
+    Reason.CODE_DISABLED: "This code is no longer active.",
+    Reason.CAMPAIGN_INACTIVE: "This code's promotion is not running.",
+    Reason.NOT_STARTED: "This code's promotion has not started yet.",
+    Reason.EXPIRED: "This code has expired.",
+    Reason.CURRENCY_MISMATCH: "This code cannot be used in this currency.",
+    Reason.CUSTOMER_REQUIRED: "Sign in or give an e-mail address to use this code.",
+    Reason.CUSTOMER_NOT_ELIGIBLE: "This code is not available to this customer.",
+    Reason.SELF_REFERRAL: "Affiliates cannot use their own code.",
+    Reason.FIRST_ORDER_ONLY: "This code is only valid on a first order.",
+    Reason.NO_ELIGIBLE_ITEMS: "No item in the cart qualifies for this code.",
+    Reason.MIN_SUBTOTAL_NOT_MET: "The qualifying items do not reach the minimum amount.",
+    Reason.MIN_QUANTITY_NOT_MET: "Not enough qualifying items in the cart.",
+    Reason.CODE_EXHAUSTED: "This code has been used up.",
+    Reason.CAMPAIGN_EXHAUSTED: "This promotion has been used up.",
+    Reason.CUSTOMER_LIMIT_REACHED: "This customer has already used this promotion.",
+    Reason.BUDGET_EXHAUSTED: "This promotion's budget is used up.",
+}
+
+
+class CodeState(msgspec.Struct, frozen=True):
+    id: int
+    display: str
+    active: bool
+    max_redemptions: int | None
+    used: int
+    affiliate_id: int | None
+    affiliate_active: bool | None
+    affiliate_email_key: str | None
+
+
+class CampaignTerms(msgspec.Struct, frozen=True):
+    id: int
+    status: str
+    currency: str
+    starts_at: datetime
+    ends_at: datetime | None
+    discount: Discount
+    line_filter: LineFilter
+    min_subtotal: int | None
+    min_quantity: int | None
+    first_order_only: bool
+    customer_ids: frozenset[str]
+    max_redemptions: int | None
+    redemptions_used: int
+    max_redemptions_per_customer: int | None
+    budget: int | None
+    budget_used: int
+
+
+class Offer(msgspec.Struct, frozen=True):
+    """A live code with its campaign, as read for one checkout."""
+
+    code: CodeState
+    campaign: CampaignTerms
+
+
+class Shopper(msgspec.Struct, frozen=True):
+    customer_id: str | None
+    customer_key: str | None
+    email_key: str | None
+    first_order: bool
+    # Redemptions this customer holds on the campaign, and on any campaign.
+    used_on_campaign: int = 0
+    has_redeemed: bool = False
+
+
+class Accepted(msgspec.Struct, frozen=True):
+    discount: DiscountResult
+    eligible_subtotal: int
+
+
+class Refused(msgspec.Struct, frozen=True):
+    reason: Reason
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        return MESSAGES[self.reason]
+
+
+def decide(offer: Offer | None, shopper: Shopper, cart: Cart, now: datetime) -> Accepted | Refused:
+    """Apply every rule in order; the first failing one is the answer."""
+    if offer is None:
+        return Refused(Reason.CODE_NOT_FOUND)
+    code, campaign = offer.code, offer.campaign
+    if not code.active or code.affiliate_active is False:
+        return Refused(Reason.CODE_DISABLED)
+    if campaign.status != "active":
+        return Refused(Reason.CAMPAIGN_INACTIVE)
+    if now < campaign.starts_at:
+        return Refused(Reason.NOT_STARTED, {"starts_at": campaign.starts_at.isoformat()})
+    if campaign.ends_at is not None and now > campaign.ends_at:
+        return Refused(Reason.EXPIRED, {"ended_at": campaign.ends_at.isoformat()})
+    if cart.currency != campaign.currency:
+        return Refused(Reason.CURRENCY_MISMATCH, {"expected_currency": campaign.currency})
+    if campaign.max_redemptions_per_customer is not None and shopper.customer_key is None:
+        return Refused(Reason.CUSTOMER_REQUIRED)
+    if campaign.customer_ids and shopper.customer_id not in campaign.customer_ids:
+        return Refused(Reason.CUSTOMER_NOT_ELIGIBLE)
+    if code.affiliate_email_key is not None and shopper.email_key == code.affiliate_email_key:
+        return Refused(Reason.SELF_REFERRAL)
+    if campaign.first_order_only and (not shopper.first_order or shopper.has_redeemed):
+        return Refused(Reason.FIRST_ORDER_ONLY)
+
+    lines = eligible_lines(cart, campaign.line_filter)
+    if not lines:
+        return Refused(Reason.NO_ELIGIBLE_ITEMS)
+    subtotal = eligible_subtotal(lines)
+    if campaign.min_subtotal is not None and subtotal < campaign.min_subtotal:
+        return Refused(
+            Reason.MIN_SUBTOTAL_NOT_MET,
+            {
+                "min_subtotal": campaign.min_subtotal,
+                "missing_subtotal": campaign.min_subtotal - subtotal,
+            },
+        )
+    quantity = eligible_quantity(lines)
+    if campaign.min_quantity is not None and quantity < campaign.min_quantity:
+        return Refused(
+            Reason.MIN_QUANTITY_NOT_MET,
+            {
+                "min_quantity": campaign.min_quantity,
+                "missing_quantity": campaign.min_quantity - quantity,
+            },
+        )
+
+    if code.max_redemptions is not None and code.used >= code.max_redemptions:
+        return Refused(Reason.CODE_EXHAUSTED)
+    if (
+        campaign.max_redemptions is not None
+        and campaign.redemptions_used >= campaign.max_redemptions
+    ):
+        return Refused(Reason.CAMPAIGN_EXHAUSTED)
+    if (
+        campaign.max_redemptions_per_customer is not None
+        and shopper.used_on_campaign >= campaign.max_redemptions_per_customer
+    ):
+        return Refused(Reason.CUSTOMER_LIMIT_REACHED)
+    discount = compute_discount(campaign.discount, cart, lines)
+    if campaign.budget is not None and campaign.budget_used + discount.total > campaign.budget:
+        # Never a silently smaller discount: the whole discount or none.
+        return Refused(Reason.BUDGET_EXHAUSTED)
+    return Accepted(discount=discount, eligible_subtotal=subtotal)

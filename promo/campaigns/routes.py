@@ -1,0 +1,98 @@
+"""/v1/campaigns (marketer)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, patch, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from promo.auth.guards import allow
+from promo.auth.roles import Role
+from promo.campaigns import service
+from promo.campaigns.models import Campaign
+from promo.campaigns.schemas import (
+    CampaignCreate,
+    CampaignPage,
+    CampaignPatch,
+    CampaignRead,
+    Commission,
+    Limits,
+    Status,
+    Usage,
+)
+from promo.deps import ClockDep, DbSession, PageCursor, PageLimit
+from promo.ids import Kind, decode, encode
+from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
+
+
+def campaign_read(campaign: Campaign) -> CampaignRead:
+    return CampaignRead(
+        id=encode(Kind.CAMPAIGN, campaign.id),
+        name=campaign.name,
+        status=campaign.status,  # type: ignore[arg-type]
+        currency=campaign.currency,
+        starts_at=campaign.starts_at,
+        ends_at=campaign.ends_at,
+        timezone=campaign.timezone,
+        code_prefix=campaign.code_prefix,
+        open_to_affiliates=campaign.open_to_affiliates,
+        discount=service.discount_of(campaign),
+        rules=service.rules_of(campaign),
+        limits=Limits(
+            max_redemptions=campaign.max_redemptions,
+            max_redemptions_per_customer=campaign.max_redemptions_per_customer,
+            budget=campaign.budget,
+        ),
+        commission=Commission(percent=campaign.commission_percent, fixed=campaign.commission_fixed),
+        usage=Usage(redemptions=campaign.redemptions_used, budget_used=campaign.budget_used),
+        created_at=campaign.created_at,
+        updated_at=campaign.updated_at,
+    )
+
+
+class CampaignController(Controller):
+    path = "/v1/campaigns"
+    tags = ["campaigns"]
+    guards = [allow(Role.MARKETER)]
+
+    @post("/", status_code=201)
+    async def create_campaign(
+        self, data: JSONBody[CampaignCreate], session: DbSession, clock: ClockDep
+    ) -> CampaignRead:
+        """Create a campaign (draft by default)."""
+        return campaign_read(await service.create_campaign(session, data, now=clock()))
+
+    @get("/")
+    async def list_campaigns(
+        self,
+        session: DbSession,
+        status: Annotated[Status | None, QueryParameter()] = None,
+        cursor: PageCursor = None,
+        limit: PageLimit = DEFAULT_LIMIT,
+    ) -> CampaignPage:
+        """Campaigns in creation order, optionally of one status."""
+        rows = await service.list_campaigns(
+            session, status=status, after_id=decode_cursor(cursor), limit=limit
+        )
+        return CampaignPage(
+            items=[campaign_read(c) for c in rows],
+            next_cursor=next_cursor([c.id for c in rows], limit),
+        )
+
+    @get("/{campaign_id:str}")
+    async def get_campaign(self, campaign_id: FromPath[str], session: DbSession) -> CampaignRead:
+        campaign = await service.get_campaign(session, decode(Kind.CAMPAIGN, campaign_id))
+        return campaign_read(campaign)
+
+    @patch("/{campaign_id:str}")
+    async def patch_campaign(
+        self,
+        campaign_id: FromPath[str],
+        data: JSONBody[CampaignPatch],
+        session: DbSession,
+        clock: ClockDep,
+    ) -> CampaignRead:
+        """Change fields, or the status (pause, resume, archive). Archived is final."""
+        campaign = await service.get_campaign(session, decode(Kind.CAMPAIGN, campaign_id))
+        return campaign_read(await service.patch_campaign(session, campaign, data, now=clock()))

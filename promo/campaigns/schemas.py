@@ -1,0 +1,131 @@
+"""HTTP shapes of campaigns (API.md "Campaigns")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from promo.money import MAX_AMOUNT
+from promo.schemas import Schema
+
+Amount = Annotated[int, msgspec.Meta(ge=0, le=MAX_AMOUNT, description="Minor units")]
+PositiveAmount = Annotated[int, msgspec.Meta(ge=1, le=MAX_AMOUNT, description="Minor units")]
+Count = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+Percent = Annotated[
+    Decimal,
+    msgspec.Meta(description="0 < p <= 100, at most 2 decimal places; JSON number or string"),
+]
+Currency = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$", description="ISO 4217 code")]
+Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with offset")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Token = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+TokenList = Annotated[list[Token], msgspec.Meta(max_length=1000)]
+CodePrefix = Annotated[str, msgspec.Meta(pattern="^[A-Za-z0-9]{1,12}$")]
+Status = Literal["draft", "active", "paused", "archived"]
+
+
+class Percentage(Schema, tag="percentage", tag_field="type"):
+    percent_off: Percent
+    max_discount: PositiveAmount | None = None
+
+
+class FixedAmount(Schema, tag="fixed_amount", tag_field="type"):
+    amount_off: PositiveAmount
+    currency: Currency | None = None
+
+
+class FreeShipping(Schema, tag="free_shipping", tag_field="type"):
+    pass
+
+
+DiscountSpec = Percentage | FixedAmount | FreeShipping
+
+
+class Rules(Schema):
+    min_subtotal: PositiveAmount | None = None
+    min_quantity: Count | None = None
+    include_skus: TokenList = msgspec.field(default_factory=list)
+    include_categories: TokenList = msgspec.field(default_factory=list)
+    exclude_skus: TokenList = msgspec.field(default_factory=list)
+    exclude_categories: TokenList = msgspec.field(default_factory=list)
+    first_order_only: bool = False
+    customer_ids: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=128)]],
+        msgspec.Meta(max_length=10_000),
+    ] = msgspec.field(default_factory=list)
+
+
+class Limits(Schema):
+    max_redemptions: Count | None = None
+    max_redemptions_per_customer: Count | None = None
+    budget: PositiveAmount | None = None
+
+
+class Commission(Schema):
+    percent: Percent | None = None
+    fixed: Amount | None = None
+
+
+class CampaignCreate(Schema):
+    name: Name
+    currency: Currency
+    starts_at: Instant
+    discount: DiscountSpec
+    status: Literal["draft", "active", "paused"] = "draft"
+    ends_at: Instant | None = None
+    timezone: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    code_prefix: CodePrefix | None = None
+    open_to_affiliates: bool = False
+    rules: Rules = msgspec.field(default_factory=Rules)
+    limits: Limits = msgspec.field(default_factory=Limits)
+    commission: Commission = msgspec.field(default_factory=Commission)
+
+
+class CampaignPatch(Schema):
+    """Only the fields sent change; ``null`` clears an optional field."""
+
+    name: Name | UnsetType = UNSET
+    status: Status | UnsetType = UNSET
+    currency: Currency | UnsetType = UNSET
+    starts_at: Instant | UnsetType = UNSET
+    ends_at: Instant | UnsetType | None = UNSET
+    timezone: Annotated[str, msgspec.Meta(max_length=64)] | UnsetType | None = UNSET
+    code_prefix: CodePrefix | UnsetType | None = UNSET
+    open_to_affiliates: bool | UnsetType = UNSET
+    discount: DiscountSpec | UnsetType = UNSET
+    rules: Rules | UnsetType = UNSET
+    limits: Limits | UnsetType = UNSET
+    commission: Commission | UnsetType = UNSET
+
+
+class Usage(Schema):
+    redemptions: int
+    budget_used: int
+
+
+class CampaignRead(Schema):
+    id: str
+    name: str
+    status: Status
+    currency: str
+    starts_at: datetime
+    ends_at: datetime | None
+    timezone: str | None
+    code_prefix: str | None
+    open_to_affiliates: bool
+    discount: DiscountSpec
+    rules: Rules
+    limits: Limits
+    commission: Commission
+    usage: Usage
+    created_at: datetime
+    updated_at: datetime
+
+
+class CampaignPage(Schema):
+    items: list[CampaignRead]
+    next_cursor: str | None

@@ -1,0 +1,1 @@
+"""Codes: canonical form, vanity codes, pattern batches, affiliates' dedicated codes."""

@@ -1,0 +1,107 @@
+"""/v1/campaigns/{id}/codes and /v1/codes/{code} (marketer)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, patch, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from promo.auth.guards import allow
+from promo.auth.roles import Role
+from promo.campaigns.service import get_campaign
+from promo.codes import service
+from promo.codes.models import Code
+from promo.codes.schemas import CodeCreate, CodePage, CodePatch, CodeRead
+from promo.deps import ClockDep, DbSession, PageCursor, PageLimit
+from promo.errors import NotFound
+from promo.ids import Kind, decode, encode
+from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
+
+
+def code_read(code: Code) -> CodeRead:
+    return CodeRead(
+        code=code.code,
+        canonical=code.canonical,
+        campaign_id=encode(Kind.CAMPAIGN, code.campaign_id),
+        affiliate_id=encode(Kind.AFFILIATE, code.affiliate_id) if code.affiliate_id else None,
+        max_redemptions=code.max_redemptions,
+        used=code.used,
+        active=code.active,
+        created_at=code.created_at,
+    )
+
+
+def affiliate_id_or_404(public_id: str | None) -> int | None:
+    if public_id is None:
+        return None
+    affiliate_id = decode(Kind.AFFILIATE, public_id)
+    if affiliate_id is None:
+        raise NotFound("affiliate_not_found", "No such affiliate")
+    return affiliate_id
+
+
+class CampaignCodeController(Controller):
+    path = "/v1/campaigns/{campaign_id:str}/codes"
+    tags = ["codes"]
+    guards = [allow(Role.MARKETER)]
+
+    @post("/", status_code=201)
+    async def create_code(
+        self,
+        campaign_id: FromPath[str],
+        data: JSONBody[CodeCreate],
+        session: DbSession,
+        clock: ClockDep,
+    ) -> CodeRead:
+        """Create one (vanity) code; 409 ``code_taken`` when a live code reads the same."""
+        campaign = await get_campaign(session, decode(Kind.CAMPAIGN, campaign_id))
+        code = await service.create_code(
+            session,
+            campaign,
+            text=data.code,
+            max_redemptions=data.max_redemptions,
+            affiliate_id=affiliate_id_or_404(data.affiliate_id),
+            now=clock(),
+        )
+        return code_read(code)
+
+    @get("/")
+    async def list_codes(
+        self,
+        campaign_id: FromPath[str],
+        session: DbSession,
+        affiliate_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        cursor: PageCursor = None,
+        limit: PageLimit = DEFAULT_LIMIT,
+    ) -> CodePage:
+        campaign = await get_campaign(session, decode(Kind.CAMPAIGN, campaign_id))
+        rows = await service.list_codes(
+            session,
+            campaign.id,
+            affiliate_id=affiliate_id_or_404(affiliate_id),
+            after_id=decode_cursor(cursor),
+            limit=limit,
+        )
+        return CodePage(
+            items=[code_read(c) for c in rows], next_cursor=next_cursor([c.id for c in rows], limit)
+        )
+
+
+class CodeController(Controller):
+    path = "/v1/codes/{code:str}"
+    tags = ["codes"]
+    guards = [allow(Role.MARKETER)]
+
+    @get("/")
+    async def get_code(self, code: FromPath[str], session: DbSession) -> CodeRead:
+        """A live code, found by any spelling (case, separators, O/0, I/L/1)."""
+        return code_read(await service.find_code(session, code))
+
+    @patch("/")
+    async def patch_code(
+        self, code: FromPath[str], data: JSONBody[CodePatch], session: DbSession
+    ) -> CodeRead:
+        """Disable (``{"active": false}``) or re-enable a code, or change its limit."""
+        found = await service.find_code(session, code)
+        return code_read(await service.patch_code(session, found, data))

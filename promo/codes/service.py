@@ -1,0 +1,112 @@
+"""Vanity codes: create, find by any spelling, list, enable/disable.
+
+Uniqueness is the database's job: the insert goes through ``ON CONFLICT DO
+NOTHING`` on the partial unique index of live canonical forms, so two
+concurrent requests for the same code yield one code and one 409.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from msgspec import UNSET
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from promo.affiliates.models import Affiliate
+from promo.campaigns.models import Campaign
+from promo.codes.canonical import InvalidCode, canonical
+from promo.codes.models import Code
+from promo.codes.schemas import CodePatch
+from promo.errors import Conflict, Invalid, NotFound
+
+
+def canonical_or_invalid(text: str, field: str = "code") -> str:
+    try:
+        return canonical(text)
+    except InvalidCode as exc:
+        raise Invalid.field(field, str(exc), "invalid_code") from None
+
+
+async def create_code(
+    session: AsyncSession,
+    campaign: Campaign,
+    *,
+    text: str,
+    max_redemptions: int | None,
+    affiliate_id: int | None,
+    now: datetime,
+) -> Code:
+    form = canonical_or_invalid(text)
+    if campaign.status == "archived":
+        raise Conflict("campaign_archived", "An archived campaign gets no new codes")
+    if affiliate_id is not None and await session.get(Affiliate, affiliate_id) is None:
+        raise NotFound("affiliate_not_found", "No such affiliate")
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(Code)
+        .values(
+            campaign_id=campaign.id,
+            code=text.strip(),
+            canonical=form,
+            max_redemptions=max_redemptions,
+            used=0,
+            active=True,
+            live=True,
+            affiliate_id=affiliate_id,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["canonical"], index_where=Code.live.is_(True))
+        .returning(Code)
+    )
+    code = await session.scalar(statement)
+    if code is None:
+        raise Conflict(
+            "code_taken",
+            f"{text.strip()!r} is taken: a live code reads the same ({form})",
+            extra={"canonical": form},
+        )
+    return code
+
+
+async def find_code(session: AsyncSession, text: str) -> Code:
+    """The live code that ``text`` spells, in any case or separator style."""
+    try:
+        form = canonical(text)
+    except InvalidCode:
+        form = None
+    code = (
+        await session.scalar(select(Code).where(Code.canonical == form, Code.live.is_(True)))
+        if form
+        else None
+    )
+    if code is None:
+        raise NotFound("code_not_found", "No such code")
+    return code
+
+
+async def list_codes(
+    session: AsyncSession,
+    campaign_id: int,
+    *,
+    affiliate_id: int | None,
+    after_id: int | None,
+    limit: int,
+) -> list[Code]:
+    query = select(Code).where(Code.campaign_id == campaign_id).order_by(Code.id).limit(limit)
+    if affiliate_id is not None:
+        query = query.where(Code.affiliate_id == affiliate_id)
+    if after_id is not None:
+        query = query.where(Code.id > after_id)
+    return list((await session.scalars(query)).all())
+
+
+async def patch_code(session: AsyncSession, code: Code, patch: CodePatch) -> Code:
+    if patch.active is not UNSET:
+        code.active = patch.active
+    if patch.max_redemptions is not UNSET:
+        code.max_redemptions = patch.max_redemptions
+    await session.flush()
+    return code

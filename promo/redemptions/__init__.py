@@ -1,0 +1,1 @@
+"""Checkout: validate, redeem and roll back codes against carts."""

@@ -1,0 +1,141 @@
+"""Core SQL of the checkout hot path.
+
+A validation is one indexed lookup: the live code by canonical form, joined
+with its campaign and affiliate, with the customer's usage as two scalar
+subqueries. No ORM objects, no N+1.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from sqlalchemy import and_, exists, false, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from promo.affiliates.models import Affiliate
+from promo.campaigns.discount import Discount, FixedAmount, FreeShipping, LineFilter, Percentage
+from promo.campaigns.eligibility import CampaignTerms, CodeState, Offer
+from promo.campaigns.models import Campaign
+from promo.codes.models import Code
+from promo.redemptions.models import CustomerUsage
+
+codes = Code.__table__
+campaigns = Campaign.__table__
+affiliates = Affiliate.__table__
+usage = CustomerUsage.__table__
+
+
+class Rules(msgspec.Struct, frozen=True):
+    """The stored rules document, as the engine reads it (defaults for absent keys)."""
+
+    min_subtotal: int | None = None
+    min_quantity: int | None = None
+    include_skus: frozenset[str] = frozenset()
+    include_categories: frozenset[str] = frozenset()
+    exclude_skus: frozenset[str] = frozenset()
+    exclude_categories: frozenset[str] = frozenset()
+    first_order_only: bool = False
+    customer_ids: frozenset[str] = frozenset()
+
+
+def _discount(row: Any) -> Discount:
+    if row.percent_off is not None:
+        return Percentage(percent_off=Decimal(row.percent_off), max_discount=row.max_discount)
+    if row.amount_off is not None:
+        return FixedAmount(amount_off=row.amount_off)
+    return FreeShipping()
+
+
+async def load_offer(
+    session: AsyncSession, canonical: str, customer_key: str | None
+) -> tuple[Offer | None, int, bool]:
+    """The live code spelled ``canonical`` with its campaign, and the customer's usage:
+    (offer, redemptions on this campaign, has any redemption)."""
+    used_on_campaign = (
+        select(usage.c.used)
+        .where(usage.c.campaign_id == campaigns.c.id, usage.c.customer_key == customer_key)
+        .scalar_subquery()
+        if customer_key is not None
+        else literal(0)
+    )
+    has_redeemed = (
+        exists().where(usage.c.customer_key == customer_key, usage.c.used > 0)
+        if customer_key is not None
+        else false()
+    )
+    query = (
+        select(
+            codes.c.id.label("code_id"),
+            codes.c.code,
+            codes.c.active,
+            codes.c.max_redemptions.label("code_max"),
+            codes.c.used.label("code_used"),
+            codes.c.affiliate_id,
+            affiliates.c.active.label("affiliate_active"),
+            affiliates.c.email_key.label("affiliate_email_key"),
+            campaigns.c.id.label("campaign_id"),
+            campaigns.c.status,
+            campaigns.c.currency,
+            campaigns.c.starts_at,
+            campaigns.c.ends_at,
+            campaigns.c.percent_off,
+            campaigns.c.max_discount,
+            campaigns.c.amount_off,
+            campaigns.c.rules,
+            campaigns.c.max_redemptions,
+            campaigns.c.redemptions_used,
+            campaigns.c.max_redemptions_per_customer,
+            campaigns.c.budget,
+            campaigns.c.budget_used,
+            used_on_campaign.label("used_on_campaign"),
+            has_redeemed.label("has_redeemed"),
+        )
+        .select_from(
+            codes.join(campaigns, campaigns.c.id == codes.c.campaign_id).outerjoin(
+                affiliates, affiliates.c.id == codes.c.affiliate_id
+            )
+        )
+        .where(and_(codes.c.canonical == canonical, codes.c.live.is_(True)))
+    )
+    row = (await session.execute(query)).first()
+    if row is None:
+        return None, 0, False
+    rules = msgspec.convert(row.rules or {}, Rules)
+    offer = Offer(
+        code=CodeState(
+            id=row.code_id,
+            display=row.code,
+            active=row.active,
+            max_redemptions=row.code_max,
+            used=row.code_used,
+            affiliate_id=row.affiliate_id,
+            affiliate_active=row.affiliate_active,
+            affiliate_email_key=row.affiliate_email_key,
+        ),
+        campaign=CampaignTerms(
+            id=row.campaign_id,
+            status=row.status,
+            currency=row.currency,
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            discount=_discount(row),
+            line_filter=LineFilter(
+                include_skus=rules.include_skus,
+                include_categories=rules.include_categories,
+                exclude_skus=rules.exclude_skus,
+                exclude_categories=rules.exclude_categories,
+            ),
+            min_subtotal=rules.min_subtotal,
+            min_quantity=rules.min_quantity,
+            first_order_only=rules.first_order_only,
+            customer_ids=rules.customer_ids,
+            max_redemptions=row.max_redemptions,
+            redemptions_used=row.redemptions_used,
+            max_redemptions_per_customer=row.max_redemptions_per_customer,
+            budget=row.budget,
+            budget_used=row.budget_used,
+        ),
+    )
+    return offer, int(row.used_on_campaign or 0), bool(row.has_redeemed)

@@ -1,0 +1,61 @@
+"""HTTP shapes of checkout: carts, validations (and later redemptions)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+from promo.campaigns.schemas import Amount, Currency, Token
+from promo.codes.schemas import CodeText
+from promo.schemas import Schema
+
+MAX_CART_ITEMS = 1000
+Quantity = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+
+
+class CartItem(Schema):
+    sku: Token
+    quantity: Quantity
+    unit_price: Amount
+    line_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    categories: Annotated[list[Token], msgspec.Meta(max_length=50)] = msgspec.field(
+        default_factory=list
+    )
+
+
+class CartIn(Schema):
+    currency: Currency
+    items: Annotated[list[CartItem], msgspec.Meta(min_length=1, max_length=MAX_CART_ITEMS)]
+    shipping: Amount = 0
+
+
+class CheckoutRequest(Schema):
+    code: CodeText
+    cart: CartIn
+    customer_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
+    customer_email: Annotated[str, msgspec.Meta(min_length=3, max_length=320)] | None = None
+    first_order: bool = False
+    client_ip: Annotated[str, msgspec.Meta(max_length=45)] | None = None
+
+
+class LineOut(Schema):
+    line_id: str
+    sku: str
+    amount: int
+
+
+class DiscountOut(Schema):
+    total: int
+    shipping: int
+    lines: list[LineOut]
+
+
+class ValidationResult(Schema):
+    valid: bool
+    code: str | None
+    campaign_id: str | None
+    reason: str | None
+    message: str | None = None
+    details: dict[str, Any] | None = None
+    discount: DiscountOut | None = None
