@@ -77,9 +77,16 @@ def _check(
         _check_percent("commission.percent", commission.percent, allow_zero=True)
 
 
+def percent(value: Decimal | None) -> Decimal | None:
+    """Percentages are kept with exactly two places, whatever the database hands back."""
+    return None if value is None else Decimal(value).quantize(_CENT)
+
+
 def _apply_discount(campaign: Campaign, discount: DiscountSpec) -> None:
     campaign.discount_type = type(discount).__struct_config__.tag  # type: ignore[assignment]
-    campaign.percent_off = discount.percent_off if isinstance(discount, Percentage) else None
+    campaign.percent_off = (
+        percent(discount.percent_off) if isinstance(discount, Percentage) else None
+    )
     campaign.max_discount = discount.max_discount if isinstance(discount, Percentage) else None
     campaign.amount_off = discount.amount_off if isinstance(discount, FixedAmount) else None
 
@@ -91,17 +98,23 @@ def _apply_limits(campaign: Campaign, limits: Limits) -> None:
 
 
 def _apply_commission(campaign: Campaign, commission: Commission) -> None:
-    campaign.commission_percent = commission.percent
+    campaign.commission_percent = percent(commission.percent)
     campaign.commission_fixed = commission.fixed
 
 
 def discount_of(campaign: Campaign) -> DiscountSpec:
     # Check constraints tie each discount type to its columns.
     if campaign.percent_off is not None:
-        return Percentage(percent_off=campaign.percent_off, max_discount=campaign.max_discount)
+        return Percentage(
+            percent_off=percent(campaign.percent_off) or _CENT, max_discount=campaign.max_discount
+        )
     if campaign.amount_off is not None:
         return FixedAmount(amount_off=campaign.amount_off, currency=campaign.currency)
     return FreeShipping()
+
+
+def commission_of(campaign: Campaign) -> Commission:
+    return Commission(percent=percent(campaign.commission_percent), fixed=campaign.commission_fixed)
 
 
 def rules_of(campaign: Campaign) -> Rules:
@@ -139,6 +152,8 @@ async def create_campaign(
     _apply_commission(campaign, data.commission)
     session.add(campaign)
     await session.flush()
+    # Answer with what was stored (UTC instants, normalised numbers).
+    await session.refresh(campaign)
     return campaign
 
 
@@ -183,11 +198,7 @@ async def patch_campaign(
         and patch.discount is UNSET
     ):
         discount = FixedAmount(amount_off=discount.amount_off, currency=None)
-    commission = (
-        Commission(percent=campaign.commission_percent, fixed=campaign.commission_fixed)
-        if patch.commission is UNSET
-        else patch.commission
-    )
+    commission = commission_of(campaign) if patch.commission is UNSET else patch.commission
     _check(
         currency=currency,
         starts_at=campaign.starts_at if patch.starts_at is UNSET else patch.starts_at,
@@ -216,6 +227,7 @@ async def patch_campaign(
             await release_codes(session, campaign.id)
     campaign.updated_at = now
     await session.flush()
+    await session.refresh(campaign)
     return campaign
 
 

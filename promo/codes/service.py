@@ -11,6 +11,7 @@ from datetime import datetime
 
 from msgspec import UNSET
 from sqlalchemy import select
+from sqlalchemy import text as sql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,7 +59,7 @@ async def create_code(
             affiliate_id=affiliate_id,
             created_at=now,
         )
-        .on_conflict_do_nothing(index_elements=["canonical"], index_where=Code.live.is_(True))
+        .on_conflict_do_nothing(index_elements=["canonical"], index_where=sql("live"))
         .returning(Code)
     )
     code = await session.scalar(statement)
