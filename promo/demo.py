@@ -94,6 +94,7 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> DemoData | None:
                 campaign_id=campaign.id,
                 code=text,
                 canonical=canonical(text),
+                kind="vanity",
                 max_redemptions=None,
                 used=0,
                 active=True,

@@ -1,13 +1,43 @@
-"""Codes: each holds its own usage counter; canonical forms are unique among live codes."""
+"""Codes and code batches.
+
+Each code holds its own usage counter; canonical forms are unique among live
+codes. A code is a vanity code typed by a marketer, an affiliate's dedicated
+code (derived with hashids) or its alias, or one of a generated batch.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from promo.db.metadata import Base, BigId, UtcDateTime
+
+CODE_KINDS = ("vanity", "dedicated", "alias", "batch")
+
+
+class CodeBatch(Base):
+    """A request to generate ``count`` unique codes from a pattern, and its progress."""
+
+    __tablename__ = "code_batches"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'running', 'done', 'failed')", name="status"),
+        CheckConstraint("generated >= 0 AND generated <= count", name="generated_in_range"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id"), index=True)
+    affiliate_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("affiliates.id"))
+    pattern: Mapped[str] = mapped_column(String(64))
+    charset: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer)
+    max_redemptions_per_code: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    generated: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Code(Base):
@@ -23,16 +53,29 @@ class Code(Base):
             postgresql_where=text("live"),
             sqlite_where=text("live"),
         ),
+        # One dedicated code per affiliate and campaign, even when two first
+        # requests race.
+        Index(
+            "uq_codes_dedicated",
+            "campaign_id",
+            "affiliate_id",
+            unique=True,
+            postgresql_where=text("kind = 'dedicated'"),
+            sqlite_where=text("kind = 'dedicated'"),
+        ),
         CheckConstraint("used >= 0", name="used_non_negative"),
+        CheckConstraint("kind IN ('vanity', 'dedicated', 'alias', 'batch')", name="kind"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id"), index=True)
     code: Mapped[str] = mapped_column(String(64))
     canonical: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16), default="vanity")
     max_redemptions: Mapped[int | None] = mapped_column(Integer)
     used: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     live: Mapped[bool] = mapped_column(Boolean, default=True)
     affiliate_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("affiliates.id"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("code_batches.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -52,6 +52,7 @@ async def create_code(
             campaign_id=campaign.id,
             code=text.strip(),
             canonical=form,
+            kind="vanity",
             max_redemptions=max_redemptions,
             used=0,
             active=True,

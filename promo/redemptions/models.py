@@ -1,14 +1,35 @@
-"""Per-customer usage of a campaign: one row per (campaign, customer key)."""
+"""Redemptions and per-customer usage.
+
+A redemption records the terms it was granted under (discount, its split
+over lines, order amount, commission) so that later campaign changes never
+alter it. Refunds and rollbacks accumulate on it; the ledger keeps the
+immutable history of each.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from promo.db.metadata import Base, BigId
+from promo.db.metadata import Base, BigId, UtcDateTime
 
 
 class CustomerUsage(Base):
+    """How many live redemptions a customer holds on a campaign."""
+
     __tablename__ = "customer_usage"
     __table_args__ = (
         UniqueConstraint("campaign_id", "customer_key"),
@@ -19,3 +40,39 @@ class CustomerUsage(Base):
     campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id"))
     customer_key: Mapped[str] = mapped_column(String(400), index=True)
     used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Redemption(Base):
+    __tablename__ = "redemptions"
+    __table_args__ = (
+        # One code per order: at most one redemption of an order that is not
+        # fully rolled back.
+        Index(
+            "uq_redemptions_order_live",
+            "order_id",
+            unique=True,
+            postgresql_where=text("rolled_back_at IS NULL"),
+            sqlite_where=text("rolled_back_at IS NULL"),
+        ),
+        CheckConstraint("refunded_amount >= 0 AND refunded_amount <= order_amount", name="refund"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code_id: Mapped[int] = mapped_column(BigId, ForeignKey("codes.id"), index=True)
+    campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id"), index=True)
+    affiliate_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("affiliates.id"), index=True)
+    customer_key: Mapped[str | None] = mapped_column(String(400), index=True)
+    customer_id: Mapped[str | None] = mapped_column(String(128))
+    order_id: Mapped[str] = mapped_column(String(128))
+    currency: Mapped[str] = mapped_column(String(3))
+    # Eligible items after discount: what commission is computed on.
+    order_amount: Mapped[int] = mapped_column(BigInteger)
+    discount_total: Mapped[int] = mapped_column(BigInteger)
+    discount_shipping: Mapped[int] = mapped_column(BigInteger)
+    discount_lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    commission: Mapped[int] = mapped_column(BigInteger)
+    commission_fixed: Mapped[int] = mapped_column(BigInteger)
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    budget_returned: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    rolled_back_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -1,0 +1,1 @@
+"""The append-only ledger of redemptions, refunds, reversals, adjustments and payouts."""

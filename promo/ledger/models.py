@@ -1,0 +1,44 @@
+"""Ledger entries: immutable; a PostgreSQL trigger refuses UPDATE, DELETE and TRUNCATE.
+
+``commission`` is what the entry adds to the affiliate's balance (reversals,
+refunds and payouts are negative), so an affiliate's balance in a currency
+is the sum of its entries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from promo.db.metadata import Base, BigId, UtcDateTime
+
+LEDGER_KINDS = ("redemption", "reversal", "refund", "adjustment", "payout")
+
+
+class LedgerEntry(Base):
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('redemption', 'reversal', 'refund', 'adjustment', 'payout')", name="kind"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    redemption_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("redemptions.id"), index=True
+    )
+    order_id: Mapped[str | None] = mapped_column(String(128))
+    code: Mapped[str | None] = mapped_column(String(64))
+    campaign_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("campaigns.id"), index=True)
+    affiliate_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("affiliates.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    order_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    discount: Mapped[int] = mapped_column(BigInteger, default=0)
+    commission: Mapped[int] = mapped_column(BigInteger, default=0)
+    available_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    payout_id: Mapped[int | None] = mapped_column(BigId)
+    note: Mapped[str | None] = mapped_column(Text)
