@@ -27,7 +27,7 @@ from promo.db.session import provide_session
 from promo.errors import problem_details_plugin
 from promo.health import HealthController
 from promo.observability import request_id_middleware, stamp_response
-from promo.redemptions.routes import create_validation
+from promo.redemptions.routes import RedemptionController, create_validation
 from promo.settings import Settings
 
 ROUTE_HANDLERS: list[Any] = [
@@ -38,6 +38,7 @@ ROUTE_HANDLERS: list[Any] = [
     CampaignCodeController,
     CodeController,
     create_validation,
+    RedemptionController,
 ]
 
 

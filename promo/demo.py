@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.affiliates.models import Affiliate
+from promo.auth.models import ApiKey
 from promo.auth.roles import Role
 from promo.auth.service import create_key
 from promo.campaigns.models import Campaign
@@ -32,7 +33,7 @@ class DemoData(msgspec.Struct, frozen=True):
 
 
 async def is_empty(session: AsyncSession) -> bool:
-    for model in (Campaign, Affiliate):
+    for model in (Campaign, Affiliate, ApiKey):
         if await session.scalar(select(func.count()).select_from(model)):
             return False
     return True

@@ -29,6 +29,7 @@ from litestar.plugins.problem_details import (
     ProblemDetailsPlugin,
 )
 
+PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("promo.errors")
 
 
@@ -145,6 +146,19 @@ def _domain_error(exc: DomainError) -> ProblemDetailsException:
     return problem(
         status, exc.code, exc.title, exc.detail, errors=exc.errors, extra=extra, headers=headers
     )
+
+
+def render_domain_error(exc: DomainError) -> tuple[int, bytes]:
+    """The status and JSON body the error map gives ``exc`` (stored for replays)."""
+    details = _domain_error(exc)
+    body = {
+        "status": details.status_code,
+        "type": details.type_,
+        "title": details.title,
+        "detail": details.detail,
+        **(details.extra if isinstance(details.extra, dict) else {}),
+    }
+    return details.status_code, msgspec.json.encode(body)
 
 
 # msgspec reports the failing location as "... - at `$.cart.items[0].quantity`".

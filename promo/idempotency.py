@@ -8,12 +8,22 @@ stored response; with another body 422; while the first still runs 409.
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+import hashlib
+import time
+from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint
+import msgspec
+from sqlalchemy import Integer, LargeBinary, String, Table, UniqueConstraint, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from promo.clock import Clock
 from promo.db.metadata import Base, BigId, UtcDateTime
+from promo.errors import BadRequest, Conflict, FieldError, Invalid
 
 
 class IdempotencyRecord(Base):
@@ -29,3 +39,119 @@ class IdempotencyRecord(Base):
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+IN_FLIGHT_WAIT_SECONDS = 2.0
+IN_FLIGHT_POLL_SECONDS = 0.05
+# A record still in progress after this long belongs to a request that died
+# (process killed between claiming the key and committing): it is taken over.
+ABANDONED_AFTER = timedelta(minutes=2)
+MAX_KEY_LENGTH = 255
+
+records = cast(Table, IdempotencyRecord.__table__)
+
+
+class Replay(msgspec.Struct, frozen=True):
+    status_code: int
+    body: bytes
+
+
+def request_fingerprint(scope: str, payload: msgspec.Struct) -> str:
+    """The same request, however its JSON was spaced or ordered, hashes the same."""
+    return hashlib.sha256(scope.encode() + b"\0" + msgspec.json.encode(payload)).hexdigest()
+
+
+def check_key(key: str | None) -> str:
+    if key is None or not key.strip():
+        raise BadRequest("idempotency_key_required", "This request needs an Idempotency-Key header")
+    if len(key) > MAX_KEY_LENGTH:
+        raise Invalid.field(
+            "Idempotency-Key", f"at most {MAX_KEY_LENGTH} characters", "invalid_idempotency_key"
+        )
+    return key
+
+
+async def claim(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    scope: str,
+    key: str,
+    fingerprint: str,
+    clock: Clock,
+) -> int | Replay:
+    """Claim ``key`` for this request (its record id), or the first response to replay.
+
+    The claim commits on its own, before the work starts, so a concurrent
+    request with the same key sees it. Raises 422 when the key was used with
+    another body, 409 when the first request is still running.
+    """
+    deadline = time.monotonic() + IN_FLIGHT_WAIT_SECONDS
+    while True:
+        async with sessionmaker() as session, session.begin():
+            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+            record_id = await session.scalar(
+                insert(records)
+                .values(scope=scope, key=key, request_hash=fingerprint, created_at=clock())
+                .on_conflict_do_nothing(index_elements=["scope", "key"])
+                .returning(records.c.id)
+            )
+            if record_id is not None:
+                return int(record_id)
+            row = (
+                await session.execute(
+                    select(records).where(records.c.scope == scope, records.c.key == key)
+                )
+            ).one()
+            if row.request_hash != fingerprint:
+                raise Invalid(
+                    "idempotency_key_reused",
+                    "This Idempotency-Key was used with a different request",
+                    errors=[FieldError("Idempotency-Key", "already used for another request")],
+                )
+            if row.status_code is not None:
+                return Replay(status_code=row.status_code, body=row.response_body or b"")
+            if clock() - row.created_at > ABANDONED_AFTER:
+                await session.execute(delete(records).where(records.c.id == row.id))
+                continue
+        if time.monotonic() >= deadline:
+            raise Conflict(
+                "request_in_progress",
+                "A request with this Idempotency-Key is still being processed; retry later",
+            )
+        await asyncio.sleep(IN_FLIGHT_POLL_SECONDS)
+
+
+async def complete(
+    session: AsyncSession, record_id: int, *, status_code: int, body: bytes, clock: Clock
+) -> None:
+    """Store the response in the same transaction as the work it describes."""
+    await session.execute(
+        update(records)
+        .where(records.c.id == record_id)
+        .values(status_code=status_code, response_body=body, completed_at=clock())
+    )
+
+
+async def complete_alone(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    record_id: int,
+    *,
+    status_code: int,
+    body: bytes,
+    clock: Clock,
+) -> None:
+    """Store a refusal: its work rolled back, but its answer is still the answer."""
+    async with sessionmaker() as session, session.begin():
+        await complete(session, record_id, status_code=status_code, body=body, clock=clock)
+
+
+async def release(sessionmaker: async_sessionmaker[AsyncSession], record_id: int) -> None:
+    """Forget a claim whose request failed unexpectedly, so that a retry runs again."""
+    async with sessionmaker() as session, session.begin():
+        await session.execute(delete(records).where(records.c.id == record_id))
+
+
+async def purge(session: AsyncSession, *, older_than: datetime) -> int:
+    """Drop records older than the retention (24 h at least, per the contract)."""
+    result = await session.execute(delete(records).where(records.c.created_at < older_than))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -23,6 +23,7 @@ from promo.campaigns.discount import (
     eligible_quantity,
     eligible_subtotal,
 )
+from promo.ledger.commission import Plan
 
 
 class Reason(StrEnum):
@@ -99,10 +100,13 @@ class CampaignTerms(msgspec.Struct, frozen=True):
 
 
 class Offer(msgspec.Struct, frozen=True):
-    """A live code with its campaign, as read for one checkout."""
+    """A live code with its campaign, as read for one checkout; with the
+    commission plan and holding period that a redemption would record."""
 
     code: CodeState
     campaign: CampaignTerms
+    plan: Plan = Plan()
+    holding_days: int = 0
 
 
 class Shopper(msgspec.Struct, frozen=True):

@@ -42,7 +42,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 _CENT = Decimal("0.01")
 
 
-def _check_percent(field: str, percent: Decimal, *, allow_zero: bool) -> None:
+def check_percent(field: str, percent: Decimal, *, allow_zero: bool) -> None:
+    """The contract's percentage rule (at most 2 places, up to 100), shared with affiliates."""
     if not percent.is_finite() or percent != percent.quantize(_CENT):
         raise Invalid.field(field, "at most 2 decimal places")
     low_ok = percent >= 0 if allow_zero else percent > 0
@@ -70,11 +71,11 @@ def _check(
         except (ZoneInfoNotFoundError, ValueError):
             raise Invalid.field("timezone", f"unknown IANA timezone {timezone!r}") from None
     if isinstance(discount, Percentage):
-        _check_percent("discount.percent_off", discount.percent_off, allow_zero=False)
+        check_percent("discount.percent_off", discount.percent_off, allow_zero=False)
     if isinstance(discount, FixedAmount) and discount.currency not in (None, currency):
         raise Invalid.field("discount.currency", f"must be the campaign's currency {currency}")
     if commission.percent is not None:
-        _check_percent("commission.percent", commission.percent, allow_zero=True)
+        check_percent("commission.percent", commission.percent, allow_zero=True)
 
 
 def percent(value: Decimal | None) -> Decimal | None:

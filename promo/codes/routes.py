@@ -23,6 +23,7 @@ def code_read(code: Code) -> CodeRead:
     return CodeRead(
         code=code.code,
         canonical=code.canonical,
+        kind=code.kind,  # type: ignore[arg-type]
         campaign_id=encode(Kind.CAMPAIGN, code.campaign_id),
         affiliate_id=encode(Kind.AFFILIATE, code.affiliate_id) if code.affiliate_id else None,
         max_redemptions=code.max_redemptions,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -11,6 +11,7 @@ from msgspec import UNSET, UnsetType
 from promo.codes.canonical import MAX_DISPLAY_LENGTH
 from promo.schemas import Schema
 
+CodeKind = Literal["vanity", "dedicated", "alias", "batch"]
 MaxRedemptions = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 CodeText = Annotated[
     str,
@@ -36,6 +37,8 @@ class CodePatch(Schema):
 class CodeRead(Schema):
     code: str
     canonical: str
+    kind: CodeKind
+    """vanity (typed by a marketer), dedicated or alias (an affiliate's), batch (generated)."""
     campaign_id: str
     affiliate_id: str | None
     max_redemptions: int | None
@@ -47,3 +50,17 @@ class CodeRead(Schema):
 class CodePage(Schema):
     items: list[CodeRead]
     next_cursor: str | None
+
+
+class DedicatedCodeCreate(Schema):
+    """Ask for an affiliate's dedicated code for a campaign, and optionally an alias."""
+
+    campaign_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    alias: CodeText | None = None
+
+
+class DedicatedCodeRead(Schema):
+    code: CodeRead
+    """The affiliate's dedicated code for the campaign: the same one every time."""
+    alias: CodeRead | None
+    """The alias asked for in this request, or null when none was asked for."""

@@ -1,8 +1,9 @@
 """Vanity codes: create, find by any spelling, list, enable/disable.
 
-Uniqueness is the database's job: the insert goes through ``ON CONFLICT DO
-NOTHING`` on the partial unique index of live canonical forms, so two
-concurrent requests for the same code yield one code and one 409.
+Uniqueness is the database's job: every single-code insert (vanity here,
+dedicated and alias codes in ``dedicated.py``) goes through ``insert_code``,
+an ``INSERT .. ON CONFLICT DO NOTHING RETURNING`` on the unique indexes, so
+two concurrent requests for the same code yield one code and one refusal.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from datetime import datetime
 
 from msgspec import UNSET
 from sqlalchemy import select
-from sqlalchemy import text as sql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +31,44 @@ def canonical_or_invalid(text: str, field: str = "code") -> str:
         raise Invalid.field(field, str(exc), "invalid_code") from None
 
 
+async def insert_code(
+    session: AsyncSession,
+    *,
+    campaign_id: int,
+    text: str,
+    form: str,
+    kind: str,
+    max_redemptions: int | None,
+    affiliate_id: int | None,
+    now: datetime,
+) -> Code | None:
+    """Insert one code of ``kind`` (one of ``CODE_KINDS``); None when a unique index refuses it.
+
+    The conflict clause names no target, so every unique index counts: a live
+    code with the same canonical form, and for dedicated codes the one per
+    affiliate and campaign. Which one refused is for the caller to find out.
+    """
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(Code)
+        .values(
+            campaign_id=campaign_id,
+            code=text.strip(),
+            canonical=form,
+            kind=kind,
+            max_redemptions=max_redemptions,
+            used=0,
+            active=True,
+            live=True,
+            affiliate_id=affiliate_id,
+            created_at=now,
+        )
+        .on_conflict_do_nothing()
+        .returning(Code)
+    )
+    return await session.scalar(statement)
+
+
 async def create_code(
     session: AsyncSession,
     campaign: Campaign,
@@ -40,30 +78,22 @@ async def create_code(
     affiliate_id: int | None,
     now: datetime,
 ) -> Code:
+    """A vanity code typed by a marketer; 409 ``code_taken`` when a live code reads the same."""
     form = canonical_or_invalid(text)
     if campaign.status == "archived":
         raise Conflict("campaign_archived", "An archived campaign gets no new codes")
     if affiliate_id is not None and await session.get(Affiliate, affiliate_id) is None:
         raise NotFound("affiliate_not_found", "No such affiliate")
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(Code)
-        .values(
-            campaign_id=campaign.id,
-            code=text.strip(),
-            canonical=form,
-            kind="vanity",
-            max_redemptions=max_redemptions,
-            used=0,
-            active=True,
-            live=True,
-            affiliate_id=affiliate_id,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["canonical"], index_where=sql("live"))
-        .returning(Code)
+    code = await insert_code(
+        session,
+        campaign_id=campaign.id,
+        text=text,
+        form=form,
+        kind="vanity",
+        max_redemptions=max_redemptions,
+        affiliate_id=affiliate_id,
+        now=now,
     )
-    code = await session.scalar(statement)
     if code is None:
         raise Conflict(
             "code_taken",

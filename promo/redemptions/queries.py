@@ -8,10 +8,10 @@ subqueries. No ORM objects, no N+1.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import msgspec
-from sqlalchemy import and_, exists, false, literal, select
+from sqlalchemy import Table, and_, exists, false, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.affiliates.models import Affiliate
@@ -19,12 +19,13 @@ from promo.campaigns.discount import Discount, FixedAmount, FreeShipping, LineFi
 from promo.campaigns.eligibility import CampaignTerms, CodeState, Offer
 from promo.campaigns.models import Campaign
 from promo.codes.models import Code
+from promo.ledger.commission import Plan, effective_plan
 from promo.redemptions.models import CustomerUsage
 
-codes = Code.__table__
-campaigns = Campaign.__table__
-affiliates = Affiliate.__table__
-usage = CustomerUsage.__table__
+codes = cast(Table, Code.__table__)
+campaigns = cast(Table, Campaign.__table__)
+affiliates = cast(Table, Affiliate.__table__)
+usage = cast(Table, CustomerUsage.__table__)
 
 
 class Rules(msgspec.Struct, frozen=True):
@@ -38,6 +39,10 @@ class Rules(msgspec.Struct, frozen=True):
     exclude_categories: frozenset[str] = frozenset()
     first_order_only: bool = False
     customer_ids: frozenset[str] = frozenset()
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
 
 
 def _discount(row: Any) -> Discount:
@@ -75,6 +80,9 @@ async def load_offer(
             codes.c.affiliate_id,
             affiliates.c.active.label("affiliate_active"),
             affiliates.c.email_key.label("affiliate_email_key"),
+            affiliates.c.commission_percent.label("affiliate_percent"),
+            affiliates.c.commission_fixed.label("affiliate_fixed"),
+            affiliates.c.holding_days,
             campaigns.c.id.label("campaign_id"),
             campaigns.c.status,
             campaigns.c.currency,
@@ -89,6 +97,8 @@ async def load_offer(
             campaigns.c.max_redemptions_per_customer,
             campaigns.c.budget,
             campaigns.c.budget_used,
+            campaigns.c.commission_percent,
+            campaigns.c.commission_fixed,
             used_on_campaign.label("used_on_campaign"),
             has_redeemed.label("has_redeemed"),
         )
@@ -137,5 +147,12 @@ async def load_offer(
             budget=row.budget,
             budget_used=row.budget_used,
         ),
+        plan=effective_plan(
+            Plan(percent=_decimal(row.affiliate_percent), fixed=row.affiliate_fixed),
+            Plan(percent=_decimal(row.commission_percent), fixed=row.commission_fixed),
+        )
+        if row.affiliate_id is not None
+        else Plan(),
+        holding_days=row.holding_days or 0,
     )
     return offer, int(row.used_on_campaign or 0), bool(row.has_redeemed)

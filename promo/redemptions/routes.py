@@ -1,22 +1,86 @@
-"""Checkout routes (checkout role): validations."""
+"""Checkout routes: validations (read-only), redemptions and rollbacks."""
 
 from __future__ import annotations
 
-from litestar import post
-from litestar.params import JSONBody
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.auth.guards import allow
 from promo.auth.roles import Role
+from promo.campaigns.discount import DiscountResult
 from promo.campaigns.eligibility import Accepted
-from promo.deps import ClockDep, DbSession
-from promo.ids import Kind, encode
+from promo.codes.canonical import InvalidCode, canonical
+from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
+from promo.errors import NotFound
+from promo.idempotent import run_once
+from promo.ids import Kind, decode, encode
+from promo.redemptions import service
+from promo.redemptions.models import Redemption
 from promo.redemptions.schemas import (
     CheckoutRequest,
     DiscountOut,
     LineOut,
+    RedeemRequest,
+    RedemptionPage,
+    RedemptionRead,
+    RollbackRequest,
     ValidationResult,
 )
 from promo.redemptions.validation import validate
+from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        header="Idempotency-Key",
+        required=False,
+        description="Required: at most 255 characters; a retry with the same key and body "
+        "replays the first response",
+    ),
+]
+
+
+def discount_out(discount: DiscountResult) -> DiscountOut:
+    return DiscountOut(
+        total=discount.total,
+        shipping=discount.shipping,
+        lines=[LineOut(line_id=x.line_id, sku=x.sku, amount=x.amount) for x in discount.lines],
+    )
+
+
+def redemption_read(red: Redemption, code: str) -> RedemptionRead:
+    status = (
+        "rolled_back"
+        if red.rolled_back_at is not None
+        else "partially_refunded"
+        if red.refunded_amount
+        else "active"
+    )
+    return RedemptionRead(
+        id=encode(Kind.REDEMPTION, red.id),
+        code=code,
+        campaign_id=encode(Kind.CAMPAIGN, red.campaign_id),
+        affiliate_id=encode(Kind.AFFILIATE, red.affiliate_id) if red.affiliate_id else None,
+        customer_key=red.customer_key,
+        customer_id=red.customer_id,
+        order_id=red.order_id,
+        currency=red.currency,
+        order_amount=red.order_amount,
+        discount=DiscountOut(
+            total=red.discount_total,
+            shipping=red.discount_shipping,
+            lines=[LineOut(**line) for line in red.discount_lines],
+        ),
+        commission=red.commission,
+        refunded_amount=red.refunded_amount,
+        status=status,  # type: ignore[arg-type]
+        created_at=red.created_at,
+        rolled_back_at=red.rolled_back_at,
+    )
 
 
 @post("/v1/validations", status_code=200, tags=["checkout"], guards=[allow(Role.CHECKOUT)])
@@ -29,20 +93,12 @@ async def create_validation(
     code = offer.code.display if offer else None
     campaign_id = encode(Kind.CAMPAIGN, offer.campaign.id) if offer else None
     if isinstance(decision, Accepted):
-        discount = decision.discount
         return ValidationResult(
             valid=True,
             code=code,
             campaign_id=campaign_id,
             reason=None,
-            discount=DiscountOut(
-                total=discount.total,
-                shipping=discount.shipping,
-                lines=[
-                    LineOut(line_id=line.line_id, sku=line.sku, amount=line.amount)
-                    for line in discount.lines
-                ],
-            ),
+            discount=discount_out(decision.discount),
         )
     return ValidationResult(
         valid=False,
@@ -52,3 +108,129 @@ async def create_validation(
         message=decision.message,
         details=decision.details,
     )
+
+
+def _redemption_id(public_id: str) -> int:
+    redemption_id = decode(Kind.REDEMPTION, public_id)
+    if redemption_id is None:
+        raise NotFound("redemption_not_found", "No such redemption")
+    return redemption_id
+
+
+async def _read(session: AsyncSession, red: Redemption) -> RedemptionRead:
+    return redemption_read(red, await service.code_text(session, red.code_id))
+
+
+class RedemptionController(Controller):
+    path = "/v1/redemptions"
+    tags = ["checkout"]
+
+    @post(
+        "/",
+        guards=[allow(Role.CHECKOUT)],
+        responses={201: ResponseSpec(RedemptionRead, description="Redeemed")},
+        status_code=201,
+    )
+    async def redeem(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[RedeemRequest],
+        session: DbSession,
+        clock: ClockDep,
+        principal: Caller,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[bytes]:
+        """Redeem a code for an order: re-validates, then consumes every limit and the
+        budget atomically. 409 with the reason as ``code`` when it does not apply."""
+
+        async def work() -> tuple[int, RedemptionRead]:
+            red = await service.redeem(session, data, now=clock())
+            return 201, await _read(session, red)
+
+        return await run_once(
+            request,
+            operation="redeem",
+            principal=principal,
+            payload=data,
+            session=session,
+            clock=clock,
+            work=work,
+        )
+
+    @post(
+        "/{redemption_id:str}/rollback",
+        guards=[allow(Role.CHECKOUT)],
+        responses={200: ResponseSpec(RedemptionRead, description="Rolled back or refunded")},
+        status_code=200,
+    )
+    async def rollback(
+        self,
+        request: Request[Any, Any, Any],
+        redemption_id: FromPath[str],
+        data: JSONBody[RollbackRequest],
+        session: DbSession,
+        clock: ClockDep,
+        principal: Caller,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[bytes]:
+        """Full rollback (``amount`` null) gives every counter and the budget back and
+        reverses the commission; a partial refund returns the budget's share and
+        shrinks the percentage commission by the same share."""
+
+        async def work() -> tuple[int, RedemptionRead]:
+            red = await service.rollback(
+                session,
+                _redemption_id(redemption_id),
+                amount=data.amount,
+                note=data.reason,
+                now=clock(),
+            )
+            return 200, await _read(session, red)
+
+        return await run_once(
+            request,
+            operation=f"rollback:{redemption_id}",
+            principal=principal,
+            payload=data,
+            session=session,
+            clock=clock,
+            work=work,
+        )
+
+    @get("/", guards=[allow(Role.CHECKOUT, Role.ACCOUNTANT)])
+    async def list_redemptions(
+        self,
+        session: DbSession,
+        order_id: Annotated[str | None, QueryParameter(max_length=128)] = None,
+        code: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        customer_id: Annotated[str | None, QueryParameter(max_length=128)] = None,
+        campaign_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        cursor: PageCursor = None,
+        limit: PageLimit = DEFAULT_LIMIT,
+    ) -> RedemptionPage:
+        canonical_code = None
+        if code is not None:
+            try:
+                canonical_code = canonical(code)
+            except InvalidCode:
+                canonical_code = "-"  # matches nothing
+        rows = await service.list_redemptions(
+            session,
+            order_id=order_id,
+            canonical_code=canonical_code,
+            customer_id=customer_id,
+            campaign_id=decode(Kind.CAMPAIGN, campaign_id) if campaign_id else None,
+            after_id=decode_cursor(cursor),
+            limit=limit,
+        )
+        return RedemptionPage(
+            items=[redemption_read(red, text) for red, text in rows],
+            next_cursor=next_cursor([red.id for red, _ in rows], limit),
+        )
+
+    @get("/{redemption_id:str}", guards=[allow(Role.CHECKOUT, Role.ACCOUNTANT)])
+    async def get_redemption(
+        self, redemption_id: FromPath[str], session: DbSession
+    ) -> RedemptionRead:
+        red = await service.get_redemption(session, _redemption_id(redemption_id))
+        return await _read(session, red)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from promo.campaigns.schemas import Amount, Currency, Token
 from promo.codes.schemas import CodeText
+from promo.money import MAX_AMOUNT
 from promo.schemas import Schema
 
 MAX_CART_ITEMS = 1000
@@ -59,3 +61,35 @@ class ValidationResult(Schema):
     message: str | None = None
     details: dict[str, Any] | None = None
     discount: DiscountOut | None = None
+
+
+class RedeemRequest(CheckoutRequest, kw_only=True):
+    order_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class RollbackRequest(Schema):
+    amount: Annotated[int, msgspec.Meta(ge=1, le=MAX_AMOUNT)] | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+
+
+class RedemptionRead(Schema):
+    id: str
+    code: str
+    campaign_id: str
+    affiliate_id: str | None
+    customer_key: str | None
+    customer_id: str | None
+    order_id: str
+    currency: str
+    order_amount: int
+    discount: DiscountOut
+    commission: int
+    refunded_amount: int
+    status: Literal["active", "partially_refunded", "rolled_back"]
+    created_at: datetime
+    rolled_back_at: datetime | None
+
+
+class RedemptionPage(Schema):
+    items: list[RedemptionRead]
+    next_cursor: str | None

@@ -1,0 +1,133 @@
+"""Affiliate accounts: create (optionally with their API key), read, list, update.
+
+Deactivating an affiliate needs nothing more than the flag: validation joins
+the code's affiliate and reports ``code_disabled``, and authentication refuses
+keys bound to an inactive affiliate. The canonical e-mail is kept beside the
+typed one so that self-referral is one equality at validation time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from msgspec import UNSET
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from promo.affiliates.models import Affiliate
+from promo.affiliates.schemas import AffiliateCreate, AffiliatePatch
+from promo.auth.roles import Role
+from promo.auth.service import create_key
+from promo.campaigns.schemas import Commission
+from promo.campaigns.service import check_percent, percent
+from promo.errors import Invalid, NotFound
+from promo.money import is_currency
+from promo.redemptions.identity import canonical_email
+
+
+def _check_commission(commission: Commission | None) -> None:
+    if commission is not None and commission.percent is not None:
+        check_percent("commission.percent", commission.percent, allow_zero=True)
+
+
+def _check_thresholds(thresholds: Mapping[str, int]) -> None:
+    for currency in thresholds:
+        if not is_currency(currency):
+            raise Invalid.field(
+                f"payout_thresholds.{currency}", f"unknown ISO 4217 currency {currency!r}"
+            )
+
+
+def _apply_commission(affiliate: Affiliate, commission: Commission | None) -> None:
+    affiliate.commission_percent = percent(commission.percent) if commission else None
+    affiliate.commission_fixed = commission.fixed if commission else None
+
+
+def _apply_email(affiliate: Affiliate, email: str) -> None:
+    affiliate.email = email.strip()
+    affiliate.email_key = canonical_email(email)
+
+
+def commission_of(affiliate: Affiliate) -> Commission | None:
+    """The affiliate's own plan, or None when the campaign's default applies."""
+    if affiliate.commission_percent is None and affiliate.commission_fixed is None:
+        return None
+    return Commission(
+        percent=percent(affiliate.commission_percent), fixed=affiliate.commission_fixed
+    )
+
+
+async def create_affiliate(
+    session: AsyncSession, data: AffiliateCreate, *, now: datetime
+) -> tuple[Affiliate, str | None]:
+    """Store a new affiliate and, when asked, its API key (plaintext returned once)."""
+    _check_commission(data.commission)
+    _check_thresholds(data.payout_thresholds)
+    affiliate = Affiliate(
+        name=data.name,
+        payout_thresholds=dict(data.payout_thresholds),
+        holding_days=data.holding_days,
+        active=True,
+        created_at=now,
+        updated_at=now,
+    )
+    _apply_email(affiliate, data.email)
+    _apply_commission(affiliate, data.commission)
+    session.add(affiliate)
+    await session.flush()
+    key = None
+    if data.create_key:
+        _, key = await create_key(
+            session,
+            role=Role.AFFILIATE,
+            affiliate_id=affiliate.id,
+            name=f"affiliate {data.name}"[:200],
+            now=now,
+        )
+    await session.refresh(affiliate)
+    return affiliate, key
+
+
+async def get_affiliate(session: AsyncSession, affiliate_id: int | None) -> Affiliate:
+    affiliate = await session.get(Affiliate, affiliate_id) if affiliate_id is not None else None
+    if affiliate is None:
+        raise NotFound("affiliate_not_found", "No such affiliate")
+    return affiliate
+
+
+async def list_affiliates(
+    session: AsyncSession, *, active: bool | None, after_id: int | None, limit: int
+) -> list[Affiliate]:
+    query = select(Affiliate).order_by(Affiliate.id).limit(limit)
+    if active is not None:
+        query = query.where(Affiliate.active.is_(active))
+    if after_id is not None:
+        query = query.where(Affiliate.id > after_id)
+    return list((await session.scalars(query)).all())
+
+
+async def patch_affiliate(
+    session: AsyncSession, affiliate: Affiliate, patch: AffiliatePatch, *, now: datetime
+) -> Affiliate:
+    """Apply the fields sent. A new ``holding_days`` applies to commissions earned later."""
+    if patch.commission is not UNSET:
+        _check_commission(patch.commission)
+    if patch.payout_thresholds is not UNSET:
+        _check_thresholds(patch.payout_thresholds)
+    if patch.name is not UNSET:
+        affiliate.name = patch.name
+    if patch.email is not UNSET:
+        _apply_email(affiliate, patch.email)
+    if patch.commission is not UNSET:
+        _apply_commission(affiliate, patch.commission)
+    if patch.payout_thresholds is not UNSET:
+        affiliate.payout_thresholds = dict(patch.payout_thresholds)
+    if patch.holding_days is not UNSET:
+        affiliate.holding_days = patch.holding_days
+    if patch.active is not UNSET:
+        affiliate.active = patch.active
+    affiliate.updated_at = now
+    await session.flush()
+    await session.refresh(affiliate)
+    return affiliate

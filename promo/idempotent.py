@@ -1,0 +1,71 @@
+"""The HTTP side of Idempotency-Key: claim, run once, store, replay.
+
+Shared by every POST that moves money or usage. The work runs in the
+request's transaction and its response is stored in that same transaction,
+so "done" and "recorded as done" cannot disagree. A refusal (a domain error)
+rolls the work back first, then is stored on its own, and is replayed as it
+was. An unexpected failure forgets the claim so that a retry runs again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from promo import idempotency
+from promo.auth.service import Principal
+from promo.clock import Clock
+from promo.errors import PROBLEM_MEDIA_TYPE, DomainError, render_domain_error
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+async def run_once(
+    request: Request[Any, Any, Any],
+    *,
+    operation: str,
+    principal: Principal,
+    payload: msgspec.Struct,
+    session: AsyncSession,
+    clock: Clock,
+    work: Callable[[], Awaitable[tuple[int, msgspec.Struct]]],
+) -> Response[bytes]:
+    key = idempotency.check_key(request.headers.get("idempotency-key"))
+    # Keys belong to the caller's role and affiliate, and to one operation.
+    scope = f"{operation}:{principal.role.value}:{principal.affiliate_id or ''}"
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    claimed = await idempotency.claim(
+        sessionmaker,
+        scope=scope,
+        key=key,
+        fingerprint=idempotency.request_fingerprint(scope, payload),
+        clock=clock,
+    )
+    if isinstance(claimed, idempotency.Replay):
+        return _response(claimed.status_code, claimed.body, replayed=True)
+    try:
+        status_code, result = await work()
+    except DomainError as exc:
+        await session.rollback()
+        status_code, body = render_domain_error(exc)
+        await idempotency.complete_alone(
+            sessionmaker, claimed, status_code=status_code, body=body, clock=clock
+        )
+        raise
+    except BaseException:
+        await session.rollback()
+        await idempotency.release(sessionmaker, claimed)
+        raise
+    body = msgspec.json.encode(result)
+    await idempotency.complete(session, claimed, status_code=status_code, body=body, clock=clock)
+    return _response(status_code, body, replayed=False)
+
+
+def _response(status_code: int, body: bytes, *, replayed: bool) -> Response[bytes]:
+    media_type = PROBLEM_MEDIA_TYPE if status_code >= 400 else "application/json"
+    headers = {REPLAYED_HEADER: "true"} if replayed else {}
+    return Response(body, status_code=status_code, media_type=media_type, headers=headers)

@@ -1,0 +1,244 @@
+"""Redeem and roll back: one short transaction each, correct under concurrency.
+
+Redeem re-validates the code against the cart, then consumes campaign, code
+and customer usage with conditional UPDATEs (in that fixed order), records
+the redemption with the terms it was granted, and appends its ledger entry.
+Any refusal raises, and the request's transaction rolls back everything.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+import msgspec
+from sqlalchemy import Table, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from promo.campaigns.eligibility import MESSAGES, Accepted, Offer, Reason, Refused
+from promo.codes.models import Code
+from promo.errors import Conflict, NotFound
+from promo.ledger import entries as ledger
+from promo.ledger.commission import commission_after_refund, commission_for, share
+from promo.redemptions import counters
+from promo.redemptions.identity import customer_key
+from promo.redemptions.models import Redemption
+from promo.redemptions.schemas import RedeemRequest
+from promo.redemptions.validation import validate
+
+redemptions = cast(Table, Redemption.__table__)
+
+
+def refusal(reason: Reason, details: dict[str, object] | None = None) -> Conflict:
+    """A redemption refused for a validation reason: 409 whose code is the reason."""
+    return Conflict(
+        reason.value, MESSAGES[reason], extra={"reason": reason.value, **(details or {})}
+    )
+
+
+async def redeem(session: AsyncSession, request: RedeemRequest, *, now: datetime) -> Redemption:
+    offer, decision = await validate(session, request, now=now)
+    if isinstance(decision, Refused):
+        raise refusal(decision.reason, decision.details)
+    assert offer is not None  # noqa: S101 (an Accepted decision always has an offer)
+    return await _consume_and_record(session, request, offer, decision, now=now)
+
+
+async def _consume_and_record(
+    session: AsyncSession,
+    request: RedeemRequest,
+    offer: Offer,
+    decision: Accepted,
+    *,
+    now: datetime,
+) -> Redemption:
+    campaign, code = offer.campaign, offer.code
+    discount = decision.discount
+    key = customer_key(request.customer_id, request.customer_email)
+
+    reason = await counters.consume_campaign(session, campaign.id, discount.total)
+    reason = reason or await counters.consume_code(session, code.id)
+    if reason is None and key is not None:
+        reason = await counters.consume_customer(
+            session, campaign.id, key, campaign.max_redemptions_per_customer
+        )
+    if reason is not None:
+        raise refusal(reason)
+
+    items_discount = discount.total - discount.shipping
+    order_amount = decision.eligible_subtotal - items_discount
+    commission, fixed = (
+        commission_for(order_amount, offer.plan) if code.affiliate_id is not None else (0, 0)
+    )
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    redemption_id = await session.scalar(
+        insert(redemptions)
+        .values(
+            code_id=code.id,
+            campaign_id=campaign.id,
+            affiliate_id=code.affiliate_id,
+            customer_key=key,
+            customer_id=request.customer_id,
+            order_id=request.order_id,
+            currency=campaign.currency,
+            order_amount=order_amount,
+            discount_total=discount.total,
+            discount_shipping=discount.shipping,
+            discount_lines=msgspec.to_builtins(discount.lines),
+            commission=commission,
+            commission_fixed=fixed,
+            refunded_amount=0,
+            budget_returned=0,
+            created_at=now,
+            rolled_back_at=None,
+        )
+        .on_conflict_do_nothing(
+            index_elements=["order_id"], index_where=text("rolled_back_at IS NULL")
+        )
+        .returning(redemptions.c.id)
+    )
+    if redemption_id is None:
+        raise Conflict(
+            "order_already_redeemed", f"Order {request.order_id!r} already has a redemption"
+        )
+    await ledger.append(
+        session,
+        kind="redemption",
+        now=now,
+        currency=campaign.currency,
+        holding_days=offer.holding_days,
+        redemption_id=redemption_id,
+        order_id=request.order_id,
+        code=code.display,
+        campaign_id=campaign.id,
+        affiliate_id=code.affiliate_id,
+        order_amount=order_amount,
+        discount=discount.total,
+        commission=commission,
+    )
+    return await get_redemption(session, redemption_id)
+
+
+async def get_redemption(session: AsyncSession, redemption_id: int | None) -> Redemption:
+    found = await session.get(Redemption, redemption_id) if redemption_id is not None else None
+    if found is None:
+        raise NotFound("redemption_not_found", "No such redemption")
+    return found
+
+
+async def rollback(
+    session: AsyncSession,
+    redemption_id: int | None,
+    *,
+    amount: int | None,
+    note: str | None,
+    now: datetime,
+) -> Redemption:
+    """Full rollback (``amount`` None, or refunds reaching the order amount) or a
+    partial refund of ``amount`` of the order amount."""
+    found = await get_redemption(session, redemption_id)
+    # Lock order as in redeem: the campaign row first, then the redemption.
+    await counters.lock_campaign(session, found.campaign_id)
+    query = (
+        select(Redemption)
+        .where(Redemption.id == found.id)
+        .execution_options(populate_existing=True)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    red = (await session.scalars(query)).one()
+    if red.rolled_back_at is not None:
+        raise Conflict("already_rolled_back", "This redemption is already fully rolled back")
+    remaining = red.order_amount - red.refunded_amount
+    if amount is not None and amount > remaining:
+        raise Conflict(
+            "refund_exceeds_order",
+            f"Refund of {amount} exceeds what is left of the order amount ({remaining})",
+            extra={"refundable": remaining},
+        )
+    full = amount is None or amount == remaining
+    refunded_total = red.order_amount if full else red.refunded_amount + (amount or 0)
+    budget_back_total = (
+        red.discount_total if full else share(red.discount_total, refunded_total, red.order_amount)
+    )
+    budget_back = budget_back_total - red.budget_returned
+    current = await ledger.commission_of_redemption(session, red.id)
+    target = (
+        0
+        if full
+        else commission_after_refund(
+            red.commission, red.commission_fixed, red.order_amount, refunded_total
+        )
+    )
+    await counters.release(
+        session,
+        campaign_id=red.campaign_id,
+        code_id=red.code_id,
+        customer_key=red.customer_key,
+        budget=budget_back,
+        redemption=full,
+    )
+    await session.execute(
+        update(redemptions)
+        .where(redemptions.c.id == red.id)
+        .values(
+            refunded_amount=refunded_total,
+            budget_returned=budget_back_total,
+            rolled_back_at=now if full else None,
+        )
+    )
+    code = await code_text(session, red.code_id)
+    await ledger.append(
+        session,
+        kind="reversal" if full else "refund",
+        now=now,
+        currency=red.currency,
+        redemption_id=red.id,
+        order_id=red.order_id,
+        code=code,
+        campaign_id=red.campaign_id,
+        affiliate_id=red.affiliate_id,
+        order_amount=-(refunded_total - red.refunded_amount),
+        discount=-budget_back,
+        commission=target - current,
+        note=note,
+    )
+    await session.refresh(red)
+    return red
+
+
+async def code_text(session: AsyncSession, code_id: int) -> str:
+    text_ = await session.scalar(select(Code.code).where(Code.id == code_id))
+    return str(text_)
+
+
+async def list_redemptions(
+    session: AsyncSession,
+    *,
+    order_id: str | None,
+    canonical_code: str | None,
+    customer_id: str | None,
+    campaign_id: int | None,
+    after_id: int | None,
+    limit: int,
+) -> list[tuple[Redemption, str]]:
+    """Redemptions in id order with their code's display form."""
+    query = (
+        select(Redemption, Code.code)
+        .join(Code, Code.id == Redemption.code_id)
+        .order_by(Redemption.id)
+        .limit(limit)
+    )
+    if order_id is not None:
+        query = query.where(Redemption.order_id == order_id)
+    if canonical_code is not None:
+        query = query.where(Code.canonical == canonical_code)
+    if customer_id is not None:
+        query = query.where(Redemption.customer_id == customer_id)
+    if campaign_id is not None:
+        query = query.where(Redemption.campaign_id == campaign_id)
+    if after_id is not None:
+        query = query.where(Redemption.id > after_id)
+    return [(row[0], row[1]) for row in (await session.execute(query)).all()]
