@@ -16,11 +16,14 @@ from litestar.plugins.prometheus import PrometheusController
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from promo import __version__
+from promo.affiliates.routes import AffiliateController, MeController
 from promo.auth.guards import provide_principal
 from promo.auth.middleware import PUBLIC_PATHS, ApiKeyAuthentication
 from promo.auth.routes import KeyController, current_key
 from promo.campaigns.routes import CampaignController
 from promo.clock import Clock, utc_now
+from promo.codes.batch_jobs import BatchRunner
+from promo.codes.batch_routes import CampaignCodeBatchController, CodeBatchController
 from promo.codes.routes import CampaignCodeController, CodeController
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.db.session import provide_session
@@ -37,8 +40,12 @@ ROUTE_HANDLERS: list[Any] = [
     CampaignController,
     CampaignCodeController,
     CodeController,
+    CampaignCodeBatchController,
+    CodeBatchController,
     create_validation,
     RedemptionController,
+    AffiliateController,
+    MeController,
 ]
 
 
@@ -77,6 +84,7 @@ def create_app(
     owns_engine = engine is None
     engine = engine or create_engine(settings)
     sessionmaker = create_sessionmaker(connection if connection is not None else engine)
+    batch_runner = BatchRunner(connection if connection is not None else engine, clock)
 
     async def dispose_engine() -> None:
         if owns_engine:
@@ -85,7 +93,13 @@ def create_app(
     return Litestar(
         route_handlers=[*ROUTE_HANDLERS, PrometheusController],
         state=State(
-            {"settings": settings, "engine": engine, "sessionmaker": sessionmaker, "clock": clock}
+            {
+                "settings": settings,
+                "engine": engine,
+                "sessionmaker": sessionmaker,
+                "clock": clock,
+                "batch_runner": batch_runner,
+            }
         ),
         dependencies={
             "session": Provide(provide_session),
@@ -100,7 +114,10 @@ def create_app(
         plugins=[problem_details_plugin()],
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
-        on_shutdown=[dispose_engine],
+        # Batches a stopped process left unfinished are reported failed; this
+        # process's batch runs are cancelled before the engine goes.
+        on_startup=[batch_runner.recover],
+        on_shutdown=[batch_runner.shutdown, dispose_engine],
         logging_config=None,
         debug=False,
     )

@@ -1,4 +1,4 @@
-"""`promo`: serve, db upgrade, keys, demo, openapi.
+"""`promo`: serve, db upgrade, keys, codes generate, demo, openapi.
 
 Every command reads the settings once; a bad setting or an expected failure
 ends the command with one line on stderr, never a traceback.
@@ -238,6 +238,117 @@ def keys_revoke(key: str) -> None:
         return encode(Kind.API_KEY, row.id)
 
     click.echo(f"revoked {_in_transaction(settings, work)}")
+
+
+@main.group()
+def codes() -> None:
+    """Promo codes."""
+
+
+@codes.command("generate")
+@click.option("--campaign", required=True, help="Campaign id (cmp_...).")
+@click.option("--count", type=click.IntRange(1, 10_000_000), required=True)
+@click.option("--pattern", required=True, help="'#' = one random character, e.g. SUM-####-####.")
+@click.option(
+    "--charset",
+    default="safe",
+    show_default=True,
+    help="safe, alphanumeric, digits, letters, or explicit characters.",
+)
+@click.option(
+    "--max-redemptions-per-code",
+    default="1",
+    show_default=True,
+    help="A number, or 'unlimited'.",
+)
+@click.option("--affiliate", help="Attribute the codes to this affiliate (aff_...).")
+def codes_generate(
+    campaign: str,
+    count: int,
+    pattern: str,
+    charset: str,
+    max_redemptions_per_code: str,
+    affiliate: str | None,
+) -> None:
+    """Generate a batch of unique random codes, with a progress bar; prints the batch id."""
+    settings = _settings()
+    _ensure_schema(settings)
+    limit: int | None = None
+    if max_redemptions_per_code != "unlimited":
+        if not max_redemptions_per_code.isdigit() or int(max_redemptions_per_code) < 1:
+            _fail("--max-redemptions-per-code: a number >= 1, or 'unlimited'", 2)
+        limit = int(max_redemptions_per_code)
+    campaign_id = decode(Kind.CAMPAIGN, campaign)
+    affiliate_id = decode(Kind.AFFILIATE, affiliate) if affiliate else None
+    if campaign_id is None:
+        _fail(f"no such campaign: {campaign}")
+    if affiliate and affiliate_id is None:
+        _fail(f"no such affiliate: {affiliate}")
+    try:
+        batch_id, status, error = asyncio.run(
+            _generate_codes(
+                settings,
+                campaign_id=campaign_id or 0,
+                count=count,
+                pattern=pattern,
+                charset=charset,
+                max_redemptions_per_code=limit,
+                affiliate_id=affiliate_id,
+            )
+        )
+    except DomainError as exc:
+        _fail(exc.detail)
+        return
+    if status != "done":
+        _fail(f"batch {batch_id} {status}: {error}")
+    click.echo(batch_id)
+
+
+async def _generate_codes(
+    settings: Settings,
+    *,
+    campaign_id: int,
+    count: int,
+    pattern: str,
+    charset: str,
+    max_redemptions_per_code: int | None,
+    affiliate_id: int | None,
+) -> tuple[str, str, str | None]:
+    """Create the batch (committed), then generate it in this process; (id, status, error)."""
+    from promo.campaigns.service import get_campaign
+    from promo.codes.batches import create_batch
+    from promo.codes.generation import run_batch
+
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            batch = await create_batch(
+                session,
+                await get_campaign(session, campaign_id),
+                pattern=pattern,
+                charset=charset,
+                count=count,
+                max_redemptions_per_code=max_redemptions_per_code,
+                affiliate_id=affiliate_id,
+                max_guess_ratio=settings.max_guess_ratio,
+                now=utc_now(),
+            )
+        public_id = encode(Kind.CODE_BATCH, batch.id)
+        label = f"{public_id} {batch.display_pattern}"
+        with click.progressbar(length=count, label=label, file=sys.stderr) as bar:
+            done = 0
+
+            def progress(generated: int) -> None:
+                nonlocal done
+                bar.update(generated - done)
+                done = generated
+
+            ended = await run_batch(engine, batch.id, clock=utc_now, on_progress=progress)
+        if ended is None:
+            return public_id, "not started", "another process is generating it"
+        return public_id, ended.status, ended.error
+    finally:
+        await engine.dispose()
 
 
 @main.command()

@@ -164,14 +164,18 @@ def render_domain_error(exc: DomainError) -> tuple[int, bytes]:
 # msgspec reports the failing location as "... - at `$.cart.items[0].quantity`".
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
+_MISSING_FIELD = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
 
 
 def _field_error(path: str, message: str) -> FieldError:
-    """Name the field exactly, including an unknown field msgspec only names in its message."""
-    unknown = _UNKNOWN_FIELD.match(message)
-    if unknown:
-        path = f"{path}.{unknown.group('name')}" if path else unknown.group("name")
-        message = "unknown field"
+    """Name the field exactly, including an unknown or missing field msgspec only
+    names in its message."""
+    for pattern, meaning in ((_UNKNOWN_FIELD, "unknown field"), (_MISSING_FIELD, "required")):
+        named = pattern.match(message)
+        if named:
+            path = f"{path}.{named.group('name')}" if path else named.group("name")
+            message = meaning
+            break
     return FieldError(path or "body", message)
 
 

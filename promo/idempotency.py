@@ -41,7 +41,7 @@ class IdempotencyRecord(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
-IN_FLIGHT_WAIT_SECONDS = 2.0
+IN_FLIGHT_WAIT_SECONDS = 10.0
 IN_FLIGHT_POLL_SECONDS = 0.05
 # A record still in progress after this long belongs to a request that died
 # (process killed between claiming the key and committing): it is taken over.

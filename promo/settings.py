@@ -39,6 +39,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     log_json: bool = True
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
     db_pool_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
+    # Guessability bound of generated codes: a pattern's codes (existing ones
+    # included) / its space. A ratio, not money, so a float. Above 0.5 the
+    # last codes of a batch would take ever longer retry rounds to find.
+    max_guess_ratio: Annotated[float, msgspec.Meta(gt=0, le=0.5)] = 1e-4
 
     @property
     def is_sqlite(self) -> bool:

@@ -12,7 +12,7 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from promo.campaigns.schemas import Amount, Commission, Currency, Name
+from promo.campaigns.schemas import Amount, Commission, Name
 from promo.schemas import Schema
 
 Email = Annotated[
@@ -24,11 +24,13 @@ Email = Annotated[
         description="Used for self-referral checks (canonical form: +tag and Gmail dots dropped)",
     ),
 ]
+# Keys are checked by the service (ISO 4217, upper case): a msgspec constraint
+# on dict keys would report no field path.
 PayoutThresholds = Annotated[
-    dict[Currency, Amount],
+    dict[str, Amount],
     msgspec.Meta(
         max_length=200,
-        description="Smallest balance paid out, per currency, in minor units; "
+        description="Smallest balance paid out, per ISO 4217 currency, in minor units; "
         "a currency without one is paid at any positive balance",
     ),
 ]

@@ -35,7 +35,8 @@ def _check_thresholds(thresholds: Mapping[str, int]) -> None:
     for currency in thresholds:
         if not is_currency(currency):
             raise Invalid.field(
-                f"payout_thresholds.{currency}", f"unknown ISO 4217 currency {currency!r}"
+                f"payout_thresholds.{currency[:16]}",
+                f"unknown ISO 4217 currency {currency[:16]!r} (upper-case code such as EUR)",
             )
 
 

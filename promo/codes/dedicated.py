@@ -100,9 +100,7 @@ async def grant_dedicated_code(
     if campaign.status == "archived":
         raise Conflict("campaign_archived", "An archived campaign gets no new codes")
     if self_service and (not campaign.open_to_affiliates or campaign.status == "draft"):
-        raise Forbidden(
-            "campaign_not_open", "This campaign does not hand out codes to affiliates"
-        )
+        raise Forbidden("campaign_not_open", "This campaign does not hand out codes to affiliates")
     affiliate = await get_affiliate(session, affiliate_id)
     if not affiliate.active:
         raise Conflict("affiliate_inactive", "An inactive affiliate gets no codes")
@@ -116,7 +114,9 @@ async def grant_dedicated_code(
     return Grant(code=code, alias=alias_code, created=created)
 
 
-async def _find_dedicated(session: AsyncSession, campaign_id: int, affiliate_id: int) -> Code | None:
+async def _find_dedicated(
+    session: AsyncSession, campaign_id: int, affiliate_id: int
+) -> Code | None:
     return await session.scalar(
         select(Code).where(
             Code.campaign_id == campaign_id,
@@ -174,7 +174,7 @@ async def _alias(
     form: str,
     now: datetime,
 ) -> tuple[Code, bool]:
-    """An extra code for the same affiliate and campaign; asking for the same alias again is fine."""
+    """An extra code for the same affiliate and campaign; the same alias again is no conflict."""
     code = await insert_code(
         session,
         campaign_id=campaign.id,

@@ -29,7 +29,12 @@ class CodeBatch(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id"), index=True)
     affiliate_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("affiliates.id"))
-    pattern: Mapped[str] = mapped_column(String(64))
+    # The canonical pattern (``SUM####``): batches of one pattern share its
+    # space, so the guessability bound sums their codes by this column.
+    pattern: Mapped[str] = mapped_column(String(64), index=True)
+    # The pattern as typed (``SUM-####``): the display form of its codes.
+    display_pattern: Mapped[str] = mapped_column(String(64))
+    # A preset name (lower case) or the canonical characters (upper case).
     charset: Mapped[str] = mapped_column(String(64))
     count: Mapped[int] = mapped_column(Integer)
     max_redemptions_per_code: Mapped[int | None] = mapped_column(Integer)

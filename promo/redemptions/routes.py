@@ -36,7 +36,7 @@ from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
-        header="Idempotency-Key",
+        name="Idempotency-Key",
         required=False,
         description="Required: at most 255 characters; a retry with the same key and body "
         "replays the first response",

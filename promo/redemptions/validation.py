@@ -44,8 +44,10 @@ def cart_of(request: CheckoutRequest) -> Cart:
 
 def shopper_of(request: CheckoutRequest, used_on_campaign: int, has_redeemed: bool) -> Shopper:
     email = request.customer_email
+    # The same trimmed id everywhere: allowlist, limits, first orders.
+    customer_id = request.customer_id.strip() if request.customer_id else None
     return Shopper(
-        customer_id=request.customer_id,
+        customer_id=customer_id or None,
         customer_key=customer_key(request.customer_id, email),
         email_key=canonical_email(email) if email else None,
         first_order=request.first_order,

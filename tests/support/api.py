@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -65,3 +66,44 @@ def item(sku: str, quantity: int, unit_price: int, *categories: str) -> dict[str
         "unit_price": unit_price,
         "categories": list(categories),
     }
+
+
+def with_key(headers: dict[str, str], key: str | None = None) -> dict[str, str]:
+    """``headers`` plus an ``Idempotency-Key`` (a fresh one unless ``key`` is given)."""
+    return {**headers, "Idempotency-Key": key if key is not None else str(uuid.uuid4())}
+
+
+async def redeem(
+    client: httpx.AsyncClient, headers: dict[str, str], *, key: str | None = None, **body: Any
+) -> httpx.Response:
+    """POST /v1/redemptions with ``body`` and an Idempotency-Key (fresh unless given)."""
+    return await client.post("/v1/redemptions", json=body, headers=with_key(headers, key))
+
+
+async def rollback(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    redemption_id: str,
+    *,
+    key: str | None = None,
+    **body: Any,
+) -> httpx.Response:
+    """POST /v1/redemptions/{id}/rollback with ``body`` (``{}`` = full rollback)."""
+    return await client.post(
+        f"/v1/redemptions/{redemption_id}/rollback", json=body, headers=with_key(headers, key)
+    )
+
+
+async def usage_of(
+    client: httpx.AsyncClient, marketer: dict[str, str], campaign_id: str, *codes: str
+) -> dict[str, int]:
+    """The campaign's usage (redemptions, budget_used) and each code's ``used``, as read
+    through the API by a marketer."""
+    response = await client.get(f"/v1/campaigns/{campaign_id}", headers=marketer)
+    assert response.status_code == 200, response.text
+    result: dict[str, int] = dict(response.json()["usage"])
+    for code in codes:
+        found = await client.get(f"/v1/codes/{code}", headers=marketer)
+        assert found.status_code == 200, found.text
+        result[code] = found.json()["used"]
+    return result

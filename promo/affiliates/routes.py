@@ -1,0 +1,209 @@
+"""/v1/affiliates (marketer) and /v1/me (an affiliate's self-service).
+
+Under /v1/me the affiliate is always the one bound to the calling key, never
+one named in the request, so an affiliate cannot reach another's data.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Response, get, patch, post
+from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from promo.affiliates import service
+from promo.affiliates.models import Affiliate
+from promo.affiliates.schemas import (
+    AffiliateCreate,
+    AffiliateCreated,
+    AffiliatePage,
+    AffiliatePatch,
+    AffiliateRead,
+)
+from promo.auth.guards import allow
+from promo.auth.roles import Role
+from promo.auth.service import Principal
+from promo.codes import dedicated
+from promo.codes.routes import code_read
+from promo.codes.schemas import CodePage, DedicatedCodeCreate, DedicatedCodeRead
+from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
+from promo.errors import NotFound
+from promo.ids import Kind, decode, encode
+from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
+from promo.settings import Settings
+
+ALREADY_GRANTED = {
+    200: ResponseSpec(
+        data_container=DedicatedCodeRead,
+        description="The code was granted before and nothing new was created",
+    )
+}
+
+
+def affiliate_read(affiliate: Affiliate) -> AffiliateRead:
+    return AffiliateRead(
+        id=encode(Kind.AFFILIATE, affiliate.id),
+        name=affiliate.name,
+        email=affiliate.email,
+        commission=service.commission_of(affiliate),
+        payout_thresholds=dict(affiliate.payout_thresholds),
+        holding_days=affiliate.holding_days,
+        active=affiliate.active,
+        created_at=affiliate.created_at,
+        updated_at=affiliate.updated_at,
+    )
+
+
+def _granted(grant: dedicated.Grant) -> Response[DedicatedCodeRead]:
+    """201 when this request stored a code, 200 when it only found the earlier ones."""
+    body = DedicatedCodeRead(
+        code=code_read(grant.code), alias=code_read(grant.alias) if grant.alias else None
+    )
+    return Response(body, status_code=201 if grant.created else 200)
+
+
+def _own_affiliate_id(principal: Principal) -> int:
+    if principal.affiliate_id is None:  # an admin key: it is no affiliate
+        raise NotFound("affiliate_not_found", "This API key is not bound to an affiliate")
+    return principal.affiliate_id
+
+
+def _affiliate_id(public_id: str) -> int:
+    affiliate_id = decode(Kind.AFFILIATE, public_id)
+    if affiliate_id is None:
+        raise NotFound("affiliate_not_found", "No such affiliate")
+    return affiliate_id
+
+
+def _campaign_id(public_id: str) -> int | None:
+    return decode(Kind.CAMPAIGN, public_id)
+
+
+class AffiliateController(Controller):
+    path = "/v1/affiliates"
+    tags = ["affiliates"]
+    guards = [allow(Role.MARKETER)]
+
+    @post("/", status_code=201)
+    async def create_affiliate(
+        self, data: JSONBody[AffiliateCreate], session: DbSession, clock: ClockDep
+    ) -> AffiliateCreated:
+        """Create an affiliate; with ``create_key`` its API key is in the answer, once."""
+        affiliate, key = await service.create_affiliate(session, data, now=clock())
+        return AffiliateCreated(**msgspec.structs.asdict(affiliate_read(affiliate)), key=key)
+
+    @get("/")
+    async def list_affiliates(
+        self,
+        session: DbSession,
+        active: Annotated[bool | None, QueryParameter()] = None,
+        cursor: PageCursor = None,
+        limit: PageLimit = DEFAULT_LIMIT,
+    ) -> AffiliatePage:
+        """Affiliates in creation order, optionally only active or inactive ones."""
+        rows = await service.list_affiliates(
+            session, active=active, after_id=decode_cursor(cursor), limit=limit
+        )
+        return AffiliatePage(
+            items=[affiliate_read(a) for a in rows],
+            next_cursor=next_cursor([a.id for a in rows], limit),
+        )
+
+    @get("/{affiliate_id:str}")
+    async def get_affiliate(self, affiliate_id: FromPath[str], session: DbSession) -> AffiliateRead:
+        affiliate = await service.get_affiliate(session, _affiliate_id(affiliate_id))
+        return affiliate_read(affiliate)
+
+    @patch("/{affiliate_id:str}")
+    async def patch_affiliate(
+        self,
+        affiliate_id: FromPath[str],
+        data: JSONBody[AffiliatePatch],
+        session: DbSession,
+        clock: ClockDep,
+    ) -> AffiliateRead:
+        """Change fields; ``{"active": false}`` disables its codes and refuses its keys."""
+        affiliate = await service.get_affiliate(session, _affiliate_id(affiliate_id))
+        return affiliate_read(await service.patch_affiliate(session, affiliate, data, now=clock()))
+
+    @post("/{affiliate_id:str}/codes", status_code=201, responses=ALREADY_GRANTED)
+    async def grant_code(
+        self,
+        affiliate_id: FromPath[str],
+        data: JSONBody[DedicatedCodeCreate],
+        session: DbSession,
+        clock: ClockDep,
+        state: State,
+    ) -> Response[DedicatedCodeRead]:
+        """The affiliate's dedicated code for a campaign (201 first, 200 after), and an alias."""
+        settings: Settings = state.settings
+        grant = await dedicated.grant_dedicated_code(
+            session,
+            secret=settings.secret,
+            affiliate_id=_affiliate_id(affiliate_id),
+            campaign_id=_campaign_id(data.campaign_id),
+            alias=data.alias,
+            self_service=False,
+            now=clock(),
+        )
+        return _granted(grant)
+
+
+class MeController(Controller):
+    path = "/v1/me"
+    tags = ["me"]
+    guards = [allow(Role.AFFILIATE)]
+
+    @get("/")
+    async def get_me(self, principal: Caller, session: DbSession) -> AffiliateRead:
+        """The calling affiliate's own account."""
+        affiliate = await service.get_affiliate(session, _own_affiliate_id(principal))
+        return affiliate_read(affiliate)
+
+    @get("/codes")
+    async def list_my_codes(
+        self,
+        principal: Caller,
+        session: DbSession,
+        campaign_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        cursor: PageCursor = None,
+        limit: PageLimit = DEFAULT_LIMIT,
+    ) -> CodePage:
+        """The calling affiliate's live codes (dedicated, aliases, assigned), oldest first."""
+        if campaign_id is not None and _campaign_id(campaign_id) is None:
+            raise NotFound("campaign_not_found", "No such campaign")
+        rows = await dedicated.list_affiliate_codes(
+            session,
+            _own_affiliate_id(principal),
+            campaign_id=_campaign_id(campaign_id) if campaign_id is not None else None,
+            after_id=decode_cursor(cursor),
+            limit=limit,
+        )
+        return CodePage(
+            items=[code_read(c) for c in rows], next_cursor=next_cursor([c.id for c in rows], limit)
+        )
+
+    @post("/codes", status_code=201, responses=ALREADY_GRANTED)
+    async def grant_my_code(
+        self,
+        principal: Caller,
+        data: JSONBody[DedicatedCodeCreate],
+        session: DbSession,
+        clock: ClockDep,
+        state: State,
+    ) -> Response[DedicatedCodeRead]:
+        """Ask for one's own code for a campaign open to affiliates (403 ``campaign_not_open``)."""
+        settings: Settings = state.settings
+        grant = await dedicated.grant_dedicated_code(
+            session,
+            secret=settings.secret,
+            affiliate_id=_own_affiliate_id(principal),
+            campaign_id=_campaign_id(data.campaign_id),
+            alias=data.alias,
+            self_service=True,
+            now=clock(),
+        )
+        return _granted(grant)

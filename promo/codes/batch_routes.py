@@ -1,0 +1,145 @@
+"""/v1/campaigns/{id}/code-batches and /v1/code-batches/{id} (marketer)."""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, get, patch, post
+from litestar.background_tasks import BackgroundTask
+from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, JSONBody
+from litestar.response import Stream
+
+from promo.auth.guards import allow
+from promo.auth.roles import Role
+from promo.campaigns.service import get_campaign
+from promo.codes import batches, generation
+from promo.codes.batch_csv import batch_codes_csv
+from promo.codes.batch_jobs import BatchRunner
+from promo.codes.batch_schemas import (
+    CodeBatchCreate,
+    CodeBatchPatch,
+    CodeBatchPatched,
+    CodeBatchRead,
+)
+from promo.codes.models import CodeBatch
+from promo.codes.routes import affiliate_id_or_404
+from promo.deps import ClockDep, DbSession
+from promo.ids import Kind, decode, encode
+from promo.settings import Settings
+
+
+def percent(generated: int, count: int) -> float:
+    """Progress with one decimal, rounded down: 100.0 only when every code exists."""
+    return (generated * 1000 // count) / 10 if count else 0.0
+
+
+def batch_read(batch: CodeBatch) -> CodeBatchRead:
+    return CodeBatchRead(
+        id=encode(Kind.CODE_BATCH, batch.id),
+        campaign_id=encode(Kind.CAMPAIGN, batch.campaign_id),
+        pattern=batch.display_pattern,
+        canonical_pattern=batch.pattern,
+        charset=batch.charset,
+        count=batch.count,
+        generated=batch.generated,
+        percent=percent(batch.generated, batch.count),
+        status=batch.status,  # type: ignore[arg-type]
+        error=batch.error,
+        max_redemptions_per_code=batch.max_redemptions_per_code,
+        affiliate_id=encode(Kind.AFFILIATE, batch.affiliate_id) if batch.affiliate_id else None,
+        created_at=batch.created_at,
+        finished_at=batch.finished_at,
+    )
+
+
+class CampaignCodeBatchController(Controller):
+    path = "/v1/campaigns/{campaign_id:str}/code-batches"
+    tags = ["codes"]
+    guards = [allow(Role.MARKETER)]
+
+    @post(
+        "/",
+        status_code=201,
+        responses={
+            202: ResponseSpec(
+                data_container=CodeBatchRead,
+                description="Accepted: a large batch, generated in the background; "
+                "follow it with GET /v1/code-batches/{id}",
+            )
+        },
+    )
+    async def create_batch(
+        self,
+        campaign_id: FromPath[str],
+        data: JSONBody[CodeBatchCreate],
+        session: DbSession,
+        clock: ClockDep,
+        state: State,
+    ) -> Response[CodeBatchRead]:
+        """Generate ``count`` unique random codes from a pattern (``#`` = a random character).
+
+        Batches of up to 1000 codes are generated at once (201, status done);
+        larger ones in the background (202, status pending). 422
+        ``pattern_too_guessable`` (with ``space`` and ``max_count``) when the
+        pattern's codes, existing ones included, would exceed the guessability
+        bound.
+        """
+        settings: Settings = state.settings
+        campaign = await get_campaign(session, decode(Kind.CAMPAIGN, campaign_id))
+        batch = await batches.create_batch(
+            session,
+            campaign,
+            pattern=data.pattern,
+            charset=data.charset,
+            count=data.count,
+            max_redemptions_per_code=data.max_redemptions_per_code,
+            affiliate_id=affiliate_id_or_404(data.affiliate_id),
+            max_guess_ratio=settings.max_guess_ratio,
+            now=clock(),
+        )
+        if batch.count <= batches.INLINE_MAX:
+            await generation.fill_inline(session, batch, now=clock())
+            return Response(batch_read(batch), status_code=201)
+        runner: BatchRunner = state.batch_runner
+        # Started once the response is sent, hence after the batch row is committed.
+        return Response(
+            batch_read(batch), status_code=202, background=BackgroundTask(runner.start, batch.id)
+        )
+
+
+class CodeBatchController(Controller):
+    path = "/v1/code-batches/{batch_id:str}"
+    tags = ["codes"]
+    guards = [allow(Role.MARKETER)]
+
+    @get("/")
+    async def get_batch(self, batch_id: FromPath[str], session: DbSession) -> CodeBatchRead:
+        """A batch with its status (pending, running, done, failed) and progress."""
+        return batch_read(await batches.get_batch(session, decode(Kind.CODE_BATCH, batch_id)))
+
+    @patch("/")
+    async def patch_batch(
+        self, batch_id: FromPath[str], data: JSONBody[CodeBatchPatch], session: DbSession
+    ) -> CodeBatchPatched:
+        """Disable (``{"active": false}``) or re-enable every code of a finished batch."""
+        batch = await batches.get_batch(session, decode(Kind.CODE_BATCH, batch_id))
+        updated = await batches.set_batch_active(session, batch, data.active)
+        return CodeBatchPatched(batch=batch_read(batch), active=data.active, codes_updated=updated)
+
+    @get(
+        "/codes.csv",
+        media_type="text/csv",
+        responses={200: ResponseSpec(data_container=str, media_type="text/csv")},
+    )
+    async def batch_codes(
+        self, batch_id: FromPath[str], session: DbSession, state: State
+    ) -> Stream:
+        """The batch's codes as CSV (header ``code``, one code per line), streamed."""
+        batch = await batches.get_batch(session, decode(Kind.CODE_BATCH, batch_id))
+        runner: BatchRunner = state.batch_runner
+        filename = f"{encode(Kind.CODE_BATCH, batch.id)}.csv"
+        return Stream(
+            batch_codes_csv(runner.bind, batch.id),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )

@@ -1,0 +1,70 @@
+"""HTTP shapes of code batches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from promo.codes.canonical import MAX_DISPLAY_LENGTH
+from promo.codes.schemas import MaxRedemptions
+from promo.schemas import Schema
+
+MAX_BATCH_COUNT = 10_000_000
+
+BatchStatus = Literal["pending", "running", "done", "failed"]
+
+
+class CodeBatchCreate(Schema):
+    count: Annotated[int, msgspec.Meta(ge=1, le=MAX_BATCH_COUNT)]
+    pattern: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=MAX_DISPLAY_LENGTH,
+            description="'#' is one random character of the charset; the rest is literal "
+            "(letters, digits, spaces, '-', '_'); 3-32 letters or digits per code",
+            examples=["SUM-####-####"],
+        ),
+    ]
+    charset: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=128,
+            description="A preset (safe, alphanumeric, digits, letters) or explicit characters, "
+            "canonicalised (O=0, I=L=1) and deduplicated",
+        ),
+    ] = "safe"
+    max_redemptions_per_code: MaxRedemptions | None = 1
+    affiliate_id: str | None = None
+
+
+class CodeBatchPatch(Schema):
+    active: bool
+
+
+class CodeBatchRead(Schema):
+    id: str
+    campaign_id: str
+    pattern: str
+    canonical_pattern: str
+    charset: str
+    count: int
+    generated: int
+    percent: float
+    status: BatchStatus
+    error: str | None
+    max_redemptions_per_code: int | None
+    affiliate_id: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class CodeBatchPatched(Schema):
+    """What ``PATCH /v1/code-batches/{id}`` did: every code of the batch set to ``active``."""
+
+    batch: CodeBatchRead
+    active: bool
+    codes_updated: int

@@ -1,0 +1,186 @@
+"""Customer identity: the canonical e-mail and the customer key (API.md, Checkout)."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from promo.redemptions.identity import canonical_email, customer_key
+
+# --- strategies -------------------------------------------------------------
+
+LOCAL_CHARS = string.ascii_lowercase + string.digits + "_-"
+locals_ = st.text(alphabet=LOCAL_CHARS, min_size=1, max_size=20)
+tags = st.text(alphabet=LOCAL_CHARS + ".+", max_size=10)
+other_domains = st.sampled_from(
+    ["example.com", "outlook.com", "mail.example.org", "gmail.co.uk", "gmail.com.evil.test"]
+)
+gmail_domains = st.sampled_from(["gmail.com", "googlemail.com"])
+emails = st.builds(
+    lambda local, domain: f"{local}@{domain}",
+    st.text(alphabet=LOCAL_CHARS + ".+", min_size=1, max_size=20),
+    other_domains | gmail_domains,
+)
+ids = st.text(min_size=1, max_size=40).filter(lambda text: bool(text.strip()))
+
+
+@st.composite
+def recased(draw: st.DrawFn, text: str) -> str:
+    """``text`` with the case of any of its characters swapped."""
+    flips = draw(st.lists(st.booleans(), min_size=len(text), max_size=len(text)))
+    return "".join(c.swapcase() if flip else c for c, flip in zip(text, flips, strict=True))
+
+
+@st.composite
+def dotted(draw: st.DrawFn, local: str) -> str:
+    """``local`` with dots inserted anywhere."""
+    chars = list(local)
+    for position in draw(st.lists(st.integers(min_value=0, max_value=len(local)), max_size=5)):
+        chars.insert(min(position, len(chars)), ".")
+    return "".join(chars)
+
+
+# --- canonical_email: table -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        # Gmail: dots and +tag dropped; googlemail.com is gmail.com.
+        ("ana.lima@gmail.com", "analima@gmail.com"),
+        ("a.n.a.l.i.m.a@gmail.com", "analima@gmail.com"),
+        ("analima+promo@gmail.com", "analima@gmail.com"),
+        ("ana.lima+promo.summer@gmail.com", "analima@gmail.com"),
+        ("ana.lima@googlemail.com", "analima@gmail.com"),
+        ("AnaLima+x@GoogleMail.COM", "analima@gmail.com"),
+        # Other domains: +tag dropped, dots kept.
+        ("ana.lima@example.com", "ana.lima@example.com"),
+        ("ana.lima+promo@example.com", "ana.lima@example.com"),
+        ("ana+a+b@example.com", "ana@example.com"),
+        ("first.last+news@outlook.com", "first.last@outlook.com"),
+        ("ana.lima@mail.gmail.com", "ana.lima@mail.gmail.com"),
+        ("ana.lima@gmail.com.evil.test", "ana.lima@gmail.com.evil.test"),
+        # Trimmed and lower-cased.
+        ("  Ana@Example.COM  ", "ana@example.com"),
+        ("\tANA.LIMA@EXAMPLE.COM\n", "ana.lima@example.com"),
+        (" Ana.Lima+Promo@Gmail.com ", "analima@gmail.com"),
+    ],
+)
+def test_email_has_its_canonical_form(typed: str, expected: str) -> None:
+    assert canonical_email(typed) == expected
+
+
+def test_gmail_dots_are_dropped_from_the_local_part_only() -> None:
+    assert canonical_email("a.b@gmail.com").endswith("@gmail.com")
+
+
+def test_googlemail_and_gmail_are_one_mailbox() -> None:
+    assert canonical_email("ana.lima@googlemail.com") == canonical_email("analima@gmail.com")
+
+
+def test_other_domains_keep_dots_apart() -> None:
+    assert canonical_email("ana.lima@example.com") != canonical_email("analima@example.com")
+
+
+# --- canonical_email: properties --------------------------------------------
+
+
+@given(data=st.data(), local=locals_, domain=gmail_domains, tag=tags)
+def test_gmail_dots_tags_and_case_never_change_the_canonical_email(
+    data: st.DataObject, local: str, domain: str, tag: str
+) -> None:
+    variant = data.draw(dotted(local)) + "+" + tag
+    typed = data.draw(recased(f" {variant}@{domain} "))
+    assert canonical_email(typed) == f"{local}@gmail.com"
+
+
+@given(data=st.data(), local=locals_, domain=other_domains, tag=tags)
+def test_other_domains_drop_tag_and_case_but_keep_dots(
+    data: st.DataObject, local: str, domain: str, tag: str
+) -> None:
+    with_dots = data.draw(dotted(local))
+    typed = data.draw(recased(f"{with_dots}+{tag}@{domain}"))
+    assert canonical_email(typed) == f"{with_dots}@{domain}"
+
+
+@given(email=emails | st.text(max_size=40))
+def test_canonical_email_is_idempotent(email: str) -> None:
+    once = canonical_email(email)
+    assert canonical_email(once) == once
+
+
+@given(email=emails)
+def test_canonical_email_is_lower_case_trimmed_and_untagged(email: str) -> None:
+    result = canonical_email(f"  {email.upper()}  ")
+    local, _, domain = result.rpartition("@")
+    assert result == result.strip().lower()
+    assert "+" not in local
+    assert domain != "googlemail.com"
+
+
+# --- customer_key -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("customer_id", "customer_email", "expected"),
+    [
+        pytest.param("cus_42", None, "id:cus_42", id="id-only"),
+        pytest.param("cus_42", "ana@example.com", "id:cus_42", id="id-wins-over-email"),
+        pytest.param(" cus_42 ", None, "id:cus_42", id="id-trimmed"),
+        pytest.param(None, "ana@example.com", "email:ana@example.com", id="email-only"),
+        pytest.param(None, " Ana.Lima+x@GoogleMail.com ", "email:analima@gmail.com", id="canon"),
+        pytest.param("", "ana@example.com", "email:ana@example.com", id="empty-id"),
+        pytest.param("   ", "ana@example.com", "email:ana@example.com", id="blank-id"),
+        pytest.param(None, None, None, id="neither"),
+        pytest.param("", "", None, id="both-empty"),
+        pytest.param("  ", " \t ", None, id="both-blank"),
+        pytest.param(None, "  ", None, id="blank-email"),
+    ],
+)
+def test_customer_key(
+    customer_id: str | None, customer_email: str | None, expected: str | None
+) -> None:
+    assert customer_key(customer_id, customer_email) == expected
+
+
+def test_same_gmail_mailbox_typed_differently_is_one_customer() -> None:
+    keys = {
+        customer_key(None, email)
+        for email in (
+            "ana.lima@gmail.com",
+            "AnaLima+summer@gmail.com",
+            "a.n.a.lima+x@googlemail.com",
+            "  ANALIMA@GMAIL.COM ",
+        )
+    }
+    assert keys == {"email:analima@gmail.com"}
+
+
+def test_id_that_looks_like_an_email_key_is_still_an_id() -> None:
+    assert customer_key("email:ana@example.com", None) == "id:email:ana@example.com"
+    assert customer_key("email:ana@example.com", None) != customer_key(None, "ana@example.com")
+
+
+@given(customer_id=ids, customer_email=emails | st.text(max_size=40))
+def test_an_id_key_never_equals_an_email_key(customer_id: str, customer_email: str) -> None:
+    by_id = customer_key(customer_id, None)
+    by_email = customer_key(None, customer_email)
+    assert by_id is not None
+    assert by_id.startswith("id:")
+    assert by_email is None or by_email.startswith("email:")
+    assert by_id != by_email
+
+
+@given(customer_id=ids, customer_email=st.none() | emails)
+def test_id_wins_whatever_the_email(customer_id: str, customer_email: str | None) -> None:
+    assert customer_key(customer_id, customer_email) == f"id:{customer_id.strip()}"
+
+
+@given(customer_email=emails)
+def test_without_id_the_key_is_the_canonical_email(customer_email: str) -> None:
+    expected = f"email:{canonical_email(customer_email)}"
+    assert customer_key(None, customer_email) == expected
+    assert customer_key("  ", customer_email) == expected
