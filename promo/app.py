@@ -29,8 +29,14 @@ from promo.db.engine import create_engine, create_sessionmaker
 from promo.db.session import provide_session
 from promo.errors import problem_details_plugin
 from promo.health import HealthController
+from promo.ledger.routes import (
+    LedgerController,
+    commission_report,
+    my_earnings,
+    run_payouts,
+)
 from promo.observability import request_id_middleware, stamp_response
-from promo.redemptions.routes import RedemptionController, create_validation
+from promo.redemptions.routes import RedemptionController, create_validation, my_redemptions
 from promo.settings import Settings
 
 ROUTE_HANDLERS: list[Any] = [
@@ -44,6 +50,11 @@ ROUTE_HANDLERS: list[Any] = [
     CodeBatchController,
     create_validation,
     RedemptionController,
+    my_redemptions,
+    LedgerController,
+    run_payouts,
+    commission_report,
+    my_earnings,
     AffiliateController,
     MeController,
 ]

@@ -52,7 +52,9 @@ def _make_sqlite_transactions_immediate(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Long reads (exports) take a deferred snapshot that blocks no writer.
+        read_only = connection.get_execution_options().get("promo_read_only", False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(bind: Any) -> async_sessionmaker[AsyncSession]:

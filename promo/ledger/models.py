@@ -40,5 +40,28 @@ class LedgerEntry(Base):
     discount: Mapped[int] = mapped_column(BigInteger, default=0)
     commission: Mapped[int] = mapped_column(BigInteger, default=0)
     available_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Set on ``payout`` entries only: the payout they record.
     payout_id: Mapped[int | None] = mapped_column(BigId)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class Payout(Base):
+    """One payment to one affiliate in one currency, as of an instant."""
+
+    __tablename__ = "payouts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    affiliate_id: Mapped[int] = mapped_column(BigId, ForeignKey("affiliates.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PayoutItem(Base):
+    """Which ledger entries a payout covers; an entry is paid at most once (unique)."""
+
+    __tablename__ = "payout_items"
+
+    entry_id: Mapped[int] = mapped_column(BigId, ForeignKey("ledger_entries.id"), primary_key=True)
+    payout_id: Mapped[int] = mapped_column(BigId, ForeignKey("payouts.id"), index=True)

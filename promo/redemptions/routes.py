@@ -21,6 +21,8 @@ from promo.ids import Kind, decode, encode
 from promo.redemptions import service
 from promo.redemptions.models import Redemption
 from promo.redemptions.schemas import (
+    AffiliateRedemption,
+    AffiliateRedemptionPage,
     CheckoutRequest,
     DiscountOut,
     LineOut,
@@ -52,14 +54,14 @@ def discount_out(discount: DiscountResult) -> DiscountOut:
     )
 
 
+def status_of(red: Redemption) -> str:
+    if red.rolled_back_at is not None:
+        return "rolled_back"
+    return "partially_refunded" if red.refunded_amount else "active"
+
+
 def redemption_read(red: Redemption, code: str) -> RedemptionRead:
-    status = (
-        "rolled_back"
-        if red.rolled_back_at is not None
-        else "partially_refunded"
-        if red.refunded_amount
-        else "active"
-    )
+    status = status_of(red)
     return RedemptionRead(
         id=encode(Kind.REDEMPTION, red.id),
         code=code,
@@ -128,7 +130,9 @@ class RedemptionController(Controller):
     @post(
         "/",
         guards=[allow(Role.CHECKOUT)],
-        responses={201: ResponseSpec(RedemptionRead, description="Redeemed")},
+        responses={
+            201: ResponseSpec(RedemptionRead, description="Redeemed", generate_examples=False)
+        },
         status_code=201,
     )
     async def redeem(
@@ -160,7 +164,11 @@ class RedemptionController(Controller):
     @post(
         "/{redemption_id:str}/rollback",
         guards=[allow(Role.CHECKOUT)],
-        responses={200: ResponseSpec(RedemptionRead, description="Rolled back or refunded")},
+        responses={
+            200: ResponseSpec(
+                RedemptionRead, description="Rolled back or refunded", generate_examples=False
+            )
+        },
         status_code=200,
     )
     async def rollback(
@@ -234,3 +242,44 @@ class RedemptionController(Controller):
     ) -> RedemptionRead:
         red = await service.get_redemption(session, _redemption_id(redemption_id))
         return await _read(session, red)
+
+
+@get("/v1/me/redemptions", tags=["affiliates"], guards=[allow(Role.AFFILIATE)])
+async def my_redemptions(
+    session: DbSession,
+    principal: Caller,
+    cursor: PageCursor = None,
+    limit: PageLimit = DEFAULT_LIMIT,
+) -> AffiliateRedemptionPage:
+    """The sales the calling affiliate brought, without customer personal data."""
+    if principal.affiliate_id is None:
+        raise NotFound("affiliate_not_found", "This key is not bound to an affiliate")
+    rows = await service.list_redemptions(
+        session,
+        order_id=None,
+        canonical_code=None,
+        customer_id=None,
+        campaign_id=None,
+        affiliate_id=principal.affiliate_id,
+        after_id=decode_cursor(cursor),
+        limit=limit,
+    )
+    return AffiliateRedemptionPage(
+        items=[
+            AffiliateRedemption(
+                id=encode(Kind.REDEMPTION, red.id),
+                code=code,
+                campaign_id=encode(Kind.CAMPAIGN, red.campaign_id),
+                order_id=red.order_id,
+                currency=red.currency,
+                order_amount=red.order_amount,
+                discount_total=red.discount_total,
+                commission=red.commission,
+                refunded_amount=red.refunded_amount,
+                status=status_of(red),  # type: ignore[arg-type]
+                created_at=red.created_at,
+            )
+            for red, code in rows
+        ],
+        next_cursor=next_cursor([red.id for red, _ in rows], limit),
+    )

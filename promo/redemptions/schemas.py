@@ -93,3 +93,24 @@ class RedemptionRead(Schema):
 class RedemptionPage(Schema):
     items: list[RedemptionRead]
     next_cursor: str | None
+
+
+class AffiliateRedemption(Schema):
+    """What an affiliate may see of a sale it brought: no customer data."""
+
+    id: str
+    code: str
+    campaign_id: str
+    order_id: str
+    currency: str
+    order_amount: int
+    discount_total: int
+    commission: int
+    refunded_amount: int
+    status: Literal["active", "partially_refunded", "rolled_back"]
+    created_at: datetime
+
+
+class AffiliateRedemptionPage(Schema):
+    items: list[AffiliateRedemption]
+    next_cursor: str | None

@@ -223,6 +223,7 @@ async def list_redemptions(
     campaign_id: int | None,
     after_id: int | None,
     limit: int,
+    affiliate_id: int | None = None,
 ) -> list[tuple[Redemption, str]]:
     """Redemptions in id order with their code's display form."""
     query = (
@@ -239,6 +240,8 @@ async def list_redemptions(
         query = query.where(Redemption.customer_id == customer_id)
     if campaign_id is not None:
         query = query.where(Redemption.campaign_id == campaign_id)
+    if affiliate_id is not None:
+        query = query.where(Redemption.affiliate_id == affiliate_id)
     if after_id is not None:
         query = query.where(Redemption.id > after_id)
     return [(row[0], row[1]) for row in (await session.execute(query)).all()]

@@ -1,0 +1,290 @@
+"""/v1/ledger, /v1/payouts, /v1/reports (accountant) and /v1/me/earnings (affiliate)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
+from litestar.params import JSONBody, QueryParameter
+from litestar.response import Stream
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from promo.auth.guards import allow
+from promo.auth.roles import Role
+from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
+from promo.errors import NotFound
+from promo.idempotent import run_once
+from promo.ids import Kind, decode, encode
+from promo.ledger import service
+from promo.ledger.export import FORMATS, stream_ledger
+from promo.ledger.models import Payout
+from promo.ledger.schemas import (
+    AdjustmentCreate,
+    CommissionReport,
+    CommissionTotals,
+    Earnings,
+    EarningsRead,
+    EntryPage,
+    EntryRead,
+    PayoutRead,
+    PayoutRun,
+    PayoutRunResult,
+)
+from promo.ledger.schemas import Kind as EntryKind
+from promo.redemptions.routes import IdempotencyKey
+from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
+
+Start = Annotated[datetime | None, QueryParameter(name="from", description="created_at >= from")]
+End = Annotated[datetime | None, QueryParameter(name="to", description="created_at < to")]
+PublicId = Annotated[str | None, QueryParameter(max_length=64)]
+
+
+def _id_or_404(kind: Kind, public_id: str | None, what: str) -> int | None:
+    if public_id is None:
+        return None
+    value = decode(kind, public_id)
+    if value is None:
+        raise NotFound(f"{what}_not_found", f"No such {what}")
+    return value
+
+
+def _filters(
+    start: datetime | None,
+    end: datetime | None,
+    affiliate_id: str | None,
+    campaign_id: str | None,
+    kind: str | None,
+) -> service.Filters:
+    return service.Filters(
+        start=start,
+        end=end,
+        affiliate_id=_id_or_404(Kind.AFFILIATE, affiliate_id, "affiliate"),
+        campaign_id=_id_or_404(Kind.CAMPAIGN, campaign_id, "campaign"),
+        kind=kind,
+    )
+
+
+def entry_read(row: Any, now: datetime) -> EntryRead:
+    return EntryRead(
+        id=encode(Kind.LEDGER_ENTRY, row.id),
+        created_at=row.created_at,
+        kind=row.kind,
+        redemption_id=encode(Kind.REDEMPTION, row.redemption_id) if row.redemption_id else None,
+        order_id=row.order_id,
+        code=row.code,
+        campaign_id=encode(Kind.CAMPAIGN, row.campaign_id) if row.campaign_id else None,
+        affiliate_id=encode(Kind.AFFILIATE, row.affiliate_id) if row.affiliate_id else None,
+        currency=row.currency,
+        order_amount=row.order_amount,
+        discount=row.discount,
+        commission=row.commission,
+        available_at=row.available_at,
+        payout_id=encode(Kind.PAYOUT, row.paid_by) if row.paid_by else None,
+        status=service.status_of(row.kind, row.available_at, row.paid_by, now),  # type: ignore[arg-type]
+        note=row.note,
+    )
+
+
+def totals_read(totals: service.Totals) -> CommissionTotals:
+    return CommissionTotals(
+        affiliate_id=encode(Kind.AFFILIATE, totals.affiliate_id) if totals.affiliate_id else None,
+        currency=totals.currency,
+        orders=totals.orders,
+        revenue=totals.revenue,
+        discount=totals.discount,
+        commission_pending=totals.pending,
+        commission_approved=totals.approved,
+        commission_paid=totals.paid,
+        balance=totals.balance,
+    )
+
+
+class LedgerController(Controller):
+    path = "/v1/ledger"
+    tags = ["ledger"]
+    guards = [allow(Role.ACCOUNTANT)]
+
+    @get("/")
+    async def list_entries(
+        self,
+        session: DbSession,
+        clock: ClockDep,
+        start: Start = None,
+        end: End = None,
+        affiliate_id: PublicId = None,
+        campaign_id: PublicId = None,
+        kind: Annotated[EntryKind | None, QueryParameter()] = None,
+        cursor: PageCursor = None,
+        limit: PageLimit = DEFAULT_LIMIT,
+    ) -> EntryPage:
+        """Ledger entries in id order, with their derived status."""
+        filters = _filters(start, end, affiliate_id, campaign_id, kind)
+        rows = await service.list_entries(
+            session, filters, after_id=decode_cursor(cursor), limit=limit
+        )
+        now = clock()
+        return EntryPage(
+            items=[entry_read(row, now) for row in rows],
+            next_cursor=next_cursor([row.id for row in rows], limit),
+        )
+
+    @get(
+        "/export",
+        responses={
+            200: ResponseSpec(
+                str, media_type="text/csv", description="The export", generate_examples=False
+            )
+        },
+    )
+    async def export(
+        self,
+        state: State,
+        format: Annotated[str, QueryParameter(pattern="^(csv|jsonl)$")] = "csv",
+        start: Start = None,
+        end: End = None,
+        affiliate_id: PublicId = None,
+        campaign_id: PublicId = None,
+        kind: Annotated[EntryKind | None, QueryParameter()] = None,
+    ) -> Stream:
+        """Stream the ledger (CSV, RFC 4180 with a header, or JSON lines) from its own
+        snapshot, in id order; amounts in major units, timestamps in UTC."""
+        filters = _filters(start, end, affiliate_id, campaign_id, kind)
+        media_type, _ = FORMATS[format]
+        return Stream(
+            stream_ledger(state.engine, filters, format),
+            media_type=media_type,
+            headers={"Content-Disposition": f'attachment; filename="ledger.{format}"'},
+        )
+
+    @post(
+        "/adjustments",
+        status_code=201,
+        responses={
+            201: ResponseSpec(
+                EntryRead, description="The adjustment entry", generate_examples=False
+            )
+        },
+    )
+    async def adjust(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[AdjustmentCreate],
+        session: DbSession,
+        clock: ClockDep,
+        principal: Caller,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[bytes]:
+        """A manual bonus (positive) or correction (negative) for an affiliate."""
+
+        async def work() -> tuple[int, EntryRead]:
+            now = clock()
+            entry_id = await service.adjust(
+                session,
+                affiliate_id=decode(Kind.AFFILIATE, data.affiliate_id),
+                currency=data.currency,
+                commission=data.commission,
+                note=data.note,
+                now=now,
+            )
+            return 201, entry_read(await service.entry(session, entry_id), now)
+
+        return await run_once(
+            request,
+            operation="ledger_adjustment",
+            principal=principal,
+            payload=data,
+            session=session,
+            clock=clock,
+            work=work,
+        )
+
+
+async def _payout_reads(session: AsyncSession, ids: list[int]) -> list[PayoutRead]:
+    rows = (
+        await session.scalars(select(Payout).where(Payout.id.in_(ids)).order_by(Payout.id))
+    ).all()
+    return [
+        PayoutRead(
+            id=encode(Kind.PAYOUT, p.id),
+            affiliate_id=encode(Kind.AFFILIATE, p.affiliate_id),
+            currency=p.currency,
+            amount=p.amount,
+            as_of=p.as_of,
+            created_at=p.created_at,
+        )
+        for p in rows
+    ]
+
+
+@post(
+    "/v1/payouts",
+    tags=["ledger"],
+    guards=[allow(Role.ACCOUNTANT)],
+    status_code=201,
+    responses={
+        201: ResponseSpec(PayoutRunResult, description="The payouts made", generate_examples=False)
+    },
+)
+async def run_payouts(
+    request: Request[Any, Any, Any],
+    data: JSONBody[PayoutRun],
+    session: DbSession,
+    clock: ClockDep,
+    principal: Caller,
+    idempotency_key: IdempotencyKey = None,
+) -> Response[bytes]:
+    """Pay every affiliate and currency whose approved, unpaid balance at ``as_of``
+    reaches its threshold. Running it again pays only what became approved since."""
+
+    async def work() -> tuple[int, PayoutRunResult]:
+        ids = await service.run_payouts(session, as_of=data.as_of, now=clock())
+        return 201, PayoutRunResult(as_of=data.as_of, payouts=await _payout_reads(session, ids))
+
+    return await run_once(
+        request,
+        operation="payouts",
+        principal=principal,
+        payload=data,
+        session=session,
+        clock=clock,
+        work=work,
+    )
+
+
+@get("/v1/reports/commissions", tags=["ledger"], guards=[allow(Role.ACCOUNTANT)])
+async def commission_report(
+    session: DbSession, clock: ClockDep, start: Start = None, end: End = None
+) -> CommissionReport:
+    """Per affiliate and currency over the ledger rows created in [from, to): orders,
+    revenue, discount, commission by status and balance; sums equal the ledger's."""
+    totals = await service.commission_report(
+        session, service.Filters(start=start, end=end), now=clock()
+    )
+    return CommissionReport(start=start, end=end, rows=[totals_read(t) for t in totals])
+
+
+@get("/v1/me/earnings", tags=["affiliates"], guards=[allow(Role.AFFILIATE)])
+async def my_earnings(session: DbSession, clock: ClockDep, principal: Caller) -> EarningsRead:
+    """The calling affiliate's commission per currency: pending, approved, paid, balance."""
+    if principal.affiliate_id is None:
+        raise NotFound("affiliate_not_found", "This key is not bound to an affiliate")
+    totals = await service.commission_report(
+        session, service.Filters(affiliate_id=principal.affiliate_id), now=clock()
+    )
+    return EarningsRead(
+        affiliate_id=encode(Kind.AFFILIATE, principal.affiliate_id),
+        earnings=[
+            Earnings(
+                currency=t.currency,
+                pending=t.pending,
+                approved=t.approved,
+                paid=t.paid,
+                balance=t.balance,
+            )
+            for t in totals
+        ],
+    )

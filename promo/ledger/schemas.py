@@ -1,0 +1,95 @@
+"""HTTP shapes of the ledger, payouts, adjustments and the commission report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from promo.campaigns.schemas import Currency, Instant
+from promo.money import MAX_AMOUNT
+from promo.schemas import Schema
+
+Kind = Literal["redemption", "reversal", "refund", "adjustment", "payout"]
+SignedAmount = Annotated[int, msgspec.Meta(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
+
+
+class EntryRead(Schema):
+    id: str
+    created_at: datetime
+    kind: Kind
+    redemption_id: str | None
+    order_id: str | None
+    code: str | None
+    campaign_id: str | None
+    affiliate_id: str | None
+    currency: str
+    order_amount: int
+    discount: int
+    commission: int
+    available_at: datetime
+    payout_id: str | None
+    status: Literal["pending", "approved", "paid"]
+    note: str | None
+
+
+class EntryPage(Schema):
+    items: list[EntryRead]
+    next_cursor: str | None
+
+
+class AdjustmentCreate(Schema):
+    affiliate_id: Annotated[str, msgspec.Meta(max_length=64)]
+    currency: Currency
+    commission: SignedAmount
+    note: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class PayoutRun(Schema):
+    as_of: Instant
+
+
+class PayoutRead(Schema):
+    id: str
+    affiliate_id: str
+    currency: str
+    amount: int
+    as_of: datetime
+    created_at: datetime
+
+
+class PayoutRunResult(Schema):
+    as_of: datetime
+    payouts: list[PayoutRead]
+
+
+class CommissionTotals(Schema):
+    affiliate_id: str | None
+    currency: str
+    orders: int
+    revenue: int
+    discount: int
+    commission_pending: int
+    commission_approved: int
+    commission_paid: int
+    balance: int
+
+
+class CommissionReport(Schema):
+    start: datetime | None
+    end: datetime | None
+    rows: list[CommissionTotals]
+
+
+class Earnings(Schema):
+    currency: str
+    pending: int
+    approved: int
+    paid: int
+    balance: int
+
+
+class EarningsRead(Schema):
+    affiliate_id: str
+    earnings: list[Earnings]

@@ -1,0 +1,228 @@
+"""Reading the ledger, adjustments, payouts and the commission report.
+
+Status is derived, never stored: ``pending`` before ``available_at``, then
+``approved``, and ``paid`` once a payout's items cover the entry. Payouts
+pay, per affiliate and currency, the approved and unpaid entries as of an
+instant when their sum reaches the affiliate's threshold; an entry can be
+covered only once (primary key of payout_items), so nothing is paid twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any, cast
+
+import msgspec
+from sqlalchemy import Table, and_, case, func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
+
+from promo.affiliates.models import Affiliate
+from promo.errors import Invalid, NotFound
+from promo.ledger import entries as ledger
+from promo.ledger.models import LedgerEntry, Payout, PayoutItem
+from promo.money import is_currency
+
+entries = cast(Table, LedgerEntry.__table__)
+items = cast(Table, PayoutItem.__table__)
+payouts = cast(Table, Payout.__table__)
+# Serialises payout runs on PostgreSQL (SQLite serialises all writers anyway).
+PAYOUT_LOCK_KEY = 0x70726F6D6F  # "promo"
+
+
+class Filters(msgspec.Struct, frozen=True):
+    start: datetime | None = None
+    end: datetime | None = None
+    affiliate_id: int | None = None
+    campaign_id: int | None = None
+    kind: str | None = None
+
+
+def filter_clauses(filters: Filters) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if filters.start is not None:
+        clauses.append(entries.c.created_at >= filters.start)
+    if filters.end is not None:
+        clauses.append(entries.c.created_at < filters.end)
+    if filters.affiliate_id is not None:
+        clauses.append(entries.c.affiliate_id == filters.affiliate_id)
+    if filters.campaign_id is not None:
+        clauses.append(entries.c.campaign_id == filters.campaign_id)
+    if filters.kind is not None:
+        clauses.append(entries.c.kind == filters.kind)
+    return clauses
+
+
+def entries_with_payout() -> Any:
+    """Ledger columns plus ``paid_by``: the payout covering the entry, if any."""
+    return select(
+        *entries.c,
+        func.coalesce(entries.c.payout_id, items.c.payout_id).label("paid_by"),
+    ).select_from(entries.outerjoin(items, items.c.entry_id == entries.c.id))
+
+
+def status_of(kind: str, available_at: datetime, paid_by: int | None, now: datetime) -> str:
+    if kind == "payout" or paid_by is not None:
+        return "paid"
+    return "pending" if available_at > now else "approved"
+
+
+async def list_entries(
+    session: AsyncSession, filters: Filters, *, after_id: int | None, limit: int
+) -> list[Any]:
+    query = (
+        entries_with_payout().where(*filter_clauses(filters)).order_by(entries.c.id).limit(limit)
+    )
+    if after_id is not None:
+        query = query.where(entries.c.id > after_id)
+    return list((await session.execute(query)).all())
+
+
+async def adjust(
+    session: AsyncSession,
+    *,
+    affiliate_id: int | None,
+    currency: str,
+    commission: int,
+    note: str,
+    now: datetime,
+) -> int:
+    """A manual bonus or correction, available at once."""
+    if affiliate_id is None or await session.get(Affiliate, affiliate_id) is None:
+        raise NotFound("affiliate_not_found", "No such affiliate")
+    if not is_currency(currency):
+        raise Invalid.field("currency", f"unknown ISO 4217 currency {currency!r}")
+    return await ledger.append(
+        session,
+        kind="adjustment",
+        now=now,
+        currency=currency,
+        affiliate_id=affiliate_id,
+        commission=commission,
+        note=note,
+    )
+
+
+async def entry(session: AsyncSession, entry_id: int) -> Any:
+    row = (await session.execute(entries_with_payout().where(entries.c.id == entry_id))).first()
+    if row is None:
+        raise NotFound("ledger_entry_not_found", "No such ledger entry")
+    return row
+
+
+async def run_payouts(session: AsyncSession, *, as_of: datetime, now: datetime) -> list[int]:
+    """Pay every affiliate and currency whose approved, unpaid balance at ``as_of``
+    reaches its threshold (none set: any positive balance). Returns payout ids."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PAYOUT_LOCK_KEY})
+    unpaid = await session.execute(
+        select(entries.c.id, entries.c.affiliate_id, entries.c.currency, entries.c.commission)
+        .select_from(entries.outerjoin(items, items.c.entry_id == entries.c.id))
+        .where(
+            items.c.entry_id.is_(None),
+            entries.c.affiliate_id.is_not(None),
+            entries.c.kind != "payout",
+            entries.c.available_at <= as_of,
+        )
+        .order_by(entries.c.id)
+    )
+    groups: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
+    for row in unpaid:
+        groups[(row.affiliate_id, row.currency)].append((row.id, row.commission))
+    if not groups:
+        return []
+    thresholds = {
+        row.id: row.payout_thresholds or {}
+        for row in await session.execute(
+            select(Affiliate.id, Affiliate.payout_thresholds).where(
+                Affiliate.id.in_({affiliate for affiliate, _ in groups})
+            )
+        )
+    }
+    paid: list[int] = []
+    for (affiliate_id, currency), covered in sorted(groups.items()):
+        balance = sum(commission for _, commission in covered)
+        threshold = thresholds.get(affiliate_id, {}).get(currency)
+        if balance <= 0 or (threshold is not None and balance < threshold):
+            continue  # carried forward; never paid out negative
+        payout_id = await session.scalar(
+            insert(payouts)
+            .values(
+                affiliate_id=affiliate_id,
+                currency=currency,
+                amount=balance,
+                as_of=as_of,
+                created_at=now,
+            )
+            .returning(payouts.c.id)
+        )
+        assert payout_id is not None  # noqa: S101 (RETURNING of an insert)
+        await session.execute(
+            insert(items),
+            [{"entry_id": entry_id, "payout_id": payout_id} for entry_id, _ in covered],
+        )
+        await ledger.append(
+            session,
+            kind="payout",
+            now=now,
+            currency=currency,
+            affiliate_id=affiliate_id,
+            commission=-balance,
+            payout_id=payout_id,
+            note=f"payout as of {as_of.isoformat()}",
+        )
+        paid.append(int(payout_id))
+    return paid
+
+
+class Totals(msgspec.Struct, frozen=True):
+    affiliate_id: int | None
+    currency: str
+    orders: int
+    revenue: int
+    discount: int
+    pending: int
+    approved: int
+    paid: int
+    balance: int
+
+
+def _totals_query(now: datetime) -> Any:
+    paid_by = func.coalesce(entries.c.payout_id, items.c.payout_id)
+    commission = entries.c.commission
+    not_payout = entries.c.kind != "payout"
+
+    def total(condition: ColumnElement[bool]) -> Any:
+        return func.coalesce(func.sum(case((condition, commission), else_=0)), 0)
+
+    return (
+        select(
+            entries.c.affiliate_id,
+            entries.c.currency,
+            func.coalesce(func.sum(case((entries.c.kind == "redemption", 1), else_=0)), 0).label(
+                "orders"
+            ),
+            func.coalesce(func.sum(entries.c.order_amount), 0).label("revenue"),
+            func.coalesce(func.sum(entries.c.discount), 0).label("discount"),
+            total(and_(not_payout, paid_by.is_(None), entries.c.available_at > now)).label(
+                "pending"
+            ),
+            total(and_(not_payout, paid_by.is_(None), entries.c.available_at <= now)).label(
+                "approved"
+            ),
+            total(and_(not_payout, paid_by.is_not(None))).label("paid"),
+            func.coalesce(func.sum(commission), 0).label("balance"),
+        )
+        .select_from(entries.outerjoin(items, items.c.entry_id == entries.c.id))
+        .group_by(entries.c.affiliate_id, entries.c.currency)
+        .order_by(entries.c.affiliate_id, entries.c.currency)
+    )
+
+
+async def commission_report(
+    session: AsyncSession, filters: Filters, *, now: datetime
+) -> list[Totals]:
+    """Per affiliate and currency over the ledger rows that ``filters`` select."""
+    rows = await session.execute(_totals_query(now).where(*filter_clauses(filters)))
+    return [Totals(**row._asdict()) for row in rows]
