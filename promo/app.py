@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from promo import __version__
 from promo.affiliates.routes import AffiliateController, MeController
+from promo.audit import list_audit
 from promo.auth.guards import provide_principal
 from promo.auth.middleware import PUBLIC_PATHS, ApiKeyAuthentication
 from promo.auth.routes import KeyController, current_key
@@ -38,6 +39,7 @@ from promo.ledger.routes import (
 from promo.observability import request_id_middleware, stamp_response
 from promo.redemptions.routes import RedemptionController, create_validation, my_redemptions
 from promo.settings import Settings
+from promo.throttle import Limit, MemoryStore, RedisStore, Throttle
 
 ROUTE_HANDLERS: list[Any] = [
     HealthController,
@@ -57,7 +59,20 @@ ROUTE_HANDLERS: list[Any] = [
     my_earnings,
     AffiliateController,
     MeController,
+    list_audit,
 ]
+
+
+def build_throttle(settings: Settings) -> Throttle:
+    store: MemoryStore | RedisStore = (
+        RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
+    )
+    limits = [
+        Limit("key", settings.throttle_failures_per_key),
+        Limit("customer", settings.throttle_failures_per_customer),
+        Limit("ip", settings.throttle_failures_per_ip),
+    ]
+    return Throttle(store, limits, settings.throttle_window_seconds)
 
 
 def provide_clock(state: State) -> Clock:
@@ -92,12 +107,15 @@ def create_app(
 ) -> Litestar:
     """Build the app. Tests may pass their engine, or one connection whose
     outer transaction they roll back, and a clock they control."""
+    throttle = build_throttle(settings)
     owns_engine = engine is None
     engine = engine or create_engine(settings)
     sessionmaker = create_sessionmaker(connection if connection is not None else engine)
     batch_runner = BatchRunner(connection if connection is not None else engine, clock)
 
     async def dispose_engine() -> None:
+        if isinstance(throttle.store, RedisStore):
+            await throttle.store.close()
         if owns_engine:
             await engine.dispose()
 
@@ -109,6 +127,7 @@ def create_app(
                 "engine": engine,
                 "sessionmaker": sessionmaker,
                 "clock": clock,
+                "throttle": throttle,
                 "batch_runner": batch_runner,
             }
         ),

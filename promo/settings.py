@@ -39,6 +39,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     log_json: bool = True
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
     db_pool_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
+    # Shared counters for several workers or hosts (throttling); else in-process.
+    redis_url: str | None = None
+    throttle_window_seconds: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 60
+    throttle_failures_per_key: Annotated[int, msgspec.Meta(ge=1)] = 100
+    throttle_failures_per_customer: Annotated[int, msgspec.Meta(ge=1)] = 10
+    throttle_failures_per_ip: Annotated[int, msgspec.Meta(ge=1)] = 20
+    # Answer every refusal that would reveal whether a code exists with one
+    # uniform reason (for checkouts that show messages to shoppers as is).
+    uniform_refusals: bool = False
     # Guessability bound of generated codes: a pattern's codes (existing ones
     # included) / its space. A ratio, not money, so a float. Above 0.5 the
     # last codes of a batch would take ever longer retry rounds to find.
@@ -89,6 +98,10 @@ def _check_consistency(settings: Settings, raw: Mapping[str, str]) -> None:
             "invalid PROMO_DATABASE_URL: expected sqlite+aiosqlite:///PATH "
             "or postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB"
         )
+    if settings.redis_url is not None and not settings.redis_url.startswith(
+        ("redis://", "rediss://", "unix://")
+    ):
+        raise SettingsError("invalid PROMO_REDIS_URL: expected redis://HOST:PORT/DB")
     if settings.is_postgres and "secret" not in raw:
         raise SettingsError(
             "missing PROMO_SECRET: required on PostgreSQL (at least 16 characters, keep it stable)"

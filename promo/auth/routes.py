@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody
 
+from promo import audit
 from promo.auth import service
 from promo.auth.guards import allow
 from promo.auth.models import ApiKey
@@ -29,7 +30,7 @@ class KeyController(Controller):
 
     @post("/", status_code=201)
     async def create_key(
-        self, data: JSONBody[KeyCreate], session: DbSession, clock: ClockDep
+        self, data: JSONBody[KeyCreate], session: DbSession, clock: ClockDep, principal: Caller
     ) -> KeyCreated:
         affiliate_id = None
         if data.affiliate_id is not None:
@@ -39,7 +40,9 @@ class KeyController(Controller):
         key, plaintext = await service.create_key(
             session, role=data.role, affiliate_id=affiliate_id, name=data.name, now=clock()
         )
-        return KeyCreated(**key_fields(key), key=plaintext)  # type: ignore[arg-type]
+        created = KeyCreated(**key_fields(key), key=plaintext)  # type: ignore[arg-type]
+        await audit.record(session, principal, "key.create", created.id, now=clock(), details=data)
+        return created
 
     @get("/")
     async def list_keys(
@@ -55,9 +58,10 @@ class KeyController(Controller):
 
     @post("/{key_id:str}/revoke", status_code=200)
     async def revoke_key(
-        self, key_id: FromPath[str], session: DbSession, clock: ClockDep
+        self, key_id: FromPath[str], session: DbSession, clock: ClockDep, principal: Caller
     ) -> KeyRead:
         key = await service.revoke_key(session, _key_id(key_id), now=clock())
+        await audit.record(session, principal, "key.revoke", key_id, now=clock())
         return key_read(key)
 
 

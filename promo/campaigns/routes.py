@@ -7,6 +7,7 @@ from typing import Annotated
 from litestar import Controller, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from promo import audit
 from promo.auth.guards import allow
 from promo.auth.roles import Role
 from promo.campaigns import service
@@ -20,7 +21,7 @@ from promo.campaigns.schemas import (
     Status,
     Usage,
 )
-from promo.deps import ClockDep, DbSession, PageCursor, PageLimit
+from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
 from promo.ids import Kind, decode, encode
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 
@@ -57,10 +58,15 @@ class CampaignController(Controller):
 
     @post("/", status_code=201)
     async def create_campaign(
-        self, data: JSONBody[CampaignCreate], session: DbSession, clock: ClockDep
+        self, data: JSONBody[CampaignCreate], session: DbSession, clock: ClockDep, principal: Caller
     ) -> CampaignRead:
         """Create a campaign (draft by default)."""
-        return campaign_read(await service.create_campaign(session, data, now=clock()))
+        campaign = await service.create_campaign(session, data, now=clock())
+        read = campaign_read(campaign)
+        await audit.record(
+            session, principal, "campaign.create", read.id, now=clock(), details=data
+        )
+        return read
 
     @get("/")
     async def list_campaigns(
@@ -91,7 +97,12 @@ class CampaignController(Controller):
         data: JSONBody[CampaignPatch],
         session: DbSession,
         clock: ClockDep,
+        principal: Caller,
     ) -> CampaignRead:
         """Change fields, or the status (pause, resume, archive). Archived is final."""
         campaign = await service.get_campaign(session, decode(Kind.CAMPAIGN, campaign_id))
-        return campaign_read(await service.patch_campaign(session, campaign, data, now=clock()))
+        patched = campaign_read(await service.patch_campaign(session, campaign, data, now=clock()))
+        await audit.record(
+            session, principal, "campaign.update", patched.id, now=clock(), details=data
+        )
+        return patched

@@ -2,8 +2,8 @@
 
 Each run is an asyncio task of this process with its own connection (never
 the request's session, which is gone once the response is sent). Tasks are
-started after the creating request committed, and cancelled (and awaited) on
-shutdown, which marks their batches failed. On startup, batches left pending
+started after the creating request committed; on shutdown they stop between
+two rounds (and are awaited), marking their batches failed. On startup, batches left pending
 or running by a process that stopped are marked failed, "interrupted by a
 restart": a batch is never silently half-done. Resuming was not chosen: a
 failed batch keeps its codes (they are valid and listed in its CSV), and a new
@@ -33,6 +33,8 @@ from promo.db.engine import create_sessionmaker
 
 log = logging.getLogger("promo.codes.batch_jobs")
 
+STOP_GRACE_SECONDS = 10.0
+
 
 class BatchRunner:
     """The batch generations running in this process."""
@@ -42,6 +44,7 @@ class BatchRunner:
         self.bind = bind
         self.clock = clock
         self._tasks: dict[asyncio.Task[None], int] = {}
+        self._stopping = False
 
     async def start(self, batch_id: int) -> None:
         """Generate ``batch_id`` (committed, pending) in the background."""
@@ -57,7 +60,9 @@ class BatchRunner:
 
     async def _run(self, batch_id: int) -> None:
         try:
-            await run_batch(self.bind, batch_id, clock=self.clock)
+            await run_batch(
+                self.bind, batch_id, clock=self.clock, should_stop=lambda: self._stopping
+            )
         except Exception:
             # Before the batch was claimed (e.g. no database): it stays pending
             # and the next start reports it interrupted.
@@ -81,15 +86,21 @@ class BatchRunner:
             log.exception("could not check for interrupted code batches")
 
     async def shutdown(self) -> None:
-        """Cancel the runs of this process and mark their batches failed."""
+        """Stop the runs of this process and mark their batches failed.
+
+        Runs stop between rounds (a round takes a second or two); one that does
+        not within ``STOP_GRACE_SECONDS`` is cancelled.
+        """
+        self._stopping = True
         running = dict(self._tasks)
         if not running:
             return
-        log.warning("shutting down: %d code batch run(s) cancelled", len(running))
-        for task in running:
+        log.warning("shutting down: stopping %d code batch run(s)", len(running))
+        _, late = await asyncio.wait(running, timeout=STOP_GRACE_SECONDS)
+        for task in late:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
-        # A run cancelled before it started never saw its batch: mark it here
+        # A run stopped before it started never saw its batch: mark it here
         # (a no-op for batches the runs already marked).
         sessions = create_sessionmaker(self.bind)
         for batch_id in running.values():

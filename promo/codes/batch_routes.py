@@ -9,6 +9,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
+from promo import audit
 from promo.auth.guards import allow
 from promo.auth.roles import Role
 from promo.campaigns.service import get_campaign
@@ -23,7 +24,7 @@ from promo.codes.batch_schemas import (
 )
 from promo.codes.models import CodeBatch
 from promo.codes.routes import affiliate_id_or_404
-from promo.deps import ClockDep, DbSession
+from promo.deps import Caller, ClockDep, DbSession
 from promo.ids import Kind, decode, encode
 from promo.settings import Settings
 
@@ -74,6 +75,7 @@ class CampaignCodeBatchController(Controller):
         data: JSONBody[CodeBatchCreate],
         session: DbSession,
         clock: ClockDep,
+        principal: Caller,
         state: State,
     ) -> Response[CodeBatchRead]:
         """Generate ``count`` unique random codes from a pattern (``#`` = a random character).
@@ -97,6 +99,10 @@ class CampaignCodeBatchController(Controller):
             max_guess_ratio=settings.max_guess_ratio,
             now=clock(),
         )
+        public_id = encode(Kind.CODE_BATCH, batch.id)
+        await audit.record(
+            session, principal, "code_batch.create", public_id, now=clock(), details=data
+        )
         if batch.count <= batches.INLINE_MAX:
             await generation.fill_inline(session, batch, now=clock())
             return Response(batch_read(batch), status_code=201)
@@ -119,17 +125,32 @@ class CodeBatchController(Controller):
 
     @patch("/")
     async def patch_batch(
-        self, batch_id: FromPath[str], data: JSONBody[CodeBatchPatch], session: DbSession
+        self,
+        batch_id: FromPath[str],
+        data: JSONBody[CodeBatchPatch],
+        session: DbSession,
+        clock: ClockDep,
+        principal: Caller,
     ) -> CodeBatchPatched:
         """Disable (``{"active": false}``) or re-enable every code of a finished batch."""
         batch = await batches.get_batch(session, decode(Kind.CODE_BATCH, batch_id))
         updated = await batches.set_batch_active(session, batch, data.active)
+        await audit.record(
+            session,
+            principal,
+            "code_batch.update",
+            encode(Kind.CODE_BATCH, batch.id),
+            now=clock(),
+            details={"active": data.active, "codes_updated": updated},
+        )
         return CodeBatchPatched(batch=batch_read(batch), active=data.active, codes_updated=updated)
 
     @get(
         "/codes.csv",
         media_type="text/csv",
-        responses={200: ResponseSpec(data_container=str, media_type="text/csv")},
+        responses={
+            200: ResponseSpec(data_container=str, media_type="text/csv", generate_examples=False)
+        },
     )
     async def batch_codes(
         self, batch_id: FromPath[str], session: DbSession, state: State

@@ -7,13 +7,14 @@ from typing import Annotated
 from litestar import Controller, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from promo import audit
 from promo.auth.guards import allow
 from promo.auth.roles import Role
 from promo.campaigns.service import get_campaign
 from promo.codes import service
 from promo.codes.models import Code
 from promo.codes.schemas import CodeCreate, CodePage, CodePatch, CodeRead
-from promo.deps import ClockDep, DbSession, PageCursor, PageLimit
+from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
 from promo.errors import NotFound
 from promo.ids import Kind, decode, encode
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
@@ -54,6 +55,7 @@ class CampaignCodeController(Controller):
         data: JSONBody[CodeCreate],
         session: DbSession,
         clock: ClockDep,
+        principal: Caller,
     ) -> CodeRead:
         """Create one (vanity) code; 409 ``code_taken`` when a live code reads the same."""
         campaign = await get_campaign(session, decode(Kind.CAMPAIGN, campaign_id))
@@ -65,6 +67,7 @@ class CampaignCodeController(Controller):
             affiliate_id=affiliate_id_or_404(data.affiliate_id),
             now=clock(),
         )
+        await audit.record(session, principal, "code.create", code.code, now=clock(), details=data)
         return code_read(code)
 
     @get("/")
@@ -101,8 +104,17 @@ class CodeController(Controller):
 
     @patch("/")
     async def patch_code(
-        self, code: FromPath[str], data: JSONBody[CodePatch], session: DbSession
+        self,
+        code: FromPath[str],
+        data: JSONBody[CodePatch],
+        session: DbSession,
+        clock: ClockDep,
+        principal: Caller,
     ) -> CodeRead:
         """Disable (``{"active": false}``) or re-enable a code, or change its limit."""
         found = await service.find_code(session, code)
-        return code_read(await service.patch_code(session, found, data))
+        patched = await service.patch_code(session, found, data)
+        await audit.record(
+            session, principal, "code.update", patched.code, now=clock(), details=data
+        )
+        return code_read(patched)

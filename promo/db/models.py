@@ -1,6 +1,6 @@
 """Imports every domain's tables so that ``metadata`` is complete (alembic, tests)."""
 
-from promo import idempotency
+from promo import audit, idempotency
 from promo.affiliates import models as affiliates
 from promo.auth import models as auth
 from promo.campaigns import models as campaigns
@@ -11,6 +11,7 @@ from promo.redemptions import models as redemptions
 
 __all__ = [
     "affiliates",
+    "audit",
     "auth",
     "campaigns",
     "codes",

@@ -13,6 +13,7 @@ from litestar.response import Stream
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from promo import audit
 from promo.auth.guards import allow
 from promo.auth.roles import Role
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
@@ -190,7 +191,11 @@ class LedgerController(Controller):
                 note=data.note,
                 now=now,
             )
-            return 201, entry_read(await service.entry(session, entry_id), now)
+            read = entry_read(await service.entry(session, entry_id), now)
+            await audit.record(
+                session, principal, "ledger.adjustment", read.id, now=now, details=data
+            )
+            return 201, read
 
         return await run_once(
             request,
@@ -242,7 +247,16 @@ async def run_payouts(
 
     async def work() -> tuple[int, PayoutRunResult]:
         ids = await service.run_payouts(session, as_of=data.as_of, now=clock())
-        return 201, PayoutRunResult(as_of=data.as_of, payouts=await _payout_reads(session, ids))
+        result = PayoutRunResult(as_of=data.as_of, payouts=await _payout_reads(session, ids))
+        await audit.record(
+            session,
+            principal,
+            "payouts.run",
+            None,
+            now=clock(),
+            details={"as_of": data.as_of.isoformat(), "payouts": [p.id for p in result.payouts]},
+        )
+        return 201, result
 
     return await run_once(
         request,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,10 +16,10 @@ from promo.campaigns.discount import DiscountResult
 from promo.campaigns.eligibility import Accepted
 from promo.codes.canonical import InvalidCode, canonical
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
-from promo.errors import NotFound
+from promo.errors import Conflict, NotFound
 from promo.idempotent import run_once
 from promo.ids import Kind, decode, encode
-from promo.redemptions import service
+from promo.redemptions import screening, service
 from promo.redemptions.models import Redemption
 from promo.redemptions.schemas import (
     AffiliateRedemption,
@@ -34,6 +35,7 @@ from promo.redemptions.schemas import (
 )
 from promo.redemptions.validation import validate
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
+from promo.throttle import Throttle
 
 IdempotencyKey = Annotated[
     str | None,
@@ -87,10 +89,18 @@ def redemption_read(red: Redemption, code: str) -> RedemptionRead:
 
 @post("/v1/validations", status_code=200, tags=["checkout"], guards=[allow(Role.CHECKOUT)])
 async def create_validation(
-    data: JSONBody[CheckoutRequest], session: DbSession, clock: ClockDep
+    data: JSONBody[CheckoutRequest],
+    session: DbSession,
+    clock: ClockDep,
+    principal: Caller,
+    state: State,
 ) -> ValidationResult:
     """Validate a code against a cart. Read-only: 200 for every well-formed request,
-    with the discount per line, or the first reason (in the documented order) why not."""
+    with the discount per line, or the first reason (in the documented order) why not.
+    Too many failed guesses: 429 with Retry-After."""
+    throttle: Throttle = state.throttle
+    who = screening.identities(principal, data)
+    await throttle.check(who)
     offer, decision = await validate(session, data, now=clock())
     code = offer.code.display if offer else None
     campaign_id = encode(Kind.CAMPAIGN, offer.campaign.id) if offer else None
@@ -102,11 +112,23 @@ async def create_validation(
             reason=None,
             discount=discount_out(decision.discount),
         )
+    reason = decision.reason.value
+    screening.REFUSALS.labels("validate", reason).inc()
+    if reason in screening.GUESS_REASONS:
+        await throttle.record_failure(who)
+    if screening.concealed(reason, state.settings.uniform_refusals):
+        return ValidationResult(
+            valid=False,
+            code=None,
+            campaign_id=None,
+            reason=screening.UNIFORM_REASON,
+            message=screening.UNIFORM_MESSAGE,
+        )
     return ValidationResult(
         valid=False,
         code=code,
         campaign_id=campaign_id,
-        reason=decision.reason.value,
+        reason=reason,
         message=decision.message,
         details=decision.details,
     )
@@ -142,13 +164,26 @@ class RedemptionController(Controller):
         session: DbSession,
         clock: ClockDep,
         principal: Caller,
+        state: State,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[bytes]:
         """Redeem a code for an order: re-validates, then consumes every limit and the
         budget atomically. 409 with the reason as ``code`` when it does not apply."""
 
+        throttle: Throttle = state.throttle
+        who = screening.identities(principal, data)
+        await throttle.check(who)
+
         async def work() -> tuple[int, RedemptionRead]:
-            red = await service.redeem(session, data, now=clock())
+            try:
+                red = await service.redeem(session, data, now=clock())
+            except Conflict as exc:
+                screening.REFUSALS.labels("redeem", exc.code).inc()
+                if exc.code in screening.GUESS_REASONS:
+                    await throttle.record_failure(who)
+                if screening.concealed(exc.code, state.settings.uniform_refusals):
+                    raise Conflict(screening.UNIFORM_REASON, screening.UNIFORM_MESSAGE) from None
+                raise
             return 201, await _read(session, red)
 
         return await run_once(
@@ -227,7 +262,8 @@ class RedemptionController(Controller):
             order_id=order_id,
             canonical_code=canonical_code,
             customer_id=customer_id,
-            campaign_id=decode(Kind.CAMPAIGN, campaign_id) if campaign_id else None,
+            # An id that is not a campaign's matches no redemption (0 is never an id).
+            campaign_id=(decode(Kind.CAMPAIGN, campaign_id) or 0) if campaign_id else None,
             after_id=decode_cursor(cursor),
             limit=limit,
         )

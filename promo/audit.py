@@ -1,0 +1,103 @@
+"""The audit log: who (which API key) did what to campaigns, codes, keys and payouts.
+
+Entries are written in the same transaction as the change they describe, so
+a change that rolls back leaves no audit line and a committed one always has
+one. Readable by admin at GET /v1/audit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+import msgspec
+from litestar import get
+from sqlalchemy import JSON, ForeignKey, String, Table, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from promo.auth.guards import allow
+from promo.auth.service import Principal
+from promo.db.metadata import Base, BigId, UtcDateTime
+from promo.deps import DbSession, PageCursor, PageLimit
+from promo.ids import Kind, encode
+from promo.schemas import DEFAULT_LIMIT, Schema, decode_cursor, next_cursor
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    key_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("api_keys.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(128))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+audit_log = cast(Table, AuditEntry.__table__)
+
+
+async def record(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    target: str | None,
+    *,
+    now: datetime,
+    details: msgspec.Struct | dict[str, Any] | None = None,
+) -> None:
+    """Append one line; ``details`` is what was asked (never secrets)."""
+    await session.execute(
+        insert(audit_log).values(
+            at=now,
+            key_id=principal.key_id,
+            role=principal.role.value,
+            action=action,
+            target=target,
+            details=msgspec.to_builtins(details) if details is not None else {},
+        )
+    )
+
+
+class AuditRead(Schema):
+    id: int
+    at: datetime
+    key_id: str | None
+    role: str
+    action: str
+    target: str | None
+    details: dict[str, Any]
+
+
+class AuditPage(Schema):
+    items: list[AuditRead]
+    next_cursor: str | None
+
+
+@get("/v1/audit", tags=["operations"], guards=[allow()])
+async def list_audit(
+    session: DbSession, cursor: PageCursor = None, limit: PageLimit = DEFAULT_LIMIT
+) -> AuditPage:
+    """Administrative actions, oldest first."""
+    query = select(audit_log).order_by(audit_log.c.id).limit(limit)
+    after = decode_cursor(cursor)
+    if after is not None:
+        query = query.where(audit_log.c.id > after)
+    rows = (await session.execute(query)).all()
+    return AuditPage(
+        items=[
+            AuditRead(
+                id=row.id,
+                at=row.at,
+                key_id=encode(Kind.API_KEY, row.key_id) if row.key_id else None,
+                role=row.role,
+                action=row.action,
+                target=row.target,
+                details=row.details or {},
+            )
+            for row in rows
+        ],
+        next_cursor=next_cursor([row.id for row in rows], limit),
+    )
