@@ -167,6 +167,30 @@ def db_downgrade(revision: str) -> None:
     click.echo(f"database at {revision}")
 
 
+@db.command("purge")
+@click.option(
+    "--idempotency-hours",
+    type=click.IntRange(min=24),
+    default=48,
+    show_default=True,
+    help="Drop Idempotency-Key records older than this (the contract keeps them 24 h at least).",
+)
+def db_purge(idempotency_hours: int) -> None:
+    """Drop expired Idempotency-Key records; run it from cron (ledger rows are never purged)."""
+    from datetime import timedelta
+
+    from promo import idempotency
+
+    settings = _settings()
+    _ensure_schema(settings)
+
+    async def work(session: AsyncSession) -> int:
+        cutoff = utc_now() - timedelta(hours=idempotency_hours)
+        return await idempotency.purge(session, older_than=cutoff)
+
+    click.echo(f"purged {_in_transaction(settings, work)} idempotency records")
+
+
 @main.group()
 def keys() -> None:
     """API keys."""
