@@ -29,6 +29,7 @@ from promo.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
 DEFAULT_OPENAPI_PATH = Path("openapi/openapi.json")
+KEEP_ALIVE_SECONDS = 75
 DEMO_CART = (
     '{"code": "summer-20", "customer_email": "ana@example.com", "cart": {"currency": "EUR", '
     '"shipping": 490, "items": [{"sku": "TSHIRT-1", "quantity": 2, "unit_price": 2500}]}}'
@@ -139,6 +140,9 @@ def _run_server(settings: Settings) -> None:
             access_log=False,
             proxy_headers=False,
             server_header=False,
+            # Longer than the usual load balancer idle timeout (60 s), so the
+            # server never closes a kept-alive connection a client is reusing.
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
     finally:
         if metrics_dir:
