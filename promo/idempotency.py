@@ -16,12 +16,11 @@ from typing import cast
 
 import msgspec
 from sqlalchemy import Integer, LargeBinary, String, Table, UniqueConstraint, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from promo.clock import Clock
+from promo.db import dialect
 from promo.db.metadata import Base, BigId, UtcDateTime
 from promo.errors import BadRequest, Conflict, FieldError, Invalid
 
@@ -88,9 +87,8 @@ async def claim(
     deadline = time.monotonic() + IN_FLIGHT_WAIT_SECONDS
     while True:
         async with sessionmaker() as session, session.begin():
-            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
             record_id = await session.scalar(
-                insert(records)
+                dialect.insert(session, records)
                 .values(scope=scope, key=key, request_hash=fingerprint, created_at=clock())
                 .on_conflict_do_nothing(index_elements=["scope", "key"])
                 .returning(records.c.id)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from promo.affiliates.models import Affiliate
+from promo.db import dialect
 from promo.errors import Invalid, NotFound
 from promo.ledger import entries as ledger
 from promo.ledger.models import LedgerEntry, Payout, PayoutItem
@@ -114,7 +115,7 @@ async def entry(session: AsyncSession, entry_id: int) -> Any:
 async def run_payouts(session: AsyncSession, *, as_of: datetime, now: datetime) -> list[int]:
     """Pay every affiliate and currency whose approved, unpaid balance at ``as_of``
     reaches its threshold (none set: any positive balance). Returns payout ids."""
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect.is_postgres(session):
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PAYOUT_LOCK_KEY})
     unpaid = await session.execute(
         select(entries.c.id, entries.c.affiliate_id, entries.c.currency, entries.c.commission)

@@ -13,13 +13,12 @@ from __future__ import annotations
 from typing import cast
 
 from sqlalchemy import Table, and_, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.campaigns.eligibility import Reason
 from promo.campaigns.models import Campaign
 from promo.codes.models import Code
+from promo.db import dialect
 from promo.redemptions.models import CustomerUsage
 
 campaigns = cast(Table, Campaign.__table__)
@@ -93,9 +92,8 @@ async def consume_customer(
     session: AsyncSession, campaign_id: int, customer_key: str, limit: int | None
 ) -> Reason | None:
     """Count one redemption for the customer on the campaign, within ``limit``."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
-        insert(usage)
+        dialect.insert(session, usage)
         .values(campaign_id=campaign_id, customer_key=customer_key, used=1)
         .on_conflict_do_update(
             index_elements=[usage.c.campaign_id, usage.c.customer_key],
@@ -111,7 +109,7 @@ async def consume_customer(
 async def lock_campaign(session: AsyncSession, campaign_id: int) -> None:
     """Take the campaign row first, as redemptions do, before touching anything else."""
     query = select(campaigns.c.id).where(campaigns.c.id == campaign_id)
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect.is_postgres(session):
         query = query.with_for_update()
     await session.execute(query)
 

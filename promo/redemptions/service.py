@@ -13,12 +13,11 @@ from typing import cast
 
 import msgspec
 from sqlalchemy import Table, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.campaigns.eligibility import MESSAGES, Accepted, Offer, Reason, Refused
 from promo.codes.models import Code
+from promo.db import dialect
 from promo.errors import Conflict, NotFound
 from promo.ledger import entries as ledger
 from promo.ledger.commission import commission_after_refund, commission_for, share
@@ -72,9 +71,8 @@ async def _consume_and_record(
     commission, fixed = (
         commission_for(order_amount, offer.plan) if code.affiliate_id is not None else (0, 0)
     )
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     redemption_id = await session.scalar(
-        insert(redemptions)
+        dialect.insert(session, redemptions)
         .values(
             code_id=code.id,
             campaign_id=campaign.id,
@@ -146,7 +144,7 @@ async def rollback(
         .where(Redemption.id == found.id)
         .execution_options(populate_existing=True)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect.is_postgres(session):
         query = query.with_for_update()
     red = (await session.scalars(query)).one()
     if red.rolled_back_at is not None:

@@ -1,0 +1,18 @@
+"""The few places where PostgreSQL and SQLite need different SQL, named once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def insert(session: AsyncSession, table: Any) -> Any:
+    """An INSERT that supports ``ON CONFLICT`` (DO NOTHING / DO UPDATE) on either database."""
+    return pg_insert(table) if is_postgres(session) else sqlite_insert(table)
