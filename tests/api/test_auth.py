@@ -29,7 +29,19 @@ ROUTE_ACCESS: list[tuple[str, str, frozenset[Role]]] = [
     ("POST", "/v1/campaigns/cmp_x/codes", MARKETING),
     ("GET", "/v1/codes/SUMMER20", MARKETING),
     ("PATCH", "/v1/codes/SUMMER20", MARKETING),
+    ("POST", "/v1/campaigns/cmp_x/code-batches", MARKETING),
+    ("GET", "/v1/code-batches/bat_x", MARKETING),
+    ("PATCH", "/v1/code-batches/bat_x", MARKETING),
+    ("GET", "/v1/code-batches/bat_x/codes.csv", MARKETING),
     ("POST", "/v1/validations", CHECKOUT),
+    ("POST", "/v1/affiliates", MARKETING),
+    ("GET", "/v1/affiliates", MARKETING),
+    ("GET", "/v1/affiliates/aff_x", MARKETING),
+    ("PATCH", "/v1/affiliates/aff_x", MARKETING),
+    ("POST", "/v1/affiliates/aff_x/codes", MARKETING),
+    ("GET", "/v1/me", frozenset({Role.AFFILIATE})),
+    ("GET", "/v1/me/codes", frozenset({Role.AFFILIATE})),
+    ("POST", "/v1/me/codes", frozenset({Role.AFFILIATE})),
 ]
 
 
