@@ -26,12 +26,15 @@ from promo.affiliates.schemas import (
 from promo.auth.guards import allow
 from promo.auth.roles import Role
 from promo.auth.service import Principal
+from promo.campaigns import service as campaigns
+from promo.campaigns.schemas import Commission, OpenCampaign, OpenCampaignPage
 from promo.codes import dedicated
 from promo.codes.routes import code_read
 from promo.codes.schemas import CodePage, DedicatedCodeCreate, DedicatedCodeRead
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
 from promo.errors import NotFound
 from promo.ids import Kind, decode, encode
+from promo.ledger.commission import Plan, effective_plan
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 from promo.settings import Settings
 
@@ -162,6 +165,50 @@ class MeController(Controller):
         """The calling affiliate's own account."""
         affiliate = await service.get_affiliate(session, _own_affiliate_id(principal))
         return affiliate_read(affiliate)
+
+    @get("/campaigns")
+    async def list_my_campaigns(
+        self,
+        principal: Caller,
+        session: DbSession,
+        clock: ClockDep,
+        cursor: PageCursor = None,
+        limit: PageLimit = DEFAULT_LIMIT,
+    ) -> OpenCampaignPage:
+        """Running campaigns open to affiliates, with the commission this affiliate earns."""
+        affiliate = await service.get_affiliate(session, _own_affiliate_id(principal))
+        rows = await campaigns.list_open_campaigns(
+            session, now=clock(), after_id=decode_cursor(cursor), limit=limit
+        )
+        own = Plan(percent=affiliate.commission_percent, fixed=affiliate.commission_fixed)
+        items = []
+        for campaign in rows:
+            rules = campaigns.rules_of(campaign)
+            default = campaigns.commission_of(campaign)
+            plan = effective_plan(own, Plan(percent=default.percent, fixed=default.fixed))
+            items.append(
+                OpenCampaign(
+                    id=encode(Kind.CAMPAIGN, campaign.id),
+                    name=campaign.name,
+                    currency=campaign.currency,
+                    starts_at=campaign.starts_at,
+                    ends_at=campaign.ends_at,
+                    timezone=campaign.timezone,
+                    code_prefix=campaign.code_prefix,
+                    discount=campaigns.discount_of(campaign),
+                    min_subtotal=rules.min_subtotal,
+                    min_quantity=rules.min_quantity,
+                    include_skus=rules.include_skus,
+                    include_categories=rules.include_categories,
+                    exclude_skus=rules.exclude_skus,
+                    exclude_categories=rules.exclude_categories,
+                    first_order_only=rules.first_order_only,
+                    commission=Commission(
+                        percent=campaigns.percent(plan.percent), fixed=plan.fixed
+                    ),
+                )
+            )
+        return OpenCampaignPage(items=items, next_cursor=next_cursor([c.id for c in rows], limit))
 
     @get("/codes")
     async def list_my_codes(

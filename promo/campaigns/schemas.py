@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -10,7 +10,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from promo.money import MAX_AMOUNT
-from promo.schemas import Schema
+from promo.schemas import NO_NUL, Schema
 
 Amount = Annotated[int, msgspec.Meta(ge=0, le=MAX_AMOUNT, description="Minor units")]
 PositiveAmount = Annotated[int, msgspec.Meta(ge=1, le=MAX_AMOUNT, description="Minor units")]
@@ -21,16 +21,39 @@ Percent = Annotated[
 ]
 Currency = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$", description="ISO 4217 code")]
 Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with offset")]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Token = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NO_NUL)]
+Token = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=NO_NUL)]
 TokenList = Annotated[list[Token], msgspec.Meta(max_length=1000)]
 CodePrefix = Annotated[str, msgspec.Meta(pattern="^[A-Za-z0-9]{1,12}$")]
 Status = Literal["draft", "active", "paused", "archived"]
 
 
+def check_reach(field: str, percent: Decimal | None) -> None:
+    """Refuse a percentage too large to be rounded to cents (``1e999999``).
+
+    The exact rule (0 < p <= 100, two places) is the service's, which names the
+    field; a number this far out would break its rounding instead (a 500).
+    """
+    if percent is not None and percent.is_finite() and percent.adjusted() >= 3:
+        raise ValueError(f"{field}: must satisfy 0 < percent <= 100")
+
+
+def check_instant(field: str, value: datetime | UnsetType | None) -> None:
+    """Refuse an instant that has no UTC form (year 1 at +10:00, year 9999 at -10:00):
+    every instant is stored in UTC."""
+    if isinstance(value, datetime):
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(f"{field}: must lie between years 1 and 9999 in UTC") from None
+
+
 class Percentage(Schema, tag="percentage", tag_field="type"):
     percent_off: Percent
     max_discount: PositiveAmount | None = None
+
+    def __post_init__(self) -> None:
+        check_reach("percent_off", self.percent_off)
 
 
 class FixedAmount(Schema, tag="fixed_amount", tag_field="type"):
@@ -54,7 +77,7 @@ class Rules(Schema):
     exclude_categories: TokenList = msgspec.field(default_factory=list)
     first_order_only: bool = False
     customer_ids: Annotated[
-        list[Annotated[str, msgspec.Meta(min_length=1, max_length=128)]],
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]],
         msgspec.Meta(max_length=10_000),
     ] = msgspec.field(default_factory=list)
 
@@ -68,6 +91,9 @@ class Limits(Schema):
 class Commission(Schema):
     percent: Percent | None = None
     fixed: Amount | None = None
+
+    def __post_init__(self) -> None:
+        check_reach("percent", self.percent)
 
 
 class CampaignCreate(Schema):
@@ -83,6 +109,10 @@ class CampaignCreate(Schema):
     rules: Rules = msgspec.field(default_factory=Rules)
     limits: Limits = msgspec.field(default_factory=Limits)
     commission: Commission = msgspec.field(default_factory=Commission)
+
+    def __post_init__(self) -> None:
+        check_instant("starts_at", self.starts_at)
+        check_instant("ends_at", self.ends_at)
 
 
 class CampaignPatch(Schema):
@@ -100,6 +130,10 @@ class CampaignPatch(Schema):
     rules: Rules | UnsetType = UNSET
     limits: Limits | UnsetType = UNSET
     commission: Commission | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        check_instant("starts_at", self.starts_at)
+        check_instant("ends_at", self.ends_at)
 
 
 class Usage(Schema):
@@ -128,4 +162,31 @@ class CampaignRead(Schema):
 
 class CampaignPage(Schema):
     items: list[CampaignRead]
+    next_cursor: str | None
+
+
+class OpenCampaign(Schema):
+    """What an affiliate sees of a campaign open to affiliates: no customer allowlist,
+    no limits or usage; the commission is the one that applies to this affiliate."""
+
+    id: str
+    name: str
+    currency: str
+    starts_at: datetime
+    ends_at: datetime | None
+    timezone: str | None
+    code_prefix: str | None
+    discount: DiscountSpec
+    min_subtotal: int | None
+    min_quantity: int | None
+    include_skus: list[str]
+    include_categories: list[str]
+    exclude_skus: list[str]
+    exclude_categories: list[str]
+    first_order_only: bool
+    commission: Commission
+
+
+class OpenCampaignPage(Schema):
+    items: list[OpenCampaign]
     next_cursor: str | None

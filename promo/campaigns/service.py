@@ -237,3 +237,22 @@ async def release_codes(session: AsyncSession, campaign_id: int) -> None:
     await session.execute(
         update(Code).where(Code.campaign_id == campaign_id, Code.live.is_(True)).values(live=False)
     )
+
+
+async def list_open_campaigns(
+    session: AsyncSession, *, now: datetime, after_id: int | None, limit: int
+) -> list[Campaign]:
+    """Running campaigns that affiliates may ask a code for."""
+    query = (
+        select(Campaign)
+        .where(
+            Campaign.status == "active",
+            Campaign.open_to_affiliates.is_(True),
+            (Campaign.ends_at.is_(None)) | (Campaign.ends_at >= now),
+        )
+        .order_by(Campaign.id)
+        .limit(limit)
+    )
+    if after_id is not None:
+        query = query.where(Campaign.id > after_id)
+    return list((await session.scalars(query)).all())

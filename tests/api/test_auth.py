@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
+from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.auth.roles import Role
@@ -16,6 +19,7 @@ Client = httpx.AsyncClient
 # allowed). Later features add their routes here.
 MARKETING = frozenset({Role.MARKETER})
 CHECKOUT = frozenset({Role.CHECKOUT})
+ACCOUNTING = frozenset({Role.ACCOUNTANT})
 ROUTE_ACCESS: list[tuple[str, str, frozenset[Role]]] = [
     ("GET", "/v1/keys", frozenset({Role.ADMIN})),
     ("POST", "/v1/keys", frozenset({Role.ADMIN})),
@@ -41,8 +45,35 @@ ROUTE_ACCESS: list[tuple[str, str, frozenset[Role]]] = [
     ("POST", "/v1/affiliates/aff_x/codes", MARKETING),
     ("GET", "/v1/me", frozenset({Role.AFFILIATE})),
     ("GET", "/v1/me/codes", frozenset({Role.AFFILIATE})),
+    ("GET", "/v1/me/campaigns", frozenset({Role.AFFILIATE})),
+    ("GET", "/v1/me/redemptions", frozenset({Role.AFFILIATE})),
+    ("GET", "/v1/me/earnings", frozenset({Role.AFFILIATE})),
     ("POST", "/v1/me/codes", frozenset({Role.AFFILIATE})),
+    ("POST", "/v1/redemptions", CHECKOUT),
+    ("POST", "/v1/redemptions/red_x/rollback", CHECKOUT),
+    ("GET", "/v1/redemptions", CHECKOUT | ACCOUNTING),
+    ("GET", "/v1/redemptions/red_x", CHECKOUT | ACCOUNTING),
+    ("GET", "/v1/ledger", ACCOUNTING),
+    ("GET", "/v1/ledger/export", ACCOUNTING),
+    ("POST", "/v1/ledger/adjustments", ACCOUNTING),
+    ("POST", "/v1/payouts", ACCOUNTING),
+    ("GET", "/v1/reports/commissions", ACCOUNTING),
+    ("GET", "/v1/audit", frozenset({Role.ADMIN})),
 ]
+
+
+def test_every_authenticated_route_is_in_the_access_matrix(app: Litestar) -> None:
+    """A new route cannot ship without its row above."""
+    covered = {(method, path) for method, path, _ in ROUTE_ACCESS}
+    missing = []
+    for route in app.routes:
+        if route.path.startswith(("/health", "/metrics", "/schema")):
+            continue
+        pattern = re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", route.path) + "$")
+        for method in getattr(route, "methods", set()) - {"HEAD", "OPTIONS"}:
+            if not any(m == method and pattern.match(p) for m, p in covered):
+                missing.append(f"{method} {route.path}")
+    assert missing == []
 
 
 @pytest.mark.parametrize(("method", "path", "allowed"), ROUTE_ACCESS)
