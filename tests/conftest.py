@@ -20,7 +20,8 @@ import pytest
 from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from promo.app import create_app
+from promo.app import build_throttle, create_app
+from promo.codes.batch_jobs import BatchRunner
 from promo.db import migrate
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.settings import Settings
@@ -110,11 +111,23 @@ def clock() -> FrozenClock:
     return FrozenClock()
 
 
+@pytest.fixture(scope="session")
+def shared_app(settings: Settings, engine: AsyncEngine) -> Litestar:
+    """One app per backend: building one costs ~150 ms, too much for every test."""
+    return create_app(settings, engine=engine)
+
+
 @pytest.fixture
 def app(
-    settings: Settings, engine: AsyncEngine, connection: AsyncConnection, clock: FrozenClock
+    shared_app: Litestar, settings: Settings, connection: AsyncConnection, clock: FrozenClock
 ) -> Litestar:
-    return create_app(settings, engine=engine, connection=connection, clock=clock)
+    """The shared app, pointed at this test's connection and clock, with fresh
+    throttle counters: what create_app(settings, connection=..., clock=...) gives."""
+    shared_app.state.sessionmaker = create_sessionmaker(connection)
+    shared_app.state.clock = clock
+    shared_app.state.throttle = build_throttle(settings)
+    shared_app.state.batch_runner = BatchRunner(connection, clock)
+    return shared_app
 
 
 @pytest.fixture

@@ -84,7 +84,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_codes_affiliate_id'), 'codes', ['affiliate_id'], unique=False)
     op.create_index(op.f('ix_codes_batch_id'), 'codes', ['batch_id'], unique=False)
     op.create_index(op.f('ix_codes_campaign_id'), 'codes', ['campaign_id'], unique=False)
-    op.create_index('uq_codes_canonical_live', 'codes', ['canonical'], unique=True, postgresql_where=sa.text('live'), sqlite_where=sa.text('live'))
+    op.create_index('uq_codes_canonical_live', 'codes', ['canonical'], unique=True, postgresql_where=sa.text('live'), sqlite_where=sa.text('live = 1'))
     op.create_index('uq_codes_dedicated', 'codes', ['campaign_id', 'affiliate_id'], unique=True, postgresql_where=sa.text("kind = 'dedicated'"), sqlite_where=sa.text("kind = 'dedicated'"))
     op.create_table('redemptions',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -159,7 +159,7 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_redemptions_affiliate_id'), table_name='redemptions')
     op.drop_table('redemptions')
     op.drop_index('uq_codes_dedicated', table_name='codes', postgresql_where=sa.text("kind = 'dedicated'"), sqlite_where=sa.text("kind = 'dedicated'"))
-    op.drop_index('uq_codes_canonical_live', table_name='codes', postgresql_where=sa.text('live'), sqlite_where=sa.text('live'))
+    op.drop_index('uq_codes_canonical_live', table_name='codes', postgresql_where=sa.text('live'), sqlite_where=sa.text('live = 1'))
     op.drop_index(op.f('ix_codes_campaign_id'), table_name='codes')
     op.drop_index(op.f('ix_codes_batch_id'), table_name='codes')
     op.drop_index(op.f('ix_codes_affiliate_id'), table_name='codes')

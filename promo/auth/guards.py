@@ -18,7 +18,8 @@ def allow(*roles: Role) -> Guard:
     """A guard admitting the given roles (and admin); others get 403."""
     allowed = frozenset((*roles, Role.ADMIN))
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    # Async, so that Litestar calls it inline instead of in a worker thread.
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         principal: Principal = connection.user
         if principal.role not in allowed:
             raise Forbidden(

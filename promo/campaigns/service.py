@@ -235,7 +235,7 @@ async def patch_campaign(
 async def release_codes(session: AsyncSession, campaign_id: int) -> None:
     """Archiving frees the campaign's canonical forms for reuse (SUMMER20 next year)."""
     await session.execute(
-        update(Code).where(Code.campaign_id == campaign_id, Code.live.is_(True)).values(live=False)
+        update(Code).where(Code.campaign_id == campaign_id, Code.live).values(live=False)
     )
 
 

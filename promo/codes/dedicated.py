@@ -187,7 +187,7 @@ async def _alias(
     )
     if code is not None:
         return code, True
-    holder = await session.scalar(select(Code).where(Code.canonical == form, Code.live.is_(True)))
+    holder = await session.scalar(select(Code).where(Code.canonical == form, Code.live))
     if (
         holder is not None
         and holder.kind == "alias"
@@ -213,7 +213,7 @@ async def list_affiliate_codes(
     """The affiliate's live codes (all kinds), oldest first; archived campaigns' are history."""
     query = (
         select(Code)
-        .where(Code.affiliate_id == affiliate_id, Code.live.is_(True))
+        .where(Code.affiliate_id == affiliate_id, Code.live)
         .order_by(Code.id)
         .limit(limit)
     )

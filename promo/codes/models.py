@@ -55,8 +55,10 @@ class Code(Base):
             "uq_codes_canonical_live",
             "canonical",
             unique=True,
+            # Written as each database's compiler writes ``Code.live`` in a
+            # query, so that the planner can prove the query uses this index.
             postgresql_where=text("live"),
-            sqlite_where=text("live"),
+            sqlite_where=text("live = 1"),
         ),
         # One dedicated code per affiliate and campaign, even when two first
         # requests race.

@@ -12,8 +12,6 @@ from datetime import datetime
 
 from msgspec import UNSET
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.affiliates.models import Affiliate
@@ -21,6 +19,7 @@ from promo.campaigns.models import Campaign
 from promo.codes.canonical import InvalidCode, canonical
 from promo.codes.models import Code
 from promo.codes.schemas import CodePatch
+from promo.db import dialect
 from promo.errors import Conflict, Invalid, NotFound
 
 
@@ -48,9 +47,8 @@ async def insert_code(
     code with the same canonical form, and for dedicated codes the one per
     affiliate and campaign. Which one refused is for the caller to find out.
     """
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
-        insert(Code)
+        dialect.insert(session, Code)
         .values(
             campaign_id=campaign_id,
             code=text.strip(),
@@ -66,7 +64,8 @@ async def insert_code(
         .on_conflict_do_nothing()
         .returning(Code)
     )
-    return await session.scalar(statement)
+    code: Code | None = await session.scalar(statement)
+    return code
 
 
 async def create_code(
@@ -110,7 +109,7 @@ async def find_code(session: AsyncSession, text: str) -> Code:
     except InvalidCode:
         form = None
     code = (
-        await session.scalar(select(Code).where(Code.canonical == form, Code.live.is_(True)))
+        await session.scalar(select(Code).where(Code.canonical == form, Code.live))
         if form
         else None
     )

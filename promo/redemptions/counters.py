@@ -74,7 +74,7 @@ async def consume_code(session: AsyncSession, code_id: int) -> Reason | None:
         .where(
             codes.c.id == code_id,
             codes.c.active.is_(True),
-            codes.c.live.is_(True),
+            codes.c.live,
             or_(codes.c.max_redemptions.is_(None), codes.c.used < codes.c.max_redemptions),
         )
         .values(used=codes.c.used + 1)

@@ -107,7 +107,7 @@ async def load_offer(
                 affiliates, affiliates.c.id == codes.c.affiliate_id
             )
         )
-        .where(and_(codes.c.canonical == canonical, codes.c.live.is_(True)))
+        .where(and_(codes.c.canonical == canonical, codes.c.live))
     )
     row = (await session.execute(query)).first()
     if row is None:
