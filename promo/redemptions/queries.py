@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Table, and_, exists, false, literal, select
+from sqlalchemy import Select, Table, and_, exists, false, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.affiliates.models import Affiliate
@@ -53,11 +53,9 @@ def _discount(row: Any) -> Discount:
     return FreeShipping()
 
 
-async def load_offer(
-    session: AsyncSession, canonical: str, customer_key: str | None
-) -> tuple[Offer | None, int, bool]:
-    """The live code spelled ``canonical`` with its campaign, and the customer's usage:
-    (offer, redemptions on this campaign, has any redemption)."""
+def offer_query(canonical: str, customer_key: str | None) -> Select[Any]:
+    """One statement: the live code by canonical form (the partial unique index),
+    its campaign and affiliate, and the customer's usage as scalar subqueries."""
     used_on_campaign = (
         select(usage.c.used)
         .where(usage.c.campaign_id == campaigns.c.id, usage.c.customer_key == customer_key)
@@ -109,7 +107,15 @@ async def load_offer(
         )
         .where(and_(codes.c.canonical == canonical, codes.c.live))
     )
-    row = (await session.execute(query)).first()
+    return query
+
+
+async def load_offer(
+    session: AsyncSession, canonical: str, customer_key: str | None
+) -> tuple[Offer | None, int, bool]:
+    """The live code spelled ``canonical`` with its campaign, and the customer's usage:
+    (offer, redemptions on this campaign, has any redemption)."""
+    row = (await session.execute(offer_query(canonical, customer_key))).first()
     if row is None:
         return None, 0, False
     rules = msgspec.convert(row.rules or {}, Rules)

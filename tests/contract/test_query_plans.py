@@ -1,0 +1,63 @@
+"""The checkout hot path stays an indexed lookup, however many codes exist.
+
+A predicate the planner cannot match to the partial unique index (``live IS
+true`` against ``WHERE live``) once made every validation scan the whole
+codes table; these tests read the real plans.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from promo.db import migrate
+from promo.db.engine import create_engine
+from promo.redemptions.queries import offer_query
+from tests.conftest import make_settings
+
+
+def plan(database_url: str, sql: str) -> str:
+    async def run() -> str:
+        engine = create_engine(make_settings(database_url))
+        try:
+            async with engine.connect() as connection:
+                if connection.dialect.name == "postgresql":
+                    await connection.execute(text("SET enable_seqscan = off"))
+                    rows = await connection.execute(text(f"EXPLAIN {sql}"))
+                    return "\n".join(row[0] for row in rows)
+                rows = await connection.execute(text(f"EXPLAIN QUERY PLAN {sql}"))
+                return "\n".join(str(row[-1]) for row in rows)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("customer", [None, "email:ana@example.com"])
+def test_validation_lookup_uses_the_live_code_index_on_postgresql(
+    postgres_url: str, customer: str | None
+) -> None:
+    migrate.upgrade(make_settings(postgres_url))
+    sql = str(
+        offer_query("SUMMER20", customer).compile(
+            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+        )
+    )
+    found = plan(postgres_url, sql)
+    assert "uq_codes_canonical_live" in found, found
+    assert "Seq Scan on codes" not in found, found
+
+
+def test_validation_lookup_uses_the_live_code_index_on_sqlite(tmp_path: object) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/plan.db"
+    migrate.upgrade(make_settings(url))
+    sql = str(
+        offer_query("SUMMER20", "id:c1").compile(
+            dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}
+        )
+    )
+    found = plan(url, sql)
+    assert "SEARCH codes USING INDEX uq_codes_canonical_live" in found, found
