@@ -1,0 +1,163 @@
+"""Seeding the benchmark database, straight into PostgreSQL after `promo db upgrade`.
+
+Campaigns are stored through the ORM model (as the service stores them), API
+keys through ``promo.auth.service.create_key``, codes with ``INSERT ...
+SELECT generate_series`` (a few seconds for hundreds of thousands). The
+ledger of the export row is seeded by ``benchmarks/ledger_export.py``'s own
+functions, so that both benchmarks export the same kind of rows.
+
+Codes are named by an index: ``M`` and 8 digits, which is its own canonical
+form, so the wrk and pgbench scripts build any code of a pool from its index
+without a list. Index 0 is the hot code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import text
+
+from promo.auth.roles import Role
+from promo.auth.service import create_key
+from promo.campaigns.models import Campaign
+from promo.db.engine import create_engine, create_sessionmaker
+from promo.settings import Settings
+
+HOT_INDEX = 0
+HOT_CODE_LIMIT = 100_000_000
+MANY_CAMPAIGNS = 10
+
+
+@dataclass
+class Pool:
+    """Codes ``lo`` .. ``lo + size - 1``; redemption runs take them front to back."""
+
+    group: str  # "many" (spread over the 10 plain campaigns) or one campaign's name
+    size: int
+    lo: int = 0
+    used: int = 0
+
+    @property
+    def next(self) -> int:
+        return self.lo + self.used
+
+    @property
+    def left(self) -> int:
+        return self.size - self.used
+
+    def consume(self, count: int) -> None:
+        self.used = min(self.size, self.used + count)
+
+
+@dataclass
+class Seeded:
+    keys: dict[Role, str]
+    campaigns: dict[str, int]
+    pools: dict[str, Pool]
+
+
+def _campaign(
+    name: str, now: datetime, *, max_redemptions: int | None = None, budget: int | None = None
+) -> Campaign:
+    return Campaign(
+        name=name,
+        status="active",
+        currency="EUR",
+        starts_at=now - timedelta(days=1),
+        ends_at=None,
+        timezone=None,
+        code_prefix=None,
+        open_to_affiliates=False,
+        rules={"exclude_skus": ["GIFT-CARD"]},
+        discount_type="percentage",
+        percent_off=Decimal(10),
+        max_discount=5000,
+        amount_off=None,
+        max_redemptions=max_redemptions,
+        max_redemptions_per_customer=1,
+        budget=budget,
+        redemptions_used=0,
+        budget_used=0,
+        commission_percent=Decimal(10),
+        commission_fixed=None,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+# Campaigns a run may use. "limited-*" have a redemption limit and a budget that
+# the benchmark never reaches; the others have no campaign-level limits.
+CAMPAIGNS: dict[str, dict[str, int]] = {
+    **{f"many-{n}": {} for n in range(MANY_CAMPAIGNS)},
+    "limited-promo": {"max_redemptions": 100_000_000, "budget": 10**15},
+    "limited-bare": {"max_redemptions": 100_000_000, "budget": 10**15},
+    "limited-pgbench": {"max_redemptions": 100_000_000, "budget": 10**15},
+    "nolimit-promo": {},
+    "hot": {},
+    "bulk": {},
+}
+
+INSERT_CODES = text(
+    """
+    INSERT INTO codes (campaign_id, code, canonical, kind, max_redemptions, used,
+                       active, live, created_at)
+    SELECT (CAST(:campaigns AS bigint[]))[1 + i % :spread],
+           'M' || lpad(i::text, 8, '0'), 'M' || lpad(i::text, 8, '0'),
+           'vanity', :max_redemptions, 0, true, true, now()
+    FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) AS i
+    """
+)
+
+
+async def seed_base(settings: Settings) -> Seeded:
+    """Campaigns, an affiliate and the API keys the run uses."""
+    now = datetime.now(UTC)
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            rows = {name: _campaign(name, now, **limits) for name, limits in CAMPAIGNS.items()}
+            session.add_all(rows.values())
+            await session.flush()
+            keys = {}
+            for role in (Role.CHECKOUT, Role.MARKETER, Role.ACCOUNTANT):
+                _, keys[role] = await create_key(
+                    session, role=role, affiliate_id=None, name=f"bench {role}", now=now
+                )
+            campaigns = {name: row.id for name, row in rows.items()}
+    finally:
+        await engine.dispose()
+    return Seeded(keys=keys, campaigns=campaigns, pools={})
+
+
+async def seed_codes(settings: Settings, seeded: Seeded, pools: dict[str, Pool]) -> None:
+    """The hot code and ``pools`` (their indexes are assigned here), then fresh
+    statistics and visibility (VACUUM ANALYZE), and a checkpoint, so that no
+    checkpoint of the seed's WAL falls in the middle of a measurement."""
+    campaigns = seeded.campaigns
+    many = [campaigns[f"many-{n}"] for n in range(MANY_CAMPAIGNS)]
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as connection:
+            hot = {"campaigns": [campaigns["hot"]], "spread": 1, "lo": HOT_INDEX, "hi": HOT_INDEX}
+            await connection.execute(INSERT_CODES, {**hot, "max_redemptions": HOT_CODE_LIMIT})
+            lo = HOT_INDEX + 1
+            for pool in pools.values():
+                pool.lo = lo
+                lo += pool.size
+                targets = many if pool.group == "many" else [campaigns[pool.group]]
+                values = {"campaigns": targets, "spread": len(targets), "max_redemptions": 1}
+                await connection.execute(
+                    INSERT_CODES, {**values, "lo": pool.lo, "hi": pool.lo + pool.size - 1}
+                )
+        seeded.pools = pools
+        autocommit = await engine.connect()
+        try:
+            connection = await autocommit.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text("VACUUM ANALYZE"))
+            await connection.execute(text("CHECKPOINT"))
+        finally:
+            await autocommit.close()
+    finally:
+        await engine.dispose()
