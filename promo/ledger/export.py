@@ -94,7 +94,7 @@ def _jsonl(rows: list[tuple[str, ...]], header: bool) -> bytes:
 
 
 FORMATS: dict[str, tuple[str, Callable[[list[tuple[str, ...]], bool], bytes]]] = {
-    "csv": ("text/csv; charset=utf-8", _csv),
+    "csv": ("text/csv", _csv),  # Litestar adds "; charset=utf-8" to text/*
     "jsonl": ("application/x-ndjson", _jsonl),
 }
 

@@ -17,7 +17,7 @@ from promo import audit
 from promo.auth.guards import allow
 from promo.auth.roles import Role
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
-from promo.errors import NotFound
+from promo.errors import Invalid, NotFound
 from promo.idempotent import run_once
 from promo.ids import Kind, decode, encode
 from promo.ledger import service
@@ -39,8 +39,29 @@ from promo.ledger.schemas import Kind as EntryKind
 from promo.redemptions.routes import IdempotencyKey
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 
-Start = Annotated[datetime | None, QueryParameter(name="from", description="created_at >= from")]
-End = Annotated[datetime | None, QueryParameter(name="to", description="created_at < to")]
+# Taken as text and parsed here, so that errors name the parameters the
+# client sent (``from``/``to``) and an instant without offset is refused.
+Start = Annotated[
+    str | None,
+    QueryParameter(name="from", max_length=64, description="RFC 3339; created_at >= from"),
+]
+End = Annotated[
+    str | None, QueryParameter(name="to", max_length=64, description="RFC 3339; created_at < to")
+]
+
+
+def instant(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise Invalid.field(name, "not an RFC 3339 instant") from None
+    if parsed.tzinfo is None:
+        raise Invalid.field(name, "needs a UTC offset (e.g. 2026-07-01T00:00:00Z)")
+    return parsed
+
+
 PublicId = Annotated[str | None, QueryParameter(max_length=64)]
 
 
@@ -54,15 +75,15 @@ def _id_or_404(kind: Kind, public_id: str | None, what: str) -> int | None:
 
 
 def _filters(
-    start: datetime | None,
-    end: datetime | None,
+    start: str | None,
+    end: str | None,
     affiliate_id: str | None,
     campaign_id: str | None,
     kind: str | None,
 ) -> service.Filters:
     return service.Filters(
-        start=start,
-        end=end,
+        start=instant("from", start),
+        end=instant("to", end),
         affiliate_id=_id_or_404(Kind.AFFILIATE, affiliate_id, "affiliate"),
         campaign_id=_id_or_404(Kind.CAMPAIGN, campaign_id, "campaign"),
         kind=kind,
@@ -275,10 +296,11 @@ async def commission_report(
 ) -> CommissionReport:
     """Per affiliate and currency over the ledger rows created in [from, to): orders,
     revenue, discount, commission by status and balance; sums equal the ledger's."""
-    totals = await service.commission_report(
-        session, service.Filters(start=start, end=end), now=clock()
+    filters = _filters(start, end, None, None, None)
+    totals = await service.commission_report(session, filters, now=clock())
+    return CommissionReport(
+        start=filters.start, end=filters.end, rows=[totals_read(t) for t in totals]
     )
-    return CommissionReport(start=start, end=end, rows=[totals_read(t) for t in totals])
 
 
 @get("/v1/me/earnings", tags=["affiliates"], guards=[allow(Role.AFFILIATE)])

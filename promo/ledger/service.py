@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, cast
 
 import msgspec
@@ -115,6 +116,9 @@ async def entry(session: AsyncSession, entry_id: int) -> Any:
 async def run_payouts(session: AsyncSession, *, as_of: datetime, now: datetime) -> list[int]:
     """Pay every affiliate and currency whose approved, unpaid balance at ``as_of``
     reaches its threshold (none set: any positive balance). Returns payout ids."""
+    if as_of > now:
+        # Entries still in their holding period would be paid early.
+        raise Invalid.field("as_of", "cannot be in the future")
     if dialect.is_postgres(session):
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PAYOUT_LOCK_KEY})
     unpaid = await session.execute(
@@ -226,4 +230,11 @@ async def commission_report(
 ) -> list[Totals]:
     """Per affiliate and currency over the ledger rows that ``filters`` select."""
     rows = await session.execute(_totals_query(now).where(*filter_clauses(filters)))
-    return [Totals(**row._asdict()) for row in rows]
+    # PostgreSQL sums bigints as numeric (Decimal); the amounts are integers.
+    return [
+        msgspec.convert(
+            {k: int(v) if isinstance(v, Decimal) else v for k, v in row._asdict().items()},
+            Totals,
+        )
+        for row in rows
+    ]

@@ -1,0 +1,399 @@
+"""Background batches on a committed database: real tasks, own connections, real commits.
+
+One fresh database per backend for this module (no outer transaction: the
+point is what is committed, and when). Each test makes its own campaign and
+pattern, so tests do not see each other's batches in their assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from promo.app import create_app
+from promo.auth.roles import Role
+from promo.campaigns.models import Campaign
+from promo.clock import utc_now
+from promo.codes import generation, rounds
+from promo.codes.batch_jobs import BatchRunner
+from promo.codes.batches import create_batch
+from promo.codes.models import Code, CodeBatch
+from promo.codes.patterns import matcher, parse_charset, parse_pattern
+from promo.db import migrate
+from promo.db.engine import create_engine, create_sessionmaker
+from promo.ids import Kind, decode, encode
+from promo.settings import Settings
+from tests.conftest import make_settings
+from tests.support.api import cart, create_campaign, item
+from tests.support.factories import bearer, make_key
+from tests.support.postgres import PostgresServer
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def committed(request: pytest.FixtureRequest, sqlite_dir: Path) -> Iterator[Settings]:
+    """A fresh, migrated database that this module's tests commit into."""
+    name = f"promo_batches_{uuid.uuid4().hex[:8]}"
+    if request.param == "sqlite":
+        settings = make_settings(f"sqlite+aiosqlite:///{sqlite_dir / name}.db")
+        migrate.upgrade(settings)
+        yield settings
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    settings = make_settings(server.create_database(name))
+    migrate.upgrade(settings)
+    yield settings
+    server.drop_database(name)
+
+
+@pytest.fixture
+async def engine(committed: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(committed)
+    yield engine
+    await engine.dispose()
+
+
+@dataclass
+class Service:
+    app: Litestar
+    client: httpx.AsyncClient
+    marketer: dict[str, str]
+    checkout: dict[str, str]
+
+    @property
+    def runner(self) -> BatchRunner:
+        runner: BatchRunner = self.app.state.batch_runner
+        return runner
+
+
+async def committed_key(engine: AsyncEngine, role: Role) -> dict[str, str]:
+    async with create_sessionmaker(engine)() as session, session.begin():
+        return bearer(await make_key(session, role, now=utc_now()))
+
+
+@asynccontextmanager
+async def running(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Service]:
+    """The app with its lifespan (startup recovery, shutdown of background runs).
+
+    Not a fixture: the lifespan must start and end in the same task.
+    """
+    app = create_app(settings, engine=engine)
+    marketer = await committed_key(engine, Role.MARKETER)
+    checkout = await committed_key(engine, Role.CHECKOUT)
+    async with app.lifespan():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://promo.test") as client:
+            yield Service(app, client, marketer, checkout)
+
+
+async def post_batch(service: Service, campaign_id: str, **body: Any) -> dict[str, Any]:
+    response = await service.client.post(
+        f"/v1/campaigns/{campaign_id}/code-batches",
+        json={"charset": "safe", **body},
+        headers=service.marketer,
+    )
+    assert response.status_code == 202, response.text
+    batch: dict[str, Any] = response.json()
+    return batch
+
+
+async def get_batch(service: Service, batch_id: str) -> dict[str, Any]:
+    response = await service.client.get(f"/v1/code-batches/{batch_id}", headers=service.marketer)
+    assert response.status_code == 200, response.text
+    batch: dict[str, Any] = response.json()
+    return batch
+
+
+async def stored_codes(engine: AsyncEngine, batch_id: str) -> int:
+    async with engine.connect() as connection:
+        count = await connection.scalar(
+            select(func.count())
+            .select_from(Code)
+            .where(Code.batch_id == decode(Kind.CODE_BATCH, batch_id))
+        )
+    return int(count or 0)
+
+
+async def test_background_batch_reaches_done_in_committed_chunks(
+    committed: Settings, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rounds, "CHUNK_POSTGRES", 7_000)
+    monkeypatch.setattr(rounds, "CHUNK_SQLITE", 7_000)
+    async with running(committed, engine) as service:
+        await background_batch_reaches_done(service, engine)
+
+
+async def background_batch_reaches_done(service: Service, engine: AsyncEngine) -> None:
+    campaign = await create_campaign(service.client, service.marketer)
+
+    batch = await post_batch(service, campaign["id"], count=20_000, pattern="BG-#####-#####")
+    assert batch["status"] == "pending"
+    await service.runner.wait()
+
+    done = await get_batch(service, batch["id"])
+    assert done["status"] == "done", done
+    assert (done["generated"], done["percent"], done["error"]) == (20_000, 100.0, None)
+    assert done["finished_at"] is not None
+    assert await stored_codes(engine, batch["id"]) == 20_000
+
+    csv = await service.client.get(
+        f"/v1/code-batches/{batch['id']}/codes.csv", headers=service.marketer
+    )
+    assert csv.status_code == 200
+    header, *lines = csv.text.splitlines()
+    assert header == "code"
+    assert len(lines) == len(set(lines)) == 20_000
+    expected = matcher(parse_pattern("BG-#####-#####", parse_charset("safe")))
+    assert all(expected.fullmatch(line.replace("-", "")) for line in lines)
+
+
+async def test_progress_is_committed_round_by_round(
+    committed: Settings, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the CLI's progress bar shows: each round's committed count."""
+    monkeypatch.setattr(rounds, "CHUNK_POSTGRES", 4_000)
+    monkeypatch.setattr(rounds, "CHUNK_SQLITE", 4_000)
+    sessions = create_sessionmaker(engine)
+    async with sessions() as session, session.begin():
+        campaign = await new_campaign(session)
+        batch = await create_batch(
+            session,
+            campaign,
+            pattern="PR-##########",
+            charset="safe",
+            count=10_000,
+            max_redemptions_per_code=1,
+            affiliate_id=None,
+            max_guess_ratio=committed.max_guess_ratio,
+            now=utc_now(),
+        )
+    seen: list[int] = []
+    ended = await generation.run_batch(engine, batch.id, clock=utc_now, on_progress=seen.append)
+    assert ended is not None
+    assert ended.status == "done"
+    # Two concurrent rounds on PostgreSQL, one at a time on SQLite.
+    assert seen == ([8_000, 10_000] if committed.is_postgres else [4_000, 8_000, 10_000])
+
+
+async def new_campaign(session: AsyncSession, status: str = "active") -> Campaign:
+    from decimal import Decimal
+
+    campaign = Campaign(
+        name="Storage",
+        status=status,
+        currency="EUR",
+        starts_at=utc_now(),
+        ends_at=None,
+        timezone=None,
+        code_prefix=None,
+        open_to_affiliates=False,
+        rules={},
+        discount_type="percentage",
+        percent_off=Decimal(10),
+        redemptions_used=0,
+        budget_used=0,
+        created_at=utc_now(),
+        updated_at=utc_now(),
+    )
+    session.add(campaign)
+    await session.flush()
+    return campaign
+
+
+async def test_batch_of_100k_on_postgres_then_a_random_code_validates(
+    committed: Settings, engine: AsyncEngine
+) -> None:
+    if not committed.is_postgres:
+        pytest.skip("the COPY fast path is PostgreSQL's")
+    async with running(committed, engine) as service:
+        await random_code_of_100k_validates(service, engine)
+
+
+async def random_code_of_100k_validates(service: Service, engine: AsyncEngine) -> None:
+    campaign = await create_campaign(
+        service.client, service.marketer, starts_at="2020-01-01T00:00:00Z", ends_at=None
+    )
+    batch = await post_batch(service, campaign["id"], count=100_000, pattern="HK-####-####-##")
+    await service.runner.wait()
+    assert (await get_batch(service, batch["id"]))["status"] == "done"
+    assert await stored_codes(engine, batch["id"]) == 100_000
+
+    async with engine.connect() as connection:
+        codes = list(
+            await connection.scalars(
+                select(Code.code)
+                .where(Code.batch_id == decode(Kind.CODE_BATCH, batch["id"]))
+                .order_by(Code.id)
+                .offset(random.randrange(100_000 - 3))
+                .limit(3)
+            )
+        )
+    for spelling in (codes[0], codes[1].lower(), codes[2].replace("-", " ")):
+        response = await service.client.post(
+            "/v1/validations",
+            json={"code": spelling, "cart": cart(item("TSHIRT-1", 1, 2500))},
+            headers=service.checkout,
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["valid"] is True, response.json()
+
+
+async def insert_batch(engine: AsyncEngine, status: str, generated: int = 0) -> int:
+    async with create_sessionmaker(engine)() as session, session.begin():
+        campaign = await new_campaign(session)
+        batch = CodeBatch(
+            campaign_id=campaign.id,
+            pattern="IR######",
+            display_pattern="IR-######",
+            charset="safe",
+            count=50_000,
+            max_redemptions_per_code=1,
+            status=status,
+            generated=generated,
+            created_at=utc_now(),
+        )
+        session.add(batch)
+        await session.flush()
+        return batch.id
+
+
+async def test_batch_left_unfinished_by_a_previous_process_is_reported_failed(
+    committed: Settings, engine: AsyncEngine
+) -> None:
+    running = await insert_batch(engine, "running", generated=12_000)
+    pending = await insert_batch(engine, "pending")
+    done = await insert_batch(engine, "done", generated=50_000)
+
+    app = create_app(committed, engine=engine)
+    marketer = await committed_key(engine, Role.MARKETER)
+    async with app.lifespan():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://promo.test") as client:
+            reports = {
+                batch_id: (
+                    await client.get(
+                        f"/v1/code-batches/{encode(Kind.CODE_BATCH, batch_id)}", headers=marketer
+                    )
+                ).json()
+                for batch_id in (running, pending, done)
+            }
+
+    for batch_id in (running, pending):
+        assert reports[batch_id]["status"] == "failed"
+        assert reports[batch_id]["error"] == "interrupted by a restart"
+        assert reports[batch_id]["finished_at"] is not None
+    assert reports[running]["generated"] == 12_000
+    assert reports[running]["percent"] == 24.0
+    assert reports[done]["status"] == "done"
+
+
+async def test_batch_being_generated_by_another_process_is_left_alone(
+    committed: Settings, engine: AsyncEngine
+) -> None:
+    if not committed.is_postgres:
+        pytest.skip("SQLite serves one process; its runs are not locked")
+    running = await insert_batch(engine, "running", generated=1_000)
+    async with engine.connect() as other_process:
+        await other_process.execute(
+            text("SELECT pg_advisory_lock(:namespace, :batch)"),
+            {"namespace": generation.RUN_LOCK_NAMESPACE, "batch": running},
+        )
+        failed = await generation.fail_interrupted(engine, now=utc_now())
+        assert running not in failed
+        await other_process.execute(
+            text("SELECT pg_advisory_unlock(:namespace, :batch)"),
+            {"namespace": generation.RUN_LOCK_NAMESPACE, "batch": running},
+        )
+        await other_process.commit()
+    assert running in await generation.fail_interrupted(engine, now=utc_now())
+
+
+async def test_shutdown_stops_a_running_batch_and_reports_it_failed_not_half_done(
+    committed: Settings, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rounds, "CHUNK_POSTGRES", 1_000)
+    monkeypatch.setattr(rounds, "CHUNK_SQLITE", 1_000)
+    app = create_app(committed, engine=engine)
+    marketer = await committed_key(engine, Role.MARKETER)
+    async with app.lifespan():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://promo.test") as client:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                campaign_id = encode(Kind.CAMPAIGN, (await new_campaign(session)).id)
+            response = await client.post(
+                f"/v1/campaigns/{campaign_id}/code-batches",
+                json={"count": 50_000, "pattern": "SD-##########"},
+                headers=marketer,
+            )
+            assert response.status_code == 202
+            batch_id = response.json()["id"]
+            await asyncio.sleep(0.05)  # a round or two, not fifty
+    # The app has shut down: its run was cancelled and recorded.
+    async with engine.connect() as connection:
+        batch = (
+            await connection.execute(
+                select(CodeBatch).where(CodeBatch.id == decode(Kind.CODE_BATCH, batch_id))
+            )
+        ).one()
+    assert batch.status == "failed"
+    assert batch.error == "interrupted by a shutdown"
+    assert batch.generated < 50_000
+    assert await stored_codes(engine, batch_id) == batch.generated
+
+
+async def test_archiving_the_campaign_stops_its_batch(engine: AsyncEngine) -> None:
+    sessions = create_sessionmaker(engine)
+    async with sessions() as session, session.begin():
+        campaign = await new_campaign(session)
+        batch = await create_batch(
+            session,
+            campaign,
+            pattern="AR-##########",
+            charset="safe",
+            count=5_000,
+            max_redemptions_per_code=1,
+            affiliate_id=None,
+            max_guess_ratio=1e-4,
+            now=utc_now(),
+        )
+        await session.execute(
+            update(Campaign).where(Campaign.id == campaign.id).values(status="archived")
+        )
+    ended = await generation.run_batch(engine, batch.id, clock=utc_now)
+    assert ended is not None
+    assert ended.status == "failed"
+    assert ended.error == "the campaign was archived while generating"
+    assert ended.generated == 0
+
+
+async def test_a_batch_runs_once(committed: Settings, engine: AsyncEngine) -> None:
+    sessions = create_sessionmaker(engine)
+    async with sessions() as session, session.begin():
+        campaign = await new_campaign(session)
+        batch = await create_batch(
+            session,
+            campaign,
+            pattern="ON-##########",
+            charset="safe",
+            count=2_000,
+            max_redemptions_per_code=1,
+            affiliate_id=None,
+            max_guess_ratio=committed.max_guess_ratio,
+            now=utc_now(),
+        )
+    first = await generation.run_batch(engine, batch.id, clock=utc_now)
+    assert first is not None
+    assert first.status == "done"
+    assert await generation.run_batch(engine, batch.id, clock=utc_now) is None
+    assert await stored_codes(engine, encode(Kind.CODE_BATCH, batch.id)) == 2_000
