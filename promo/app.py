@@ -145,7 +145,7 @@ def create_app(
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
         # Batches a stopped process left unfinished are reported failed; this
-        # process's batch runs are cancelled before the engine goes.
+        # process's batch runs stop (and are marked failed) before the engine goes.
         on_startup=[batch_runner.recover],
         on_shutdown=[batch_runner.shutdown, dispose_engine],
         logging_config=None,

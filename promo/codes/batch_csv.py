@@ -14,6 +14,7 @@ closed, so the stream opens its own connection:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import nullcontext
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -46,13 +47,12 @@ async def _snapshot_pages(
     connection: AsyncConnection, batch_id: int, *, owns: bool
 ) -> AsyncIterator[list[str]]:
     query = select(Code.code).where(Code.batch_id == batch_id).order_by(Code.id)
-    if not owns:  # a test's connection: its own transaction is the snapshot
-        result = await connection.stream(query, execution_options={"yield_per": PAGE})
-        async for rows in result.partitions():
-            yield [row[0] for row in rows]
-        return
-    await connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-    async with connection.begin():
+    if owns:
+        await connection.execution_options(
+            isolation_level="REPEATABLE READ", postgresql_readonly=True
+        )
+    # A test's connection is already in a transaction: that is its snapshot.
+    async with connection.begin() if owns else nullcontext():
         result = await connection.stream(query, execution_options={"yield_per": PAGE})
         async for rows in result.partitions():
             yield [row[0] for row in rows]

@@ -1,13 +1,13 @@
 """Background generation of large batches, owned by the app.
 
-Each run is an asyncio task of this process with its own connection (never
+Each run is an asyncio task of this process with its own connections (never
 the request's session, which is gone once the response is sent). Tasks are
-started after the creating request committed; on shutdown they stop between
-two rounds (and are awaited), marking their batches failed. On startup, batches left pending
-or running by a process that stopped are marked failed, "interrupted by a
-restart": a batch is never silently half-done. Resuming was not chosen: a
-failed batch keeps its codes (they are valid and listed in its CSV), and a new
-batch for the missing count is one request away.
+started after the creating request committed. On shutdown they stop between
+two rounds (and are awaited), marking their batches failed; on startup,
+batches left pending or running by a process that died are marked failed,
+"interrupted by a restart": a batch is never silently half-done. Resuming was
+not chosen: a failed batch keeps its codes (valid, counted in ``generated``,
+listed in its CSV), and a new batch for the missing count is one request away.
 
 An app built on one connection (tests that roll everything back) cannot run
 two things at once on it, so there a run happens in full before the response

@@ -13,7 +13,7 @@ from promo import audit
 from promo.auth.guards import allow
 from promo.auth.roles import Role
 from promo.campaigns.service import get_campaign
-from promo.codes import batches, generation
+from promo.codes import batches, rounds
 from promo.codes.batch_csv import batch_codes_csv
 from promo.codes.batch_jobs import BatchRunner
 from promo.codes.batch_schemas import (
@@ -104,7 +104,7 @@ class CampaignCodeBatchController(Controller):
             session, principal, "code_batch.create", public_id, now=clock(), details=data
         )
         if batch.count <= batches.INLINE_MAX:
-            await generation.fill_inline(session, batch, now=clock())
+            await rounds.fill_inline(session, batch, now=clock())
             return Response(batch_read(batch), status_code=201)
         runner: BatchRunner = state.batch_runner
         # Started once the response is sent, hence after the batch row is committed.
@@ -161,6 +161,6 @@ class CodeBatchController(Controller):
         filename = f"{encode(Kind.CODE_BATCH, batch.id)}.csv"
         return Stream(
             batch_codes_csv(runner.bind, batch.id),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds "; charset=utf-8"
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )

@@ -38,7 +38,7 @@ class CodeBatchCreate(Schema):
         ),
     ] = "safe"
     max_redemptions_per_code: MaxRedemptions | None = 1
-    affiliate_id: str | None = None
+    affiliate_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
 
 
 class CodeBatchPatch(Schema):
