@@ -15,6 +15,9 @@ from promo.errors import Invalid
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+# PostgreSQL text cannot hold U+0000: text that is stored or looked up refuses it
+# here (422 naming the field) rather than in the database (a 500).
+NO_NUL = r"^[^\x00]*$"
 
 
 class Schema(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -111,16 +111,32 @@ class Throttle:
         now = self.clock()
         bucket, into = divmod(now, self.window)
         overlap = 1 - into / self.window
+        refused: list[tuple[int, Limit]] = []
         for limit, key in self._identities(identities):
             current, previous = await self.store.counts(key, int(bucket))
             if current + previous * overlap >= limit.max_failures:
-                # Enough of the previous bucket will have slid out by then.
-                retry_after = max(1, math.ceil(self.window - into))
-                raise TooManyRequests(
-                    "too_many_failed_attempts",
-                    f"Too many failed attempts for this {limit.scope}; retry later",
-                    extra={"retry_after": retry_after},
-                )
+                wait = self._wait(limit.max_failures, current, previous, into)
+                refused.append((wait, limit))
+        if refused:
+            # The identity that stays over its budget longest decides when to come back.
+            retry_after, limit = max(refused, key=lambda pair: pair[0])
+            raise TooManyRequests(
+                "too_many_failed_attempts",
+                f"Too many failed attempts for this {limit.scope}; retry later",
+                extra={"retry_after": retry_after},
+            )
+
+    def _wait(self, budget: int, current: int, previous: int, into: float) -> int:
+        """Whole seconds until the estimate falls below ``budget``, counting no new
+        failures (a refused identity cannot fail again until then)."""
+        if current < budget:
+            # Within this bucket: the previous bucket's weight slides out linearly.
+            until = self.window * (1 - (budget - current) / previous) - into
+        else:
+            # Only in the next bucket, where this bucket's count slides out in turn.
+            until = (self.window - into) + self.window * (1 - budget / current)
+        # Strictly below the budget: past ``until``, with room for float rounding.
+        return max(1, math.floor(until + 1e-6) + 1)
 
     async def record_failure(self, identities: dict[str, str | None]) -> None:
         bucket = int(self.clock() // self.window)

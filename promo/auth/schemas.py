@@ -10,13 +10,13 @@ import msgspec
 from promo.auth.models import ApiKey
 from promo.auth.roles import Role
 from promo.ids import Kind, encode
-from promo.schemas import Schema
+from promo.schemas import NO_NUL, Schema
 
 
 class KeyCreate(Schema):
     role: Role
-    affiliate_id: str | None = None
-    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    affiliate_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    name: Annotated[str, msgspec.Meta(max_length=200, pattern=NO_NUL)] = ""
 
 
 class KeyRead(Schema):

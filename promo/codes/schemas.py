@@ -26,7 +26,7 @@ CodeText = Annotated[
 class CodeCreate(Schema):
     code: CodeText
     max_redemptions: MaxRedemptions | None = None
-    affiliate_id: str | None = None
+    affiliate_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
 
 
 class CodePatch(Schema):

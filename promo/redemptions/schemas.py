@@ -10,17 +10,21 @@ import msgspec
 from promo.campaigns.schemas import Amount, Currency, Token
 from promo.codes.schemas import CodeText
 from promo.money import MAX_AMOUNT
-from promo.schemas import Schema
+from promo.schemas import NO_NUL, Schema
 
 MAX_CART_ITEMS = 1000
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+LineId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=NO_NUL)]
+CustomerId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]
+CustomerEmail = Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=NO_NUL)]
+OrderId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]
 
 
 class CartItem(Schema):
     sku: Token
     quantity: Quantity
     unit_price: Amount
-    line_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    line_id: LineId | None = None
     categories: Annotated[list[Token], msgspec.Meta(max_length=50)] = msgspec.field(
         default_factory=list
     )
@@ -35,8 +39,8 @@ class CartIn(Schema):
 class CheckoutRequest(Schema):
     code: CodeText
     cart: CartIn
-    customer_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
-    customer_email: Annotated[str, msgspec.Meta(min_length=3, max_length=320)] | None = None
+    customer_id: CustomerId | None = None
+    customer_email: CustomerEmail | None = None
     first_order: bool = False
     client_ip: Annotated[str, msgspec.Meta(max_length=45)] | None = None
 
@@ -64,12 +68,12 @@ class ValidationResult(Schema):
 
 
 class RedeemRequest(CheckoutRequest, kw_only=True):
-    order_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    order_id: OrderId
 
 
 class RollbackRequest(Schema):
     amount: Annotated[int, msgspec.Meta(ge=1, le=MAX_AMOUNT)] | None = None
-    reason: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=500, pattern=NO_NUL)] | None = None
 
 
 class RedemptionRead(Schema):

@@ -8,6 +8,8 @@ uniform reason; the detailed reason is still counted in the metrics.
 
 from __future__ import annotations
 
+import ipaddress
+
 from prometheus_client import Counter
 
 from promo.auth.service import Principal
@@ -45,8 +47,31 @@ def identities(principal: Principal, request: CheckoutRequest) -> dict[str, str 
     return {
         "key": str(principal.key_id),
         "customer": customer_key(request.customer_id, request.customer_email),
-        "ip": request.client_ip,
+        "ip": client_address(request.client_ip),
     }
+
+
+def client_address(client_ip: str | None) -> str | None:
+    """The shopper's address as one throttle identity.
+
+    One spelling per address (``2001:DB8::1`` and ``2001:db8:0::1``, or an
+    IPv4-mapped IPv6 address and its IPv4 form, must not get one budget each),
+    and one identity per IPv6 /64: the block a single subscriber is given, so
+    hopping between its addresses buys no fresh budget. Text that is not an
+    address is used trimmed and lower-cased.
+    """
+    text = (client_ip or "").strip().lower()
+    if not text:
+        return None
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return text
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address.packed, 64), strict=False))
+    return str(address)
 
 
 def concealed(reason: str, uniform: bool) -> bool:
