@@ -236,6 +236,11 @@ def _http_error(exc: HTTPException) -> ProblemDetailsException:
     return problem(status, code, HTTPStatus(status).phrase, detail, headers=exc.headers)
 
 
+def _undecodable_body(exc: Exception) -> ProblemDetailsException:
+    """JSON nested beyond the decoder's depth, or bytes that are not UTF-8."""
+    return problem(400, "malformed_json", "Bad Request", "The request body cannot be decoded")
+
+
 def _unexpected_error(exc: Exception) -> ProblemDetailsException:
     log.error("unhandled error", exc_info=exc)
     return problem(500, "internal_error", "Internal error", "Internal server error")
@@ -249,6 +254,8 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
         NotAuthorizedException: _http_error,
         PermissionDeniedException: _http_error,
         HTTPException: _http_error,
+        RecursionError: _undecodable_body,
+        UnicodeDecodeError: _undecodable_body,
         Exception: _unexpected_error,
     }
     return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=mapping))

@@ -14,6 +14,7 @@ from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from promo import audit
 from promo.affiliates import service
 from promo.affiliates.models import Affiliate
 from promo.affiliates.schemas import (
@@ -92,11 +93,19 @@ class AffiliateController(Controller):
 
     @post("/", status_code=201)
     async def create_affiliate(
-        self, data: JSONBody[AffiliateCreate], session: DbSession, clock: ClockDep
+        self,
+        data: JSONBody[AffiliateCreate],
+        session: DbSession,
+        clock: ClockDep,
+        principal: Caller,
     ) -> AffiliateCreated:
         """Create an affiliate; with ``create_key`` its API key is in the answer, once."""
         affiliate, key = await service.create_affiliate(session, data, now=clock())
-        return AffiliateCreated(**msgspec.structs.asdict(affiliate_read(affiliate)), key=key)
+        read = affiliate_read(affiliate)
+        await audit.record(
+            session, principal, "affiliate.create", read.id, now=clock(), details=data
+        )
+        return AffiliateCreated(**msgspec.structs.asdict(read), key=key)
 
     @get("/")
     async def list_affiliates(
@@ -127,10 +136,15 @@ class AffiliateController(Controller):
         data: JSONBody[AffiliatePatch],
         session: DbSession,
         clock: ClockDep,
+        principal: Caller,
     ) -> AffiliateRead:
         """Change fields; ``{"active": false}`` disables its codes and refuses its keys."""
         affiliate = await service.get_affiliate(session, _affiliate_id(affiliate_id))
-        return affiliate_read(await service.patch_affiliate(session, affiliate, data, now=clock()))
+        read = affiliate_read(await service.patch_affiliate(session, affiliate, data, now=clock()))
+        await audit.record(
+            session, principal, "affiliate.update", read.id, now=clock(), details=data
+        )
+        return read
 
     @post("/{affiliate_id:str}/codes", status_code=201, responses=ALREADY_GRANTED)
     async def grant_code(
@@ -140,6 +154,7 @@ class AffiliateController(Controller):
         session: DbSession,
         clock: ClockDep,
         state: State,
+        principal: Caller,
     ) -> Response[DedicatedCodeRead]:
         """The affiliate's dedicated code for a campaign (201 first, 200 after), and an alias."""
         settings: Settings = state.settings
@@ -151,6 +166,9 @@ class AffiliateController(Controller):
             alias=data.alias,
             self_service=False,
             now=clock(),
+        )
+        await audit.record(
+            session, principal, "affiliate.code", affiliate_id, now=clock(), details=data
         )
         return _granted(grant)
 

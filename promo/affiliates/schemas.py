@@ -20,7 +20,7 @@ Email = Annotated[
     msgspec.Meta(
         min_length=3,
         max_length=320,
-        pattern=r"^[^@\s]+@[^@\s]+$",
+        pattern=r"^[^@\s\x00]+@[^@\s\x00]+$",
         description="Used for self-referral checks (canonical form: +tag and Gmail dots dropped)",
     ),
 ]

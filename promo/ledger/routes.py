@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -57,9 +57,17 @@ def instant(name: str, value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise Invalid.field(name, "not an RFC 3339 instant") from None
-    if parsed.tzinfo is None:
+    return utc_instant(name, parsed)
+
+
+def utc_instant(name: str, value: datetime) -> datetime:
+    """The UTC instant of ``value``; 422 when it has no offset or no UTC form."""
+    if value.tzinfo is None:
         raise Invalid.field(name, "needs a UTC offset (e.g. 2026-07-01T00:00:00Z)")
-    return parsed
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise Invalid.field(name, "out of range once converted to UTC") from None
 
 
 PublicId = Annotated[str | None, QueryParameter(max_length=64)]
@@ -267,7 +275,8 @@ async def run_payouts(
     reaches its threshold. Running it again pays only what became approved since."""
 
     async def work() -> tuple[int, PayoutRunResult]:
-        ids = await service.run_payouts(session, as_of=data.as_of, now=clock())
+        as_of = utc_instant("as_of", data.as_of)
+        ids = await service.run_payouts(session, as_of=as_of, now=clock())
         result = PayoutRunResult(as_of=data.as_of, payouts=await _payout_reads(session, ids))
         await audit.record(
             session,

@@ -9,7 +9,7 @@ import msgspec
 
 from promo.campaigns.schemas import Currency, Instant
 from promo.money import MAX_AMOUNT
-from promo.schemas import Schema
+from promo.schemas import NO_NUL, Schema
 
 Kind = Literal["redemption", "reversal", "refund", "adjustment", "payout"]
 SignedAmount = Annotated[int, msgspec.Meta(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
@@ -43,7 +43,7 @@ class AdjustmentCreate(Schema):
     affiliate_id: Annotated[str, msgspec.Meta(max_length=64)]
     currency: Currency
     commission: SignedAmount
-    note: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    note: Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=NO_NUL)]
 
 
 class PayoutRun(Schema):

@@ -34,7 +34,7 @@ from promo.redemptions.schemas import (
     ValidationResult,
 )
 from promo.redemptions.validation import validate
-from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
+from promo.schemas import DEFAULT_LIMIT, NO_NUL, decode_cursor, next_cursor
 from promo.throttle import Throttle
 
 IdempotencyKey = Annotated[
@@ -114,7 +114,7 @@ async def create_validation(
         )
     reason = decision.reason.value
     screening.REFUSALS.labels("validate", reason).inc()
-    if reason in screening.GUESS_REASONS:
+    if screening.counts_as_failure(reason, state.settings.uniform_refusals):
         await throttle.record_failure(who)
     if screening.concealed(reason, state.settings.uniform_refusals):
         return ValidationResult(
@@ -179,7 +179,7 @@ class RedemptionController(Controller):
                 red = await service.redeem(session, data, now=clock())
             except Conflict as exc:
                 screening.REFUSALS.labels("redeem", exc.code).inc()
-                if exc.code in screening.GUESS_REASONS:
+                if screening.counts_as_failure(exc.code, state.settings.uniform_refusals):
                     await throttle.record_failure(who)
                 if screening.concealed(exc.code, state.settings.uniform_refusals):
                     raise Conflict(screening.UNIFORM_REASON, screening.UNIFORM_MESSAGE) from None
@@ -244,9 +244,9 @@ class RedemptionController(Controller):
     async def list_redemptions(
         self,
         session: DbSession,
-        order_id: Annotated[str | None, QueryParameter(max_length=128)] = None,
+        order_id: Annotated[str | None, QueryParameter(max_length=128, pattern=NO_NUL)] = None,
         code: Annotated[str | None, QueryParameter(max_length=64)] = None,
-        customer_id: Annotated[str | None, QueryParameter(max_length=128)] = None,
+        customer_id: Annotated[str | None, QueryParameter(max_length=128, pattern=NO_NUL)] = None,
         campaign_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
         cursor: PageCursor = None,
         limit: PageLimit = DEFAULT_LIMIT,

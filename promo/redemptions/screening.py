@@ -74,5 +74,11 @@ def client_address(client_ip: str | None) -> str | None:
     return str(address)
 
 
+def counts_as_failure(reason: str, uniform: bool) -> bool:
+    """Guesses spend the budget; with uniform answers every concealed refusal does,
+    or the pace of 429s would tell an unknown code from a used-up one."""
+    return reason in (CONCEALED_REASONS if uniform else GUESS_REASONS)
+
+
 def concealed(reason: str, uniform: bool) -> bool:
     return uniform and reason in CONCEALED_REASONS

@@ -165,14 +165,15 @@ async def test_payouts_and_ledger_adjustments_are_audited_once(
     entries = await audit(client, admin)
     assert summary(entries) == [
         ("marketer", "campaign.create", campaign["id"]),
+        ("marketer", "affiliate.create", anna["id"]),
         ("marketer", "code.create", "ANNA10"),
         ("accountant", "payouts.run", None),
         ("accountant", "ledger.adjustment", adjusted.json()["id"]),
     ]
     accountant_id = await key_id(client, accountant)
-    assert entries[2]["key_id"] == entries[3]["key_id"] == accountant_id
-    assert entries[2]["details"] == {"as_of": as_of.isoformat(), "payouts": payout_ids}
-    assert entries[3]["details"] == body
+    assert entries[3]["key_id"] == entries[4]["key_id"] == accountant_id
+    assert entries[3]["details"] == {"as_of": as_of.isoformat(), "payouts": payout_ids}
+    assert entries[4]["details"] == body
 
 
 async def test_code_batches_are_audited(

@@ -123,11 +123,6 @@ async def test_streamed_body_over_the_size_limit_is_413(
     assert response.json()["code"] == "payload_too_large"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Litestar decodes the body to Any first and msgspec raises RecursionError, which "
-    "the error map (promo/errors.py) turns into a 500; see the issue 7 report",
-)
 async def test_deeply_nested_json_is_400(
     client: httpx.AsyncClient, checkout: dict[str, str]
 ) -> None:
@@ -148,11 +143,6 @@ async def test_moderately_nested_json_is_422_naming_the_field(
     assert_names_field(response, "cart")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="msgspec raises UnicodeDecodeError on invalid UTF-8 inside a string, which the "
-    "error map (promo/errors.py) turns into a 500; see the issue 7 report",
-)
 async def test_invalid_utf8_is_400(client: httpx.AsyncClient, checkout: dict[str, str]) -> None:
     headers = {**checkout, "content-type": "application/json"}
     response = await client.post(
@@ -588,14 +578,6 @@ async def test_ledger_note_is_bounded(
     assert_all_named(results)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="NUL (U+0000) is stored as is on SQLite and is a 500 on PostgreSQL for fields "
-    "outside the schemas changed here: AdjustmentCreate.note (promo/ledger/schemas.py), "
-    "the affiliates' Email (promo/affiliates/schemas.py), the order_id/customer_id filters "
-    "of GET /v1/redemptions (QueryParameter in promo/redemptions/routes.py); "
-    "see the issue 7 report",
-)
 async def test_nul_outside_the_changed_schemas_is_refused_naming_the_field(
     client: httpx.AsyncClient,
     marketer: dict[str, str],
@@ -618,12 +600,6 @@ async def test_nul_outside_the_changed_schemas_is_refused_naming_the_field(
     assert_all_named(results)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an instant with no UTC form (year 1 at +10:00) reaches UtcDateTime and is a 500: "
-    "PayoutRun.as_of (promo/ledger/schemas.py) and the from/to filters of the ledger "
-    "(promo/ledger/routes.py); see the issue 7 report",
-)
 async def test_instants_without_a_utc_form_are_refused_by_the_ledger(
     client: httpx.AsyncClient, accountant: dict[str, str]
 ) -> None:

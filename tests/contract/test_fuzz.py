@@ -190,12 +190,6 @@ def documented_media_types(path: str, method: str, status: str) -> set[str]:
     return set((found or {}).get("content", {}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Litestar's authentication middleware skips OPTIONS, so the role guard finds no "
-    "user and the request ends in ImproperlyConfigured: a 500 on every guarded path "
-    "(promo/app.py / promo/auth/middleware.py; see the issue 7 report)",
-)
 @pytest.mark.parametrize("authorized", [True, False], ids=["with key", "without key"])
 def test_options_request_is_not_a_server_error(demo: Demo, authorized: bool) -> None:
     headers = demo.admin if authorized else {}
