@@ -39,7 +39,6 @@ from benchmarks.seed import HOT_INDEX, Pool, Seeded, seed_base, seed_codes
 from benchmarks.servers import (
     POOL_SIZE,
     WORKERS,
-    DefaultPostgres,
     HttpServer,
     cpu_seconds,
     postgres_cpu_seconds,
@@ -52,6 +51,7 @@ from promo.auth.roles import Role
 from promo.db import migrate
 from promo.ids import Kind, encode
 from promo.settings import Settings
+from tests.support.postgres import PostgresServer
 
 SECRET = "benchmark-secret-not-for-production"  # noqa: S105 (a throwaway database)
 DATABASE = "bench"
@@ -61,7 +61,7 @@ IDLE_SETTLE_SECONDS = 2.0
 class Benchmark:
     """The state of one run: options, database, seeded data, results."""
 
-    def __init__(self, options: Any, pg: DefaultPostgres, seeded: Seeded) -> None:
+    def __init__(self, options: Any, pg: PostgresServer, seeded: Seeded) -> None:
         self.options = options
         self.pg = pg
         self.seeded = seeded
@@ -175,7 +175,7 @@ def _ms(value: float | None) -> str:
     return report.DASH if value is None else f"{value:.2f}"
 
 
-def _postgres_settings(pg: DefaultPostgres) -> tuple[str, str]:
+def _postgres_settings(pg: PostgresServer) -> tuple[str, str]:
     version = pg.psql("SHOW server_version").strip()
     values = pg.psql(
         "SELECT concat_ws(', ', 'fsync ' || current_setting('fsync'), "
@@ -246,7 +246,7 @@ def run(options: Any) -> int:
             promo.stop()
 
         if any(target == "bare" for target, _ in runs):
-            bare = start_bare(pg.dsn(DATABASE))
+            bare = start_bare(pg.url(DATABASE, driver="postgresql"))
             stack.callback(bare.stop)
             print("bare app:", flush=True)
             for target, shape in runs:

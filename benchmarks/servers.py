@@ -15,7 +15,6 @@ process.
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import signal
 import subprocess
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.postgres import PostgresServer, _free_port, _server_user, find_bindir
+from tests.support.postgres import PostgresServer, start_postgres
 from tests.support.server import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,60 +35,9 @@ POOL_SIZE = 10  # promo's default PROMO_DB_POOL_SIZE (plus as many overflow)
 READY_TIMEOUT_SECONDS = 60
 
 
-@dataclass
-class DefaultPostgres(PostgresServer):
-    """A throwaway server with PostgreSQL's default settings (durable commits)."""
-
-    def start(self) -> None:
-        self._run(
-            str(self.bindir / "initdb"),
-            "-D",
-            str(self.datadir),
-            "-U",
-            self.superuser,
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--no-locale",
-        )
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.datadir}"
-        self._run(
-            str(self.bindir / "pg_ctl"),
-            "-D",
-            str(self.datadir),
-            "-o",
-            options,
-            "-l",
-            str(self.log),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
-
-    def dsn(self, database: str) -> str:
-        """The libpq/asyncpg form of the URL (pgbench, asyncpg)."""
-        return self.url(database, driver="postgresql")
-
-
-def start_default_postgres() -> DefaultPostgres:
-    """Start a server; the caller must ``stop()`` it (it also removes its files)."""
-    bindir = find_bindir()
-    user = _server_user()
-    root = Path(tempfile.mkdtemp(prefix="promo-bench-pg-"))
-    datadir = root / "data"
-    datadir.mkdir()
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        for path in (root, datadir):
-            os.chown(path, entry.pw_uid, entry.pw_gid)
-        root.chmod(0o755)
-    server = DefaultPostgres(bindir=bindir, port=_free_port(), datadir=datadir, user=user)
-    try:
-        server.start()
-    except BaseException:
-        server.stop()
-        raise
-    return server
+def start_default_postgres() -> PostgresServer:
+    """A throwaway server with PostgreSQL's default (durable) settings; ``stop()`` it."""
+    return start_postgres(durable=True)
 
 
 # -- HTTP servers ---------------------------------------------------------------------

@@ -70,6 +70,7 @@ class PostgresServer:
     port: int
     datadir: Path
     user: str | None
+    durable: bool = False
     superuser: str = "postgres"
     log: Path = field(init=False)
 
@@ -93,18 +94,21 @@ class PostgresServer:
             "--encoding=UTF8",
             "--no-locale",
         )
-        options = " ".join(
-            [
-                f"-p {self.port}",
-                "-c listen_addresses=127.0.0.1",
-                f"-k {self.datadir}",
+        settings = [
+            f"-p {self.port}",
+            "-c listen_addresses=127.0.0.1",
+            f"-k {self.datadir}",
+        ]
+        if not self.durable:
+            # A throwaway test server: durability is not the point, speed is.
+            # (Benchmarks keep PostgreSQL's defaults: fsync and synchronous commits.)
+            settings += [
                 "-c max_connections=300",
-                # A throwaway server: durability is not the point, speed is.
                 "-c fsync=off",
                 "-c synchronous_commit=off",
                 "-c full_page_writes=off",
             ]
-        )
+        options = " ".join(settings)
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",
@@ -164,8 +168,11 @@ class PostgresServer:
         self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def start_postgres() -> PostgresServer:
-    """Start a new server; the caller must call ``stop()`` (in a finally)."""
+def start_postgres(*, durable: bool = False) -> PostgresServer:
+    """Start a new server; the caller must call ``stop()`` (in a finally).
+
+    ``durable`` keeps PostgreSQL's default settings (fsync on), for benchmarks.
+    """
     bindir = find_bindir()
     user = _server_user()
     root = Path(tempfile.mkdtemp(prefix="promo-pg-"))
@@ -176,7 +183,9 @@ def start_postgres() -> PostgresServer:
         for path in (root, datadir):
             os.chown(path, entry.pw_uid, entry.pw_gid)
         root.chmod(0o755)
-    server = PostgresServer(bindir=bindir, port=_free_port(), datadir=datadir, user=user)
+    server = PostgresServer(
+        bindir=bindir, port=_free_port(), datadir=datadir, user=user, durable=durable
+    )
     try:
         server.start()
     except BaseException:
