@@ -409,9 +409,9 @@ def _seed_demo(settings: Settings) -> None:
         click.echo(f"  {role:<11} {key}")
     base = f"http://{settings.host}:{settings.port}"
     click.echo("try:")
-    click.echo(f"  curl -H 'Authorization: Bearer {data.keys['marketer']}' {base}/v1/campaigns")
+    click.echo(f"  curl -s -H 'Authorization: Bearer {data.keys['marketer']}' {base}/v1/campaigns")
     click.echo(
-        f"  curl -H 'Authorization: Bearer {data.keys['checkout']}' "
+        f"  curl -s -H 'Authorization: Bearer {data.keys['checkout']}' "
         f"-H 'Content-Type: application/json' {base}/v1/validations -d '{DEMO_CART}'"
     )
     click.echo(f"API docs: {base}/schema")
