@@ -26,9 +26,10 @@ budget counter could overflow, and real amounts are many orders smaller.
 
 # ISO 4217 List One (SIX, edition published 2026-01-01): every code with a
 # numeric minor unit. Codes whose minor unit is "N.A." (XDR, XUA, XSU, the
-# bond-market units, precious metals, the testing and "no currency" codes) are not money a cart can be
-# priced in, so they are left out. Withdrawn codes (HRK, BGN since the euro,
-# ANG after XCG, SLL, ZWL, CUC) are gone from the list and from this table.
+# bond-market units, precious metals, the testing and "no currency" codes)
+# are not money a cart can be priced in, so they are left out. Withdrawn
+# codes (HRK, BGN since the euro, ANG after XCG, SLL, ZWL, CUC) are gone from
+# the list and from this table.
 # Kept as a literal table rather than a dependency: it changes a few times a
 # year and a review of this file is the right place to see such a change.
 _EXPONENTS: dict[str, int] = {
