@@ -13,6 +13,8 @@ from functools import cache
 
 from hashids import Hashids
 
+from promo.errors import NotFound
+
 ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -48,3 +50,27 @@ def decode(kind: Kind, public_id: str) -> int | None:
     # Hashids decodes some foreign strings to numbers; only the canonical
     # encoding is accepted so each record has exactly one public id.
     return int(values[0]) if _hashids(kind).encode(values[0]) == body else None
+
+
+_MISSING: dict[Kind, tuple[str, str]] = {
+    Kind.CAMPAIGN: ("campaign_not_found", "No such campaign"),
+    Kind.AFFILIATE: ("affiliate_not_found", "No such affiliate"),
+    Kind.API_KEY: ("key_not_found", "No such API key"),
+    Kind.CODE_BATCH: ("batch_not_found", "No such code batch"),
+    Kind.REDEMPTION: ("redemption_not_found", "No such redemption"),
+    Kind.LEDGER_ENTRY: ("ledger_entry_not_found", "No such ledger entry"),
+    Kind.PAYOUT: ("payout_not_found", "No such payout"),
+}
+
+
+def require(kind: Kind, public_id: str) -> int:
+    """The integer behind ``public_id``; 404 ``<kind>_not_found`` when it is not one."""
+    value = decode(kind, public_id)
+    if value is None:
+        raise NotFound(*_MISSING[kind])
+    return value
+
+
+def optional(kind: Kind, public_id: str | None) -> int | None:
+    """``require`` for an optional id (a filter or an optional body field)."""
+    return None if public_id is None else require(kind, public_id)

@@ -34,7 +34,7 @@ from promo.codes.routes import code_read
 from promo.codes.schemas import CodePage, DedicatedCodeCreate, DedicatedCodeRead
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
 from promo.errors import NotFound
-from promo.ids import Kind, decode, encode
+from promo.ids import Kind, decode, encode, require
 from promo.ledger.commission import Plan, effective_plan
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 from promo.settings import Settings
@@ -73,13 +73,6 @@ def _own_affiliate_id(principal: Principal) -> int:
     if principal.affiliate_id is None:  # an admin key: it is no affiliate
         raise NotFound("affiliate_not_found", "This API key is not bound to an affiliate")
     return principal.affiliate_id
-
-
-def _affiliate_id(public_id: str) -> int:
-    affiliate_id = decode(Kind.AFFILIATE, public_id)
-    if affiliate_id is None:
-        raise NotFound("affiliate_not_found", "No such affiliate")
-    return affiliate_id
 
 
 def _campaign_id(public_id: str) -> int | None:
@@ -126,7 +119,7 @@ class AffiliateController(Controller):
 
     @get("/{affiliate_id:str}")
     async def get_affiliate(self, affiliate_id: FromPath[str], session: DbSession) -> AffiliateRead:
-        affiliate = await service.get_affiliate(session, _affiliate_id(affiliate_id))
+        affiliate = await service.get_affiliate(session, require(Kind.AFFILIATE, affiliate_id))
         return affiliate_read(affiliate)
 
     @patch("/{affiliate_id:str}")
@@ -139,7 +132,7 @@ class AffiliateController(Controller):
         principal: Caller,
     ) -> AffiliateRead:
         """Change fields; ``{"active": false}`` disables its codes and refuses its keys."""
-        affiliate = await service.get_affiliate(session, _affiliate_id(affiliate_id))
+        affiliate = await service.get_affiliate(session, require(Kind.AFFILIATE, affiliate_id))
         read = affiliate_read(await service.patch_affiliate(session, affiliate, data, now=clock()))
         await audit.record(
             session, principal, "affiliate.update", read.id, now=clock(), details=data
@@ -161,7 +154,7 @@ class AffiliateController(Controller):
         grant = await dedicated.grant_dedicated_code(
             session,
             secret=settings.secret,
-            affiliate_id=_affiliate_id(affiliate_id),
+            affiliate_id=require(Kind.AFFILIATE, affiliate_id),
             campaign_id=_campaign_id(data.campaign_id),
             alias=data.alias,
             self_service=False,

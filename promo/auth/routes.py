@@ -12,15 +12,8 @@ from promo.auth.models import ApiKey
 from promo.auth.schemas import KeyCreate, KeyCreated, KeyPage, KeyRead, key_fields, key_read
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
 from promo.errors import NotFound
-from promo.ids import Kind, decode
+from promo.ids import Kind, decode, require
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
-
-
-def _key_id(public_id: str) -> int:
-    key_id = decode(Kind.API_KEY, public_id)
-    if key_id is None:
-        raise NotFound("key_not_found", "No such API key")
-    return key_id
 
 
 class KeyController(Controller):
@@ -60,7 +53,7 @@ class KeyController(Controller):
     async def revoke_key(
         self, key_id: FromPath[str], session: DbSession, clock: ClockDep, principal: Caller
     ) -> KeyRead:
-        key = await service.revoke_key(session, _key_id(key_id), now=clock())
+        key = await service.revoke_key(session, require(Kind.API_KEY, key_id), now=clock())
         await audit.record(session, principal, "key.revoke", key_id, now=clock())
         return key_read(key)
 

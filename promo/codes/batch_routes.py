@@ -23,9 +23,8 @@ from promo.codes.batch_schemas import (
     CodeBatchRead,
 )
 from promo.codes.models import CodeBatch
-from promo.codes.routes import affiliate_id_or_404
 from promo.deps import Caller, ClockDep, DbSession
-from promo.ids import Kind, decode, encode
+from promo.ids import Kind, decode, encode, optional
 from promo.settings import Settings
 
 
@@ -95,7 +94,7 @@ class CampaignCodeBatchController(Controller):
             charset=data.charset,
             count=data.count,
             max_redemptions_per_code=data.max_redemptions_per_code,
-            affiliate_id=affiliate_id_or_404(data.affiliate_id),
+            affiliate_id=optional(Kind.AFFILIATE, data.affiliate_id),
             max_guess_ratio=settings.max_guess_ratio,
             now=clock(),
         )

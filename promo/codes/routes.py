@@ -15,8 +15,7 @@ from promo.codes import service
 from promo.codes.models import Code
 from promo.codes.schemas import CodeCreate, CodePage, CodePatch, CodeRead
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
-from promo.errors import NotFound
-from promo.ids import Kind, decode, encode
+from promo.ids import Kind, decode, encode, optional
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 
 
@@ -32,15 +31,6 @@ def code_read(code: Code) -> CodeRead:
         active=code.active,
         created_at=code.created_at,
     )
-
-
-def affiliate_id_or_404(public_id: str | None) -> int | None:
-    if public_id is None:
-        return None
-    affiliate_id = decode(Kind.AFFILIATE, public_id)
-    if affiliate_id is None:
-        raise NotFound("affiliate_not_found", "No such affiliate")
-    return affiliate_id
 
 
 class CampaignCodeController(Controller):
@@ -64,7 +54,7 @@ class CampaignCodeController(Controller):
             campaign,
             text=data.code,
             max_redemptions=data.max_redemptions,
-            affiliate_id=affiliate_id_or_404(data.affiliate_id),
+            affiliate_id=optional(Kind.AFFILIATE, data.affiliate_id),
             now=clock(),
         )
         await audit.record(session, principal, "code.create", code.code, now=clock(), details=data)
@@ -83,7 +73,7 @@ class CampaignCodeController(Controller):
         rows = await service.list_codes(
             session,
             campaign.id,
-            affiliate_id=affiliate_id_or_404(affiliate_id),
+            affiliate_id=optional(Kind.AFFILIATE, affiliate_id),
             after_id=decode_cursor(cursor),
             limit=limit,
         )

@@ -19,7 +19,7 @@ from promo.auth.roles import Role
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
 from promo.errors import Invalid, NotFound
 from promo.idempotent import run_once
-from promo.ids import Kind, decode, encode
+from promo.ids import Kind, decode, encode, optional
 from promo.ledger import service
 from promo.ledger.export import FORMATS, stream_ledger
 from promo.ledger.models import Payout
@@ -73,15 +73,6 @@ def utc_instant(name: str, value: datetime) -> datetime:
 PublicId = Annotated[str | None, QueryParameter(max_length=64)]
 
 
-def _id_or_404(kind: Kind, public_id: str | None, what: str) -> int | None:
-    if public_id is None:
-        return None
-    value = decode(kind, public_id)
-    if value is None:
-        raise NotFound(f"{what}_not_found", f"No such {what}")
-    return value
-
-
 def _filters(
     start: str | None,
     end: str | None,
@@ -92,8 +83,8 @@ def _filters(
     return service.Filters(
         start=instant("from", start),
         end=instant("to", end),
-        affiliate_id=_id_or_404(Kind.AFFILIATE, affiliate_id, "affiliate"),
-        campaign_id=_id_or_404(Kind.CAMPAIGN, campaign_id, "campaign"),
+        affiliate_id=optional(Kind.AFFILIATE, affiliate_id),
+        campaign_id=optional(Kind.CAMPAIGN, campaign_id),
         kind=kind,
     )
 

@@ -18,7 +18,7 @@ from promo.codes.canonical import InvalidCode, canonical
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
 from promo.errors import Conflict, NotFound
 from promo.idempotent import run_once
-from promo.ids import Kind, decode, encode
+from promo.ids import Kind, decode, encode, require
 from promo.redemptions import screening, service
 from promo.redemptions.models import Redemption
 from promo.redemptions.schemas import (
@@ -134,13 +134,6 @@ async def create_validation(
     )
 
 
-def _redemption_id(public_id: str) -> int:
-    redemption_id = decode(Kind.REDEMPTION, public_id)
-    if redemption_id is None:
-        raise NotFound("redemption_not_found", "No such redemption")
-    return redemption_id
-
-
 async def _read(session: AsyncSession, red: Redemption) -> RedemptionRead:
     return redemption_read(red, await service.code_text(session, red.code_id))
 
@@ -223,7 +216,7 @@ class RedemptionController(Controller):
         async def work() -> tuple[int, RedemptionRead]:
             red = await service.rollback(
                 session,
-                _redemption_id(redemption_id),
+                require(Kind.REDEMPTION, redemption_id),
                 amount=data.amount,
                 note=data.reason,
                 now=clock(),
@@ -276,7 +269,7 @@ class RedemptionController(Controller):
     async def get_redemption(
         self, redemption_id: FromPath[str], session: DbSession
     ) -> RedemptionRead:
-        red = await service.get_redemption(session, _redemption_id(redemption_id))
+        red = await service.get_redemption(session, require(Kind.REDEMPTION, redemption_id))
         return await _read(session, red)
 
 
