@@ -5,7 +5,16 @@ codes) are counted in a sliding window for each identity a checkout call
 carries. Once any identity is over its budget, every validation and
 redemption it makes is answered 429 with Retry-After until the window
 slides on — valid codes included, or the change of answer would confirm a
-guess. Callers that do not fail are never counted, so they are never slowed.
+guess. Calls that do not fail are not counted once answered, so callers that
+do not guess are never slowed.
+
+Every attempt reserves one unit of each budget before it runs and gives it
+back when it turns out not to be a failure. Checking first and counting
+afterwards would let a burst of simultaneous guesses all pass the check
+before any of them is counted; with the reservation, failures plus attempts
+still in flight never exceed a budget. The price: a budget also caps how
+many calls of one identity may be in flight at once, so the per-key budget
+must stay above a checkout's peak concurrency (see the README).
 
 The window is the classic sliding-window counter: the current fixed bucket
 plus the previous one weighted by how much of it still overlaps the window.
@@ -18,7 +27,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 import msgspec
@@ -32,10 +42,13 @@ class Limit(msgspec.Struct, frozen=True):
 
 
 class Store(Protocol):
-    async def add(self, key: str, bucket: int, ttl: int) -> None: ...
+    async def reserve(self, keys: Sequence[str], bucket: int, ttl: int) -> list[tuple[int, int]]:
+        """Add one to each key's ``bucket``, all at once; for each key, (its count in
+        ``bucket`` with this one, its count in ``bucket - 1``)."""
+        ...
 
-    async def counts(self, key: str, bucket: int) -> tuple[int, int]:
-        """(count in ``bucket``, count in ``bucket - 1``)."""
+    async def release(self, keys: Sequence[str], bucket: int) -> None:
+        """Take back one unit reserved in ``bucket`` for each key."""
         ...
 
 
@@ -46,44 +59,81 @@ class MemoryStore:
         self._counts: dict[tuple[str, int], int] = {}
         self._latest = 0
 
-    async def add(self, key: str, bucket: int, ttl: int) -> None:
-        self._counts[(key, bucket)] = self._counts.get((key, bucket), 0) + 1
+    async def reserve(self, keys: Sequence[str], bucket: int, ttl: int) -> list[tuple[int, int]]:
         if bucket > self._latest:
             # Buckets older than the previous one can never be read again.
             self._latest = bucket
             self._counts = {k: v for k, v in self._counts.items() if k[1] >= bucket - 1}
+        counts = []
+        for key in keys:
+            current = self._counts[(key, bucket)] = self._counts.get((key, bucket), 0) + 1
+            counts.append((current, self._counts.get((key, bucket - 1), 0)))
+        return counts
 
-    async def counts(self, key: str, bucket: int) -> tuple[int, int]:
-        return self._counts.get((key, bucket), 0), self._counts.get((key, bucket - 1), 0)
+    async def release(self, keys: Sequence[str], bucket: int) -> None:
+        for key in keys:
+            if self._counts.get((key, bucket), 0) > 0:
+                self._counts[(key, bucket)] -= 1
 
 
-_INCREMENT = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return n
+# KEYS: each identity's current bucket, then each one's previous bucket. ARGV: the TTL.
+_RESERVE = """
+local n = #KEYS / 2
+local counts = {}
+for i = 1, n do
+  local current = redis.call('INCR', KEYS[i])
+  if current == 1 then redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+  counts[2 * i - 1] = current
+  counts[2 * i] = tonumber(redis.call('GET', KEYS[n + i]) or '0')
+end
+return counts
+"""
+
+# A bucket that expired meanwhile is not brought back as a negative count.
+_RELEASE = """
+for i = 1, #KEYS do
+  if (tonumber(redis.call('GET', KEYS[i]) or '0')) > 0 then redis.call('DECR', KEYS[i]) end
+end
+return 0
 """
 
 
 class RedisStore:
-    """Counts shared by every worker and host through Redis."""
+    """Counts shared by every worker and host through Redis: one atomic script per
+    reservation and per release, whatever the number of identities."""
 
     def __init__(self, url: str) -> None:
         import redis.asyncio as redis
 
         self._redis: Any = redis.from_url(url)
-        self._increment = self._redis.register_script(_INCREMENT)
+        self._reserve = self._redis.register_script(_RESERVE)
+        self._release = self._redis.register_script(_RELEASE)
 
-    async def add(self, key: str, bucket: int, ttl: int) -> None:
-        await self._increment(keys=[f"promo:throttle:{key}:{bucket}"], args=[ttl])
+    @staticmethod
+    def _name(key: str, bucket: int) -> str:
+        return f"promo:throttle:{key}:{bucket}"
 
-    async def counts(self, key: str, bucket: int) -> tuple[int, int]:
-        current, previous = await self._redis.mget(
-            f"promo:throttle:{key}:{bucket}", f"promo:throttle:{key}:{bucket - 1}"
-        )
-        return int(current or 0), int(previous or 0)
+    async def reserve(self, keys: Sequence[str], bucket: int, ttl: int) -> list[tuple[int, int]]:
+        names = [self._name(k, bucket) for k in keys] + [self._name(k, bucket - 1) for k in keys]
+        flat = await self._reserve(keys=names, args=[ttl])
+        return [(int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    async def release(self, keys: Sequence[str], bucket: int) -> None:
+        await self._release(keys=[self._name(k, bucket) for k in keys])
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+class Attempt:
+    """One validation or redemption holding a unit of each of its budgets."""
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    def fail(self) -> None:
+        """Keep the reserved units: this attempt was a failure."""
+        self.failed = True
 
 
 class Throttle:
@@ -106,16 +156,38 @@ class Throttle:
             if value and scope in self.limits
         ]
 
-    async def check(self, identities: dict[str, str | None]) -> None:
-        """Raise 429 when any identity has spent its budget of failures."""
-        now = self.clock()
-        bucket, into = divmod(now, self.window)
+    @asynccontextmanager
+    async def attempt(self, identities: dict[str, str | None]) -> AsyncIterator[Attempt]:
+        """Reserve a unit of every identity's budget for the attempt in the block;
+        raise 429 when any budget is spent. Unless the block calls ``fail()``, the
+        units are given back when it ends, however it ends."""
+        budgets = self._identities(identities)
+        if not budgets:
+            yield Attempt()
+            return
+        keys = [key for _, key in budgets]
+        bucket, into = divmod(self.clock(), self.window)
+        counts = await self.store.reserve(keys, int(bucket), ttl=self.window * 2 + 1)
+        attempt = Attempt()
+        try:
+            self._refuse_over_budget(budgets, counts, into)
+            yield attempt
+        finally:
+            if not attempt.failed:
+                await self.store.release(keys, int(bucket))
+
+    def _refuse_over_budget(
+        self,
+        budgets: Sequence[tuple[Limit, str]],
+        counts: Sequence[tuple[int, int]],
+        into: float,
+    ) -> None:
         overlap = 1 - into / self.window
         refused: list[tuple[int, Limit]] = []
-        for limit, key in self._identities(identities):
-            current, previous = await self.store.counts(key, int(bucket))
-            if current + previous * overlap >= limit.max_failures:
-                wait = self._wait(limit.max_failures, current, previous, into)
+        for (limit, _), (current, previous) in zip(budgets, counts, strict=True):
+            before = current - 1  # failures and attempts in flight, without this one
+            if before + previous * overlap >= limit.max_failures:
+                wait = self._wait(limit.max_failures, before, previous, into)
                 refused.append((wait, limit))
         if refused:
             # The identity that stays over its budget longest decides when to come back.
@@ -137,8 +209,3 @@ class Throttle:
             until = (self.window - into) + self.window * (1 - budget / current)
         # Strictly below the budget: past ``until``, with room for float rounding.
         return max(1, math.floor(until + 1e-6) + 1)
-
-    async def record_failure(self, identities: dict[str, str | None]) -> None:
-        bucket = int(self.clock() // self.window)
-        for _, key in self._identities(identities):
-            await self.store.add(key, bucket, ttl=self.window * 2 + 1)

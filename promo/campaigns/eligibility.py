@@ -133,8 +133,9 @@ class Refused(msgspec.Struct, frozen=True):
         return MESSAGES[self.reason]
 
 
-def decide(offer: Offer | None, shopper: Shopper, cart: Cart, now: datetime) -> Accepted | Refused:
-    """Apply every rule in order; the first failing one is the answer."""
+def unavailable(offer: Offer | None, now: datetime) -> Refused | None:
+    """Why this code works for nobody at all, whatever the cart and the customer:
+    the first of the checks that tell that a code exists, or None."""
     if offer is None:
         return Refused(Reason.CODE_NOT_FOUND)
     code, campaign = offer.code, offer.campaign
@@ -146,6 +147,52 @@ def decide(offer: Offer | None, shopper: Shopper, cart: Cart, now: datetime) -> 
         return Refused(Reason.NOT_STARTED, {"starts_at": campaign.starts_at.isoformat()})
     if campaign.ends_at is not None and now > campaign.ends_at:
         return Refused(Reason.EXPIRED, {"ended_at": campaign.ends_at.isoformat()})
+    return None
+
+
+def _redemptions_spent(offer: Offer) -> Refused | None:
+    code, campaign = offer.code, offer.campaign
+    if code.max_redemptions is not None and code.used >= code.max_redemptions:
+        return Refused(Reason.CODE_EXHAUSTED)
+    if (
+        campaign.max_redemptions is not None
+        and campaign.redemptions_used >= campaign.max_redemptions
+    ):
+        return Refused(Reason.CAMPAIGN_EXHAUSTED)
+    return None
+
+
+def used_up(offer: Offer) -> Refused | None:
+    """Whether the code's or the campaign's usage is spent for every cart."""
+    spent = _redemptions_spent(offer)
+    if spent is None and offer.campaign.budget is not None:
+        if offer.campaign.budget_used >= offer.campaign.budget:
+            return Refused(Reason.BUDGET_EXHAUSTED)
+    return spent
+
+
+def decide(
+    offer: Offer | None,
+    shopper: Shopper,
+    cart: Cart,
+    now: datetime,
+    *,
+    usage_first: bool = False,
+) -> Accepted | Refused:
+    """Apply every rule in order; the first failing one is the answer.
+
+    ``usage_first`` (uniform refusals) moves the usage checks that hold for every
+    cart before the cart and customer rules: otherwise a deliberately wrong cart
+    would be told ``min_subtotal_not_met`` by a used-up code and ``code_unavailable``
+    by a code that does not exist, and so tell the two apart.
+    """
+    refused = unavailable(offer, now)
+    if refused is not None:
+        return refused
+    assert offer is not None  # noqa: S101 (unavailable() refuses a missing offer)
+    if usage_first and (spent := used_up(offer)) is not None:
+        return spent
+    code, campaign = offer.code, offer.campaign
     if cart.currency != campaign.currency:
         return Refused(Reason.CURRENCY_MISMATCH, {"expected_currency": campaign.currency})
     if campaign.max_redemptions_per_customer is not None and shopper.customer_key is None:
@@ -179,13 +226,8 @@ def decide(offer: Offer | None, shopper: Shopper, cart: Cart, now: datetime) -> 
             },
         )
 
-    if code.max_redemptions is not None and code.used >= code.max_redemptions:
-        return Refused(Reason.CODE_EXHAUSTED)
-    if (
-        campaign.max_redemptions is not None
-        and campaign.redemptions_used >= campaign.max_redemptions
-    ):
-        return Refused(Reason.CAMPAIGN_EXHAUSTED)
+    if (spent := _redemptions_spent(offer)) is not None:
+        return spent
     if (
         campaign.max_redemptions_per_customer is not None
         and shopper.used_on_campaign >= campaign.max_redemptions_per_customer

@@ -100,22 +100,22 @@ async def create_validation(
     Too many failed guesses: 429 with Retry-After."""
     throttle: Throttle = state.throttle
     who = screening.identities(principal, data)
-    await throttle.check(who)
-    offer, decision = await validate(session, data, now=clock())
-    code = offer.code.display if offer else None
-    campaign_id = encode(Kind.CAMPAIGN, offer.campaign.id) if offer else None
-    if isinstance(decision, Accepted):
-        return ValidationResult(
-            valid=True,
-            code=code,
-            campaign_id=campaign_id,
-            reason=None,
-            discount=discount_out(decision.discount),
+    async with throttle.attempt(who) as attempt:
+        offer, decision = await validate(
+            session, data, now=clock(), usage_first=state.settings.uniform_refusals
         )
-    reason = decision.reason.value
-    screening.REFUSALS.labels("validate", reason).inc()
-    if screening.counts_as_failure(reason, state.settings.uniform_refusals):
-        await throttle.record_failure(who)
+        if isinstance(decision, Accepted):
+            return ValidationResult(
+                valid=True,
+                code=offer.code.display if offer else None,
+                campaign_id=encode(Kind.CAMPAIGN, offer.campaign.id) if offer else None,
+                reason=None,
+                discount=discount_out(decision.discount),
+            )
+        reason = decision.reason.value
+        screening.REFUSALS.labels("validate", reason).inc()
+        if screening.counts_as_failure(reason, state.settings.uniform_refusals):
+            attempt.fail()
     if screening.concealed(reason, state.settings.uniform_refusals):
         return ValidationResult(
             valid=False,
@@ -126,8 +126,8 @@ async def create_validation(
         )
     return ValidationResult(
         valid=False,
-        code=code,
-        campaign_id=campaign_id,
+        code=offer.code.display if offer else None,
+        campaign_id=encode(Kind.CAMPAIGN, offer.campaign.id) if offer else None,
         reason=reason,
         message=decision.message,
         details=decision.details,
@@ -165,29 +165,33 @@ class RedemptionController(Controller):
 
         throttle: Throttle = state.throttle
         who = screening.identities(principal, data)
-        await throttle.check(who)
+        async with throttle.attempt(who) as attempt:
 
-        async def work() -> tuple[int, RedemptionRead]:
-            try:
-                red = await service.redeem(session, data, now=clock())
-            except Conflict as exc:
-                screening.REFUSALS.labels("redeem", exc.code).inc()
-                if screening.counts_as_failure(exc.code, state.settings.uniform_refusals):
-                    await throttle.record_failure(who)
-                if screening.concealed(exc.code, state.settings.uniform_refusals):
-                    raise Conflict(screening.UNIFORM_REASON, screening.UNIFORM_MESSAGE) from None
-                raise
-            return 201, await _read(session, red)
+            async def work() -> tuple[int, RedemptionRead]:
+                try:
+                    red = await service.redeem(
+                        session, data, now=clock(), usage_first=state.settings.uniform_refusals
+                    )
+                except Conflict as exc:
+                    screening.REFUSALS.labels("redeem", exc.code).inc()
+                    if screening.counts_as_failure(exc.code, state.settings.uniform_refusals):
+                        attempt.fail()
+                    if screening.concealed(exc.code, state.settings.uniform_refusals):
+                        raise Conflict(
+                            screening.UNIFORM_REASON, screening.UNIFORM_MESSAGE
+                        ) from None
+                    raise
+                return 201, await _read(session, red)
 
-        return await run_once(
-            request,
-            operation="redeem",
-            principal=principal,
-            payload=data,
-            session=session,
-            clock=clock,
-            work=work,
-        )
+            return await run_once(
+                request,
+                operation="redeem",
+                principal=principal,
+                payload=data,
+                session=session,
+                clock=clock,
+                work=work,
+            )
 
     @post(
         "/{redemption_id:str}/rollback",

@@ -37,8 +37,11 @@ def refusal(reason: Reason, details: dict[str, object] | None = None) -> Conflic
     )
 
 
-async def redeem(session: AsyncSession, request: RedeemRequest, *, now: datetime) -> Redemption:
-    offer, decision = await validate(session, request, now=now)
+async def redeem(
+    session: AsyncSession, request: RedeemRequest, *, now: datetime, usage_first: bool = False
+) -> Redemption:
+    """Redeem ``request`` or raise 409 with the reason. ``usage_first``: see ``decide``."""
+    offer, decision = await validate(session, request, now=now, usage_first=usage_first)
     if isinstance(decision, Refused):
         raise refusal(decision.reason, decision.details)
     assert offer is not None  # noqa: S101 (an Accepted decision always has an offer)

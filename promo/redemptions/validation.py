@@ -57,12 +57,12 @@ def shopper_of(request: CheckoutRequest, used_on_campaign: int, has_redeemed: bo
 
 
 async def validate(
-    session: AsyncSession, request: CheckoutRequest, *, now: datetime
+    session: AsyncSession, request: CheckoutRequest, *, now: datetime, usage_first: bool = False
 ) -> tuple[Offer | None, Accepted | Refused]:
-    """Decide for one checkout; consumes nothing."""
+    """Decide for one checkout; consumes nothing. ``usage_first``: see ``decide``."""
     canonical = canonical_or_invalid(request.code)
     cart = cart_of(request)
     key = customer_key(request.customer_id, request.customer_email)
     offer, used_on_campaign, has_redeemed = await load_offer(session, canonical, key)
     shopper = shopper_of(request, used_on_campaign, has_redeemed)
-    return offer, decide(offer, shopper, cart, now)
+    return offer, decide(offer, shopper, cart, now, usage_first=usage_first)

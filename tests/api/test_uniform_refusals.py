@@ -222,6 +222,31 @@ async def test_refusals_about_the_cart_stay_detailed(
     assert response.json()["missing_subtotal"] == 3000
 
 
+async def test_a_wrong_cart_does_not_tell_a_used_up_code_from_an_unknown_one(
+    client: httpx.AsyncClient,
+    marketer: dict[str, str],
+    checkout: dict[str, str],
+    unusable: dict[str, str],
+) -> None:
+    """Cart and customer rules come after the usage checks that hold for every cart:
+    otherwise a yen cart would get ``currency_mismatch`` from a used-up code and
+    ``code_unavailable`` from a code that does not exist."""
+    spent = await create_campaign(client, marketer, name="Spent", limits={"budget": 1000})
+    await create_code(client, marketer, spent["id"], "SPENT10")
+    await redeem_ok(client, checkout, "SPENT10")  # 1000 of 1000
+    wrong_carts = [
+        {"cart": cart(item("TSHIRT-1", 1, 9000), currency="JPY")},
+        {"cart": cart(item("GIFT-CARD", 1, 9000))},  # no eligible items
+    ]
+    used_up = [unusable["code_exhausted"], unusable["campaign_exhausted"], "SPENT10"]
+    for code in [*used_up, unusable["code_not_found"]]:
+        for body in wrong_carts:
+            assert (await validate(client, checkout, code, **body)).json() == UNIFORM_VALIDATION
+            response = await redeem(client, checkout, code=code, order_id=order_id(), **body)
+            assert response.status_code == 409
+            assert response.json()["code"] == "code_unavailable", (code, body)
+
+
 @pytest.mark.parametrize("uniform", [False])
 async def test_with_the_setting_off_every_reason_is_told(
     client: httpx.AsyncClient, checkout: dict[str, str], unusable: dict[str, str]
@@ -233,6 +258,9 @@ async def test_with_the_setting_off_every_reason_is_told(
         response = await redeem(client, checkout, code=code, cart=TSHIRTS, order_id=order_id())
         assert response.status_code == 409
         assert response.json()["code"] == reason
+    yen = {"cart": cart(item("TSHIRT-1", 1, 9000), currency="JPY")}
+    used_up = (await validate(client, checkout, unusable["code_exhausted"], **yen)).json()
+    assert used_up["reason"] == "currency_mismatch"  # the documented order
     expired = (await validate(client, checkout, unusable["expired"])).json()
     assert expired["code"] == "ENDED10"
     assert expired["details"] == {"ended_at": "2026-06-15T00:00:00+00:00"}

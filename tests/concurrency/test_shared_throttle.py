@@ -84,14 +84,25 @@ async def test_redis_store_counts_a_bucket_and_the_previous_one(
     stores: tuple[RedisStore, RedisStore],
 ) -> None:
     store, _ = stores
-    key = fresh()
+    key, other = fresh(), fresh()
     for _ in range(3):
-        await store.add(key, 100, ttl=60)
-    await store.add(key, 101, ttl=60)
-    assert await store.counts(key, 101) == (1, 3)
-    assert await store.counts(key, 100) == (3, 0)
-    assert await store.counts(key, 102) == (0, 1)
-    assert await store.counts(fresh(), 101) == (0, 0)
+        await store.reserve([key], 100, ttl=60)
+    assert await store.reserve([key, other], 101, ttl=60) == [(1, 3), (1, 0)]
+    assert await store.reserve([key], 102, ttl=60) == [(1, 1)]
+
+
+async def test_redis_store_releases_what_was_reserved_and_never_below_zero(
+    stores: tuple[RedisStore, RedisStore], redis_client: Any
+) -> None:
+    store, _ = stores
+    key = fresh()
+    await store.reserve([key], 100, ttl=60)
+    await store.reserve([key], 100, ttl=60)
+    await store.release([key], 100)
+    assert await store.reserve([key], 100, ttl=60) == [(2, 0)]
+    expired = fresh()
+    await store.release([expired], 100)
+    assert await redis_client.get(f"promo:throttle:{expired}:100") is None
 
 
 async def test_redis_counts_expire_once_they_can_no_longer_be_read(
@@ -99,8 +110,8 @@ async def test_redis_counts_expire_once_they_can_no_longer_be_read(
 ) -> None:
     store, _ = stores
     key = fresh()
-    await store.add(key, 7, ttl=121)
-    await store.add(key, 7, ttl=121)  # a later add keeps the first expiry
+    await store.reserve([key], 7, ttl=121)
+    await store.reserve([key], 7, ttl=121)  # a later reservation keeps the first expiry
     ttl = await redis_client.ttl(f"promo:throttle:{key}:7")
     assert 0 < ttl <= 121
 
@@ -110,9 +121,9 @@ async def test_concurrent_failures_from_two_stores_are_all_counted(
 ) -> None:
     first, second = stores
     key = fresh()
-    await asyncio.gather(*[(first, second)[i % 2].add(key, 5, ttl=60) for i in range(200)])
-    assert await first.counts(key, 5) == (200, 0)
-    assert await second.counts(key, 5) == (200, 0)
+    await asyncio.gather(*[(first, second)[i % 2].reserve([key], 5, ttl=60) for i in range(200)])
+    assert await first.reserve([key], 5, ttl=60) == [(201, 0)]
+    assert await second.reserve([key], 6, ttl=60) == [(1, 201)]
 
 
 class HandClock:
@@ -131,12 +142,12 @@ async def decisions(store: Store, who: dict[str, str | None]) -> list[int | None
     seen: list[int | None] = []
     for _ in range(86):
         try:
-            await throttle.check(who)
+            async with throttle.attempt(who) as attempt:
+                attempt.fail()
         except TooManyRequests as exc:
             seen.append(exc.extra["retry_after"])
         else:
             seen.append(None)
-            await throttle.record_failure(who)
         clock.now += 7
     return seen
 
@@ -176,6 +187,7 @@ async def keys(throttle_db: Settings) -> dict[str, dict[str, str]]:
                 "marketer": bearer(await make_key(session, Role.MARKETER, now=now)),
                 "guesser": bearer(await make_key(session, Role.CHECKOUT, now=now)),
                 "shop": bearer(await make_key(session, Role.CHECKOUT, now=now)),
+                "burst": bearer(await make_key(session, Role.CHECKOUT, now=now)),
             }
     finally:
         await engine.dispose()
@@ -261,3 +273,21 @@ async def test_two_workers_share_one_failure_budget_through_redis(
             )
             assert valid.status_code == 200, valid.text
             assert valid.json()["valid"] is True
+
+
+async def test_a_burst_of_simultaneous_guesses_gets_exactly_the_budget_through(
+    shared_server: ServerProcess, keys: dict[str, dict[str, str]]
+) -> None:
+    """Three budgets' worth of guesses fired at once over both workers: each is
+    counted before it runs, so exactly the budget is answered and the rest get 429."""
+    limits = httpx.Limits(max_connections=60, max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=shared_server.url, limits=limits, timeout=60) as http:
+
+        def guess(i: int) -> Any:
+            body = {"code": f"BURST{i:05d}", "cart": cart(item("A", 1, 1000))}
+            return http.post("/v1/validations", json=body, headers=keys["burst"])
+
+        answers = await asyncio.gather(*[guess(i) for i in range(3 * KEY_LIMIT)])
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses == [200] * KEY_LIMIT + [429] * (2 * KEY_LIMIT)
+    assert {r.json()["reason"] for r in answers if r.status_code == 200} == {"code_not_found"}

@@ -33,12 +33,15 @@ def make_throttle(
 
 async def fail(throttle: Throttle, who: dict[str, str | None], times: int = 1) -> None:
     for _ in range(times):
-        await throttle.record_failure(who)
+        async with throttle.attempt(who) as attempt:
+            attempt.fail()
 
 
 async def refused(throttle: Throttle, who: dict[str, str | None]) -> TooManyRequests | None:
+    """Try once, succeeding when let through; the refusal, if any."""
     try:
-        await throttle.check(who)
+        async with throttle.attempt(who):
+            pass
     except TooManyRequests as exc:
         return exc
     return None
@@ -87,7 +90,8 @@ async def test_buckets_older_than_the_window_are_forgotten() -> None:
     assert await refused(throttle, KEY_A) is None
     await fail(throttle, {"key": "b"})  # any write in a later bucket prunes old ones
     first = int(START // WINDOW)
-    assert await store.counts("key:a", first + 1) == (0, 0)
+    # Bucket first + 1 reads bucket first as its previous one: pruned, so empty.
+    assert await store.reserve(["key:a"], first + 1, ttl=WINDOW) == [(1, 0)]
 
 
 async def test_identities_without_a_value_are_ignored() -> None:
@@ -118,8 +122,10 @@ async def test_each_identity_spends_its_own_budget() -> None:
 
 async def test_retry_after_of_failures_all_in_this_bucket_reaches_into_the_next() -> None:
     clock = HandClock(START + 50)
-    throttle, _ = make_throttle(clock, key=10)
-    await fail(throttle, KEY_A, 20)  # twice the budget: half must slide out of the window
+    throttle, store = make_throttle(clock, key=10)
+    # Twice the budget (spent before the budget was lowered to 10): half must slide
+    # out of the window.
+    await fail(Throttle(store, [Limit("key", 20)], WINDOW, clock=clock), KEY_A, 20)
     exc = await refused(throttle, KEY_A)
     assert exc is not None
     # 10 s to the next bucket, then 30 s until 20 * (1 - 30/60) < 10.
@@ -132,9 +138,10 @@ async def test_retry_after_of_failures_all_in_this_bucket_reaches_into_the_next(
 
 async def test_retry_after_is_the_longest_wait_of_the_refused_identities() -> None:
     clock = HandClock(START + 10)
-    throttle, _ = make_throttle(clock, key=5, customer=3)
+    throttle, store = make_throttle(clock, key=5, customer=3)
     who: dict[str, str | None] = {"key": "a", "customer": "c1"}
-    await fail(throttle, who, 6)
+    generous = Throttle(store, [Limit("key", 6), Limit("customer", 6)], WINDOW, clock=clock)
+    await fail(generous, who, 6)
     exc = await refused(throttle, who)
     assert exc is not None
     # The key comes back once 6 * (1 - x/60) < 5 in the next bucket (x > 10, 61 s from
@@ -177,7 +184,7 @@ def test_retry_after_is_exactly_when_the_caller_may_come_back(
             clock.now = START + offset
             who: dict[str, str | None] = {"key": "k", "customer": customer}
             if await refused(throttle, who) is None:
-                await throttle.record_failure(who)
+                await fail(throttle, who)
         clock.now += later
         for customer in ("c1", "c2", None):
             who = {"key": "k", "customer": customer}
@@ -201,5 +208,58 @@ def test_retry_after_is_exactly_when_the_caller_may_come_back(
 async def test_valid_attempts_spend_nothing(limit: int) -> None:
     throttle, _ = make_throttle(HandClock(), key=limit)
     for _ in range(10 * limit):
-        await throttle.check(KEY_A)  # checked, never recorded: a success
+        assert await refused(throttle, KEY_A) is None  # let through, and a success
     assert await refused(throttle, KEY_A) is None
+
+
+async def test_attempts_in_flight_hold_the_budget_so_a_burst_cannot_overrun_it() -> None:
+    """Ten simultaneous guesses against a budget of 3: three run, seven are refused
+    before they run, and the three that fail leave the budget spent."""
+    throttle, _ = make_throttle(HandClock(), key=3)
+    inside = 0
+    gate = asyncio.Event()
+
+    async def guess() -> bool:
+        nonlocal inside
+        try:
+            async with throttle.attempt(KEY_A) as attempt:
+                inside += 1
+                await gate.wait()  # all are in flight before any finishes
+                attempt.fail()
+        except TooManyRequests:
+            return False
+        return True
+
+    tasks = [asyncio.create_task(guess()) for _ in range(10)]
+    await asyncio.sleep(0)  # each task runs until it waits at the gate or is refused
+    assert inside == 3
+    gate.set()
+    let_through = await asyncio.gather(*tasks)
+    assert sum(let_through) == 3
+    assert inside == 3
+    assert await refused(throttle, KEY_A) is not None
+
+
+async def test_an_attempt_gives_its_unit_back_however_it_ends() -> None:
+    throttle, _ = make_throttle(HandClock(), key=1)
+    with pytest.raises(RuntimeError):
+        async with throttle.attempt(KEY_A):
+            raise RuntimeError("the database went away")
+    async with throttle.attempt(KEY_A):
+        # The one unit is held: a second simultaneous attempt is refused ...
+        assert await refused(throttle, KEY_A) is not None
+    # ... and given back, as is the refused attempt's own.
+    assert await refused(throttle, KEY_A) is None
+
+
+async def test_a_refused_attempt_spends_nothing() -> None:
+    clock = HandClock(START + 10)
+    throttle, _ = make_throttle(clock, key=2)
+    await fail(throttle, KEY_A, 2)
+    first = await refused(throttle, KEY_A)
+    for _ in range(50):
+        assert await refused(throttle, KEY_A) is not None
+    last = await refused(throttle, KEY_A)
+    assert first is not None
+    assert last is not None
+    assert first.extra["retry_after"] == last.extra["retry_after"]
