@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from promo import __version__
 from promo.affiliates.routes import AffiliateController, MeController
+from promo.api_document import CompletedJsonRenderPlugin
 from promo.audit import list_audit
 from promo.auth.guards import provide_principal
 from promo.auth.middleware import PUBLIC_PATHS, ApiKeyAuthentication
@@ -87,7 +88,11 @@ def openapi_config() -> OpenAPIConfig:
         description="Promo code issuance and redemption service. "
         "Authenticate with `Authorization: Bearer <api-key>`.",
         path="/schema",
-        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        render_plugins=[
+            ScalarRenderPlugin(),
+            SwaggerRenderPlugin(path="/swagger"),
+            CompletedJsonRenderPlugin(),
+        ],
         components=Components(
             security_schemes={
                 "apiKey": SecurityScheme(type="http", scheme="bearer", description="API key")

@@ -8,20 +8,13 @@ operation so the run stays well under a minute; the slower coverage phase
 (boundary values, unexpected methods) is for a manual ``schemathesis run``.
 Failures it found are kept as plain HTTP tests at the end of this module.
 
-Checks:
+Checks, on every answer:
 - never a 5xx (``not_a_server_error``);
-- success responses conform to the document: documented status, media type,
-  headers and body schema;
-- error responses are RFC 9457 problems with a stable ``code`` (API.md).
+- the answer conforms to the document: documented status, media type, headers
+  and body schema; errors are RFC 9457 problems (``application/problem+json``)
+  with a stable ``code`` (API.md), documented by promo.api_document.
 
 Not checked against the document, and why:
-- error responses (4xx): the contract answers them as
-  ``application/problem+json`` problem details, while the document only shows
-  Litestar's generated ``400`` schema (``status_code``/``detail``/``extra``, as
-  ``application/json``) and leaves 401/403/404/409/413/422/429 undocumented;
-  ``status_code_conformance``, ``content_type_conformance`` and
-  ``response_schema_conformance`` would report the document's gap on every
-  refusal, so they run on 2xx answers only and errors are checked as problems;
 - ``positive_data_acceptance``: data valid for the schema may still be refused
   by rules the schema cannot express (unknown ids: 404, an ISO-looking currency
   that is not one, a code taken: 409);
@@ -31,9 +24,7 @@ Not checked against the document, and why:
 - ``ignored_auth``, ``missing_required_header``, ``unsupported_method`` and the
   stateful checks: authentication, the Idempotency-Key header (documented as
   optional because its absence is answered by the handler, 400) and methods
-  are covered by tests/api; the document has no links for stateful runs;
-- the documented media type of ``/metrics`` and ``/v1/ledger/export``, which
-  the document gets wrong (see the tests at the end).
+  are covered by tests/api; the document has no links for stateful runs.
 """
 
 from __future__ import annotations
@@ -72,10 +63,6 @@ from tests.support.server import ServerProcess, start_server
 COMMITTED = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
 PROBLEM = "application/problem+json"
 EXAMPLES = 15
-
-# Success answers the document describes wrongly (see the regression tests below):
-# /metrics is Prometheus text, not JSON; the ledger export also streams JSON lines.
-DOCUMENTED_OTHERWISE = {"/metrics", "/v1/ledger/export"}
 
 # Path ids of the demo data (the first campaign and affiliate of a fresh database),
 # so that operations on one campaign, code or affiliate reach their logic, not a 404.
@@ -156,19 +143,17 @@ def test_every_operation_answers_without_5xx_and_as_documented(
     case: schemathesis.Case, demo: Demo
 ) -> None:
     response = case.call(base_url=demo.server.url, headers=demo.admin, timeout=30)
-    case.validate_response(response, checks=[not_a_server_error])
+    case.validate_response(
+        response,
+        checks=[
+            not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_headers_conformance,
+            response_schema_conformance,
+        ],
+    )
     if response.status_code < 400:
-        if case.operation.path in DOCUMENTED_OTHERWISE:
-            return
-        case.validate_response(
-            response,
-            checks=[
-                status_code_conformance,
-                content_type_conformance,
-                response_headers_conformance,
-                response_schema_conformance,
-            ],
-        )
         return
     content_type = response.headers.get("content-type", [""])[0]
     assert content_type.startswith(PROBLEM), response.text
@@ -197,11 +182,6 @@ def test_options_request_is_not_a_server_error(demo: Demo, authorized: bool) -> 
     assert response.status_code < 500, response.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the document describes GET /metrics as application/json (Litestar's "
-    "PrometheusController); it serves the Prometheus text format",
-)
 def test_metrics_media_type_is_documented(demo: Demo) -> None:
     response = httpx.get(f"{demo.server.url}/metrics")
     assert response.status_code == 200
@@ -209,11 +189,6 @@ def test_metrics_media_type_is_documented(demo: Demo) -> None:
     assert served in documented_media_types("/metrics", "get", "200")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /v1/ledger/export?format=jsonl streams application/x-ndjson, but the "
-    "document lists only text/csv for it (promo/ledger/routes.py)",
-)
 def test_ledger_export_media_types_are_documented(demo: Demo) -> None:
     response = httpx.get(
         f"{demo.server.url}/v1/ledger/export", params={"format": "jsonl"}, headers=demo.admin
@@ -223,12 +198,6 @@ def test_ledger_export_media_types_are_documented(demo: Demo) -> None:
     assert served in documented_media_types("/v1/ledger/export", "get", "200")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the document gives every operation Litestar's generated 400 (application/json, "
-    "status_code/detail/extra) and no 401/403/404/409/413/422/429, while the API answers "
-    "errors as application/problem+json (API.md): the fuzz test checks them as problems",
-)
 def test_error_answers_are_documented_as_problem_details(demo: Demo) -> None:
     response = httpx.get(f"{demo.server.url}/v1/campaigns/cmp_nosuch", headers=demo.admin)
     assert response.status_code == 404
