@@ -58,6 +58,12 @@ def main() -> int:
         metavar="SCENARIO[,SCENARIO...]",
         help=f"run only these: a shape, a target, target:shape, or an extra ({choices})",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample promo's workers with py-spy during each measured promo scenario "
+        "and print where their time goes (benchmarks/profile.py)",
+    )
     options = parser.parse_args()
     if options.connections < options.threads:
         parser.error("--connections must be at least --threads")

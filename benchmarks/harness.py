@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks import report
+from benchmarks import profile, report
 from benchmarks.bulk_api import BulkResult, ExportResult, measure_bulk, measure_export
 from benchmarks.load import LoadError, LoadResult, ensure_wrk, run_pgbench, run_wrk
 from benchmarks.scenarios import CEILING_SHAPE, Run, Shape, plan_pools, select
@@ -70,6 +70,8 @@ class Benchmark:
         self.bulk: BulkResult | str | None = None
         self.export: ExportResult | str | None = None
         self._tags = 0
+        self.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.profiles: dict[str, str] = {}
 
     def tag(self) -> str:
         """A new prefix for order ids, customers and keys: unique in the database."""
@@ -95,12 +97,18 @@ class Benchmark:
         """Warm up, then measure; a failure is recorded in its row, not fatal."""
         try:
             result = None
-            for seconds in (self.options.warmup, self.options.duration):
+            profiled = target == "promo" and bool(getattr(self.options, "profile", False))
+            for measured, seconds in ((False, self.options.warmup), (True, self.options.duration)):
                 if seconds <= 0:
                     continue
                 lo, span, pool = self.position(target, shape)
                 if span <= 0:
                     raise LoadError("the pool of single-use codes ran dry")
+                recorders = (
+                    profile.start(workers, seconds, self.stamp, shape.name)
+                    if measured and profiled
+                    else None
+                )
                 app_cpu, db_cpu = cpu_seconds(workers), postgres_cpu_seconds(self.pg)
                 result = drive(lo, span, self.tag(), seconds)
                 app_cpu, db_cpu = (
@@ -109,6 +117,8 @@ class Benchmark:
                 )
                 if pool is not None and shape.name.startswith("redeem"):
                     pool.consume(result.used)
+                if recorders is not None:
+                    self.profiles[shape.name] = profile.finish(recorders)
             assert result is not None
             if result.requests:
                 per_request = 1000 / result.requests
@@ -125,6 +135,8 @@ class Benchmark:
                 f"CPU ms/request: app {_ms(result.app_cpu_ms)}, PostgreSQL {_ms(result.db_cpu_ms)}",
                 flush=True,
             )
+            if shape.name in self.profiles:
+                print(self.profiles[shape.name], flush=True)
         except (LoadError, OSError, RuntimeError, ValueError) as exc:
             self.results[(target, shape.name)] = f"failed: {exc}".splitlines()[0][:120]
             print(f"  {target:<7} {shape.name:<24} FAILED: {exc}", flush=True)

@@ -27,8 +27,8 @@ from promo.clock import Clock, utc_now
 from promo.codes.batch_jobs import BatchRunner
 from promo.codes.batch_routes import CampaignCodeBatchController, CodeBatchController
 from promo.codes.routes import CampaignCodeController, CodeController
-from promo.db.engine import create_engine, create_sessionmaker
-from promo.db.session import provide_session
+from promo.db.engine import create_engine, create_read_sessionmaker, create_sessionmaker
+from promo.db.session import provide_read_session, provide_session
 from promo.errors import problem_details_plugin
 from promo.health import HealthController
 from promo.ledger.routes import (
@@ -115,7 +115,8 @@ def create_app(
     throttle = build_throttle(settings)
     owns_engine = engine is None
     engine = engine or create_engine(settings)
-    sessionmaker = create_sessionmaker(connection if connection is not None else engine)
+    bind = connection if connection is not None else engine
+    sessionmaker = create_sessionmaker(bind)
     batch_runner = BatchRunner(connection if connection is not None else engine, clock)
 
     async def dispose_engine() -> None:
@@ -131,6 +132,7 @@ def create_app(
                 "settings": settings,
                 "engine": engine,
                 "sessionmaker": sessionmaker,
+                "read_sessionmaker": create_read_sessionmaker(bind),
                 "clock": clock,
                 "throttle": throttle,
                 "batch_runner": batch_runner,
@@ -138,6 +140,7 @@ def create_app(
         ),
         dependencies={
             "session": Provide(provide_session),
+            "read_session": Provide(provide_read_session),
             "clock": Provide(provide_clock, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),
         },

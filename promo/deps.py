@@ -17,6 +17,8 @@ from promo.clock import Clock
 from promo.schemas import DEFAULT_LIMIT, MAX_LIMIT
 
 DbSession = NamedDependency[AsyncSession]
+# Parameter name ``read_session``: reads of one statement each, outside a transaction.
+ReadSession = NamedDependency[AsyncSession]
 ClockDep = NamedDependency[Clock]
 Caller = NamedDependency[Principal]
 

@@ -4,7 +4,7 @@ Shared by every POST that moves money or usage. The work runs in the
 request's transaction and its response is stored in that same transaction,
 so "done" and "recorded as done" cannot disagree. A refusal (a domain error)
 rolls the work back first, then is stored on its own, and is replayed as it
-was. An unexpected failure forgets the claim so that a retry runs again.
+was. An unexpected failure or a 429 forgets the claim so that a retry runs again.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from promo import idempotency
 from promo.auth.service import Principal
 from promo.clock import Clock
-from promo.errors import PROBLEM_MEDIA_TYPE, DomainError, render_domain_error
+from promo.errors import PROBLEM_MEDIA_TYPE, DomainError, TooManyRequests, render_domain_error
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 
@@ -49,6 +49,11 @@ async def run_once(
         return _response(claimed.status_code, claimed.body, replayed=True)
     try:
         status_code, result = await work()
+    except TooManyRequests:
+        # Not an answer to the request, only to its timing: a retry runs again.
+        await session.rollback()
+        await idempotency.release(sessionmaker, claimed)
+        raise
     except DomainError as exc:
         await session.rollback()
         status_code, body = render_domain_error(exc)

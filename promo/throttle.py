@@ -8,13 +8,14 @@ slides on — valid codes included, or the change of answer would confirm a
 guess. Calls that do not fail are not counted once answered, so callers that
 do not guess are never slowed.
 
-Every attempt reserves one unit of each budget before it runs and gives it
-back when it turns out not to be a failure. Checking first and counting
-afterwards would let a burst of simultaneous guesses all pass the check
-before any of them is counted; with the reservation, failures plus attempts
-still in flight never exceed a budget. The price: a budget also caps how
-many calls of one identity may be in flight at once, so the per-key budget
-must stay above a checkout's peak concurrency (see the README).
+Each call is checked twice. Before it runs, an identity over its budget is
+refused at once, without touching the database. After it runs, a failure is
+counted and, if the count before it had already reached the budget, answered
+429 instead of its result; a success is answered 429 too if its identity is
+over budget by then. Checking only before would let a burst of simultaneous
+guesses all pass before any is counted; with the check after, exactly the
+budget of failures gets an answer, however many run at once, and calls that
+do not fail are never held back by calls in flight.
 
 The window is the classic sliding-window counter: the current fixed bucket
 plus the previous one weighted by how much of it still overlaps the window.
@@ -27,8 +28,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import msgspec
@@ -42,13 +42,12 @@ class Limit(msgspec.Struct, frozen=True):
 
 
 class Store(Protocol):
-    async def reserve(self, keys: Sequence[str], bucket: int, ttl: int) -> list[tuple[int, int]]:
-        """Add one to each key's ``bucket``, all at once; for each key, (its count in
-        ``bucket`` with this one, its count in ``bucket - 1``)."""
+    async def counts(self, keys: Sequence[str], bucket: int) -> list[tuple[int, int]]:
+        """For each key: (its count in ``bucket``, its count in ``bucket - 1``)."""
         ...
 
-    async def release(self, keys: Sequence[str], bucket: int) -> None:
-        """Take back one unit reserved in ``bucket`` for each key."""
+    async def add(self, keys: Sequence[str], bucket: int, ttl: int) -> list[tuple[int, int]]:
+        """Add one to each key's ``bucket``, atomically per key; the counts after."""
         ...
 
 
@@ -59,25 +58,24 @@ class MemoryStore:
         self._counts: dict[tuple[str, int], int] = {}
         self._latest = 0
 
-    async def reserve(self, keys: Sequence[str], bucket: int, ttl: int) -> list[tuple[int, int]]:
+    async def counts(self, keys: Sequence[str], bucket: int) -> list[tuple[int, int]]:
+        return [
+            (self._counts.get((key, bucket), 0), self._counts.get((key, bucket - 1), 0))
+            for key in keys
+        ]
+
+    async def add(self, keys: Sequence[str], bucket: int, ttl: int) -> list[tuple[int, int]]:
         if bucket > self._latest:
             # Buckets older than the previous one can never be read again.
             self._latest = bucket
             self._counts = {k: v for k, v in self._counts.items() if k[1] >= bucket - 1}
-        counts = []
         for key in keys:
-            current = self._counts[(key, bucket)] = self._counts.get((key, bucket), 0) + 1
-            counts.append((current, self._counts.get((key, bucket - 1), 0)))
-        return counts
-
-    async def release(self, keys: Sequence[str], bucket: int) -> None:
-        for key in keys:
-            if self._counts.get((key, bucket), 0) > 0:
-                self._counts[(key, bucket)] -= 1
+            self._counts[(key, bucket)] = self._counts.get((key, bucket), 0) + 1
+        return await self.counts(keys, bucket)
 
 
 # KEYS: each identity's current bucket, then each one's previous bucket. ARGV: the TTL.
-_RESERVE = """
+_ADD = """
 local n = #KEYS / 2
 local counts = {}
 for i = 1, n do
@@ -89,51 +87,55 @@ end
 return counts
 """
 
-# A bucket that expired meanwhile is not brought back as a negative count.
-_RELEASE = """
-for i = 1, #KEYS do
-  if (tonumber(redis.call('GET', KEYS[i]) or '0')) > 0 then redis.call('DECR', KEYS[i]) end
-end
-return 0
-"""
-
 
 class RedisStore:
-    """Counts shared by every worker and host through Redis: one atomic script per
-    reservation and per release, whatever the number of identities."""
+    """Counts shared by every worker and host through Redis: one round trip per
+    read or update, whatever the number of identities."""
 
     def __init__(self, url: str) -> None:
         import redis.asyncio as redis
 
         self._redis: Any = redis.from_url(url)
-        self._reserve = self._redis.register_script(_RESERVE)
-        self._release = self._redis.register_script(_RELEASE)
+        self._add = self._redis.register_script(_ADD)
 
     @staticmethod
-    def _name(key: str, bucket: int) -> str:
-        return f"promo:throttle:{key}:{bucket}"
+    def _names(keys: Sequence[str], bucket: int) -> list[str]:
+        """Each key's ``bucket``, then each key's ``bucket - 1``."""
+        return [f"promo:throttle:{k}:{b}" for b in (bucket, bucket - 1) for k in keys]
 
-    async def reserve(self, keys: Sequence[str], bucket: int, ttl: int) -> list[tuple[int, int]]:
-        names = [self._name(k, bucket) for k in keys] + [self._name(k, bucket - 1) for k in keys]
-        flat = await self._reserve(keys=names, args=[ttl])
-        return [(int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
+    @staticmethod
+    def _pairs(flat: Sequence[Any], n: int) -> list[tuple[int, int]]:
+        return [(int(flat[i] or 0), int(flat[n + i] or 0)) for i in range(n)]
 
-    async def release(self, keys: Sequence[str], bucket: int) -> None:
-        await self._release(keys=[self._name(k, bucket) for k in keys])
+    async def counts(self, keys: Sequence[str], bucket: int) -> list[tuple[int, int]]:
+        return self._pairs(await self._redis.mget(self._names(keys, bucket)), len(keys))
+
+    async def add(self, keys: Sequence[str], bucket: int, ttl: int) -> list[tuple[int, int]]:
+        flat = await self._add(keys=self._names(keys, bucket), args=[ttl])
+        n = len(keys)
+        return self._pairs([flat[2 * i] for i in range(n)] + [flat[2 * i + 1] for i in range(n)], n)
 
     async def close(self) -> None:
         await self._redis.aclose()
 
 
 class Attempt:
-    """One validation or redemption holding a unit of each of its budgets."""
+    """One validation or redemption that passed the check before it ran; it must
+    end with ``failed()`` or ``succeeded()``, which may still answer 429."""
 
-    def __init__(self) -> None:
-        self.failed = False
+    def __init__(self, throttle: Throttle, budgets: list[tuple[Limit, str]]) -> None:
+        self._throttle = throttle
+        self._budgets = budgets
 
-    def fail(self) -> None:
-        """Keep the reserved units: this attempt was a failure."""
-        self.failed = True
+    async def failed(self) -> None:
+        """Count this failure; 429 if the budget was already spent before it."""
+        if self._budgets:
+            await self._throttle._settle(self._budgets, failed=True)
+
+    async def succeeded(self) -> None:
+        """429 if the identity went over its budget while this call ran."""
+        if self._budgets:
+            await self._throttle._settle(self._budgets, failed=False)
 
 
 class Throttle:
@@ -156,38 +158,38 @@ class Throttle:
             if value and scope in self.limits
         ]
 
-    @asynccontextmanager
-    async def attempt(self, identities: dict[str, str | None]) -> AsyncIterator[Attempt]:
-        """Reserve a unit of every identity's budget for the attempt in the block;
-        raise 429 when any budget is spent. Unless the block calls ``fail()``, the
-        units are given back when it ends, however it ends."""
+    async def begin(self, identities: dict[str, str | None]) -> Attempt:
+        """Raise 429 when any identity has spent its budget; else the attempt."""
         budgets = self._identities(identities)
-        if not budgets:
-            yield Attempt()
-            return
+        if budgets:
+            bucket, into = divmod(self.clock(), self.window)
+            counts = await self.store.counts([key for _, key in budgets], int(bucket))
+            self._refuse_over_budget(budgets, counts, into)
+        return Attempt(self, budgets)
+
+    async def _settle(self, budgets: list[tuple[Limit, str]], *, failed: bool) -> None:
         keys = [key for _, key in budgets]
         bucket, into = divmod(self.clock(), self.window)
-        counts = await self.store.reserve(keys, int(bucket), ttl=self.window * 2 + 1)
-        attempt = Attempt()
-        try:
-            self._refuse_over_budget(budgets, counts, into)
-            yield attempt
-        finally:
-            if not attempt.failed:
-                await self.store.release(keys, int(bucket))
+        if failed:
+            counts = await self.store.add(keys, int(bucket), ttl=self.window * 2 + 1)
+            # Judged on the count before this failure, so the budget-th one is answered.
+            self._refuse_over_budget(budgets, counts, into, this_one=1)
+        else:
+            self._refuse_over_budget(budgets, await self.store.counts(keys, int(bucket)), into)
 
     def _refuse_over_budget(
         self,
         budgets: Sequence[tuple[Limit, str]],
         counts: Sequence[tuple[int, int]],
         into: float,
+        this_one: int = 0,
     ) -> None:
+        """429 when an estimate, not counting ``this_one`` failure, is at a budget."""
         overlap = 1 - into / self.window
         refused: list[tuple[int, Limit]] = []
         for (limit, _), (current, previous) in zip(budgets, counts, strict=True):
-            before = current - 1  # failures and attempts in flight, without this one
-            if before + previous * overlap >= limit.max_failures:
-                wait = self._wait(limit.max_failures, before, previous, into)
+            if current - this_one + previous * overlap >= limit.max_failures:
+                wait = self._wait(limit.max_failures, current, previous, into)
                 refused.append((wait, limit))
         if refused:
             # The identity that stays over its budget longest decides when to come back.

@@ -28,8 +28,8 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
             )
         if len(key) > MAX_KEY_LENGTH:
             raise Unauthenticated("unauthorized", "Invalid or revoked API key")
-        sessionmaker: async_sessionmaker[AsyncSession] = connection.app.state.sessionmaker
-        async with sessionmaker() as session, session.begin():
+        sessionmaker: async_sessionmaker[AsyncSession] = connection.app.state.read_sessionmaker
+        async with sessionmaker() as session:
             principal = await authenticate(session, key)
         if principal is None:
             raise Unauthenticated("unauthorized", "Invalid or revoked API key")

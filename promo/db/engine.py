@@ -52,9 +52,27 @@ def _make_sqlite_transactions_immediate(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Long reads (exports) take a deferred snapshot that blocks no writer.
+        # Reads (exports, validations) take a deferred snapshot that blocks no writer.
         read_only = connection.get_execution_options().get("promo_read_only", False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def create_read_sessionmaker(bind: Any) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reads of one statement each (the API key, a validation).
+
+    On PostgreSQL they run in autocommit: a single statement reads one consistent
+    snapshot by itself, and skipping BEGIN and COMMIT saves two round trips per
+    session. On SQLite they begin a deferred transaction, which takes no write
+    lock (autocommit there would hand transaction control back to the sqlite3
+    module when the connection returns to the pool). Bound to one connection
+    (tests), they join its transaction like any session.
+    """
+    if isinstance(bind, AsyncEngine):
+        if bind.dialect.name == "postgresql":
+            bind = bind.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            bind = bind.execution_options(promo_read_only=True)
+    return create_sessionmaker(bind)
 
 
 def create_sessionmaker(bind: Any) -> async_sessionmaker[AsyncSession]:

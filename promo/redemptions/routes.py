@@ -15,7 +15,7 @@ from promo.auth.roles import Role
 from promo.campaigns.discount import DiscountResult
 from promo.campaigns.eligibility import Accepted
 from promo.codes.canonical import InvalidCode, canonical
-from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
+from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit, ReadSession
 from promo.errors import Conflict, NotFound
 from promo.idempotent import run_once
 from promo.ids import Kind, decode, encode, require
@@ -90,7 +90,7 @@ def redemption_read(red: Redemption, code: str) -> RedemptionRead:
 @post("/v1/validations", status_code=200, tags=["checkout"], guards=[allow(Role.CHECKOUT)])
 async def create_validation(
     data: JSONBody[CheckoutRequest],
-    session: DbSession,
+    read_session: ReadSession,
     clock: ClockDep,
     principal: Caller,
     state: State,
@@ -100,22 +100,21 @@ async def create_validation(
     Too many failed guesses: 429 with Retry-After."""
     throttle: Throttle = state.throttle
     who = screening.identities(principal, data)
-    async with throttle.attempt(who) as attempt:
-        offer, decision = await validate(
-            session, data, now=clock(), usage_first=state.settings.uniform_refusals
+    attempt = await throttle.begin(who)
+    offer, decision = await validate(
+        read_session, data, now=clock(), usage_first=state.settings.uniform_refusals
+    )
+    if isinstance(decision, Accepted):
+        await attempt.succeeded()
+        return ValidationResult(
+            valid=True,
+            code=offer.code.display if offer else None,
+            campaign_id=encode(Kind.CAMPAIGN, offer.campaign.id) if offer else None,
+            reason=None,
+            discount=discount_out(decision.discount),
         )
-        if isinstance(decision, Accepted):
-            return ValidationResult(
-                valid=True,
-                code=offer.code.display if offer else None,
-                campaign_id=encode(Kind.CAMPAIGN, offer.campaign.id) if offer else None,
-                reason=None,
-                discount=discount_out(decision.discount),
-            )
-        reason = decision.reason.value
-        screening.REFUSALS.labels("validate", reason).inc()
-        if screening.counts_as_failure(reason, state.settings.uniform_refusals):
-            attempt.fail()
+    reason = decision.reason.value
+    await screening.settle_refusal(attempt, "validate", reason, state.settings.uniform_refusals)
     if screening.concealed(reason, state.settings.uniform_refusals):
         return ValidationResult(
             valid=False,
@@ -165,33 +164,29 @@ class RedemptionController(Controller):
 
         throttle: Throttle = state.throttle
         who = screening.identities(principal, data)
-        async with throttle.attempt(who) as attempt:
+        attempt = await throttle.begin(who)
+        uniform = state.settings.uniform_refusals
 
-            async def work() -> tuple[int, RedemptionRead]:
-                try:
-                    red = await service.redeem(
-                        session, data, now=clock(), usage_first=state.settings.uniform_refusals
-                    )
-                except Conflict as exc:
-                    screening.REFUSALS.labels("redeem", exc.code).inc()
-                    if screening.counts_as_failure(exc.code, state.settings.uniform_refusals):
-                        attempt.fail()
-                    if screening.concealed(exc.code, state.settings.uniform_refusals):
-                        raise Conflict(
-                            screening.UNIFORM_REASON, screening.UNIFORM_MESSAGE
-                        ) from None
-                    raise
-                return 201, await _read(session, red)
+        async def work() -> tuple[int, RedemptionRead]:
+            try:
+                red = await service.redeem(session, data, now=clock(), usage_first=uniform)
+            except Conflict as exc:
+                await screening.settle_refusal(attempt, "redeem", exc.code, uniform)
+                if screening.concealed(exc.code, uniform):
+                    raise Conflict(screening.UNIFORM_REASON, screening.UNIFORM_MESSAGE) from None
+                raise
+            await attempt.succeeded()
+            return 201, await _read(session, red)
 
-            return await run_once(
-                request,
-                operation="redeem",
-                principal=principal,
-                payload=data,
-                session=session,
-                clock=clock,
-                work=work,
-            )
+        return await run_once(
+            request,
+            operation="redeem",
+            principal=principal,
+            payload=data,
+            session=session,
+            clock=clock,
+            work=work,
+        )
 
     @post(
         "/{redemption_id:str}/rollback",

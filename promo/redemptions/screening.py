@@ -16,6 +16,7 @@ from promo.auth.service import Principal
 from promo.campaigns.eligibility import Reason
 from promo.redemptions.identity import customer_key
 from promo.redemptions.schemas import CheckoutRequest
+from promo.throttle import Attempt
 
 # Reasons a guesser gets for codes that do not work at all.
 GUESS_REASONS = frozenset({Reason.CODE_NOT_FOUND.value, Reason.CODE_DISABLED.value})
@@ -82,3 +83,13 @@ def counts_as_failure(reason: str, uniform: bool) -> bool:
 
 def concealed(reason: str, uniform: bool) -> bool:
     return uniform and reason in CONCEALED_REASONS
+
+
+async def settle_refusal(attempt: Attempt, operation: str, reason: str, uniform: bool) -> None:
+    """Count a refusal in the metrics and, when it is a failed guess, in the
+    caller's budgets; 429 instead when the caller is over a budget."""
+    REFUSALS.labels(operation, reason).inc()
+    if counts_as_failure(reason, uniform):
+        await attempt.failed()
+    else:
+        await attempt.succeeded()

@@ -86,23 +86,11 @@ async def test_redis_store_counts_a_bucket_and_the_previous_one(
     store, _ = stores
     key, other = fresh(), fresh()
     for _ in range(3):
-        await store.reserve([key], 100, ttl=60)
-    assert await store.reserve([key, other], 101, ttl=60) == [(1, 3), (1, 0)]
-    assert await store.reserve([key], 102, ttl=60) == [(1, 1)]
-
-
-async def test_redis_store_releases_what_was_reserved_and_never_below_zero(
-    stores: tuple[RedisStore, RedisStore], redis_client: Any
-) -> None:
-    store, _ = stores
-    key = fresh()
-    await store.reserve([key], 100, ttl=60)
-    await store.reserve([key], 100, ttl=60)
-    await store.release([key], 100)
-    assert await store.reserve([key], 100, ttl=60) == [(2, 0)]
-    expired = fresh()
-    await store.release([expired], 100)
-    assert await redis_client.get(f"promo:throttle:{expired}:100") is None
+        await store.add([key], 100, ttl=60)
+    assert await store.add([key, other], 101, ttl=60) == [(1, 3), (1, 0)]
+    assert await store.counts([key, other], 101) == [(1, 3), (1, 0)]
+    assert await store.counts([key], 102) == [(0, 1)]
+    assert await store.counts([fresh()], 101) == [(0, 0)]
 
 
 async def test_redis_counts_expire_once_they_can_no_longer_be_read(
@@ -110,8 +98,8 @@ async def test_redis_counts_expire_once_they_can_no_longer_be_read(
 ) -> None:
     store, _ = stores
     key = fresh()
-    await store.reserve([key], 7, ttl=121)
-    await store.reserve([key], 7, ttl=121)  # a later reservation keeps the first expiry
+    await store.add([key], 7, ttl=121)
+    await store.add([key], 7, ttl=121)  # a later add keeps the first expiry
     ttl = await redis_client.ttl(f"promo:throttle:{key}:7")
     assert 0 < ttl <= 121
 
@@ -121,9 +109,9 @@ async def test_concurrent_failures_from_two_stores_are_all_counted(
 ) -> None:
     first, second = stores
     key = fresh()
-    await asyncio.gather(*[(first, second)[i % 2].reserve([key], 5, ttl=60) for i in range(200)])
-    assert await first.reserve([key], 5, ttl=60) == [(201, 0)]
-    assert await second.reserve([key], 6, ttl=60) == [(1, 201)]
+    await asyncio.gather(*[(first, second)[i % 2].add([key], 5, ttl=60) for i in range(200)])
+    assert await first.counts([key], 5) == [(200, 0)]
+    assert await second.counts([key], 6) == [(0, 200)]
 
 
 class HandClock:
@@ -142,8 +130,8 @@ async def decisions(store: Store, who: dict[str, str | None]) -> list[int | None
     seen: list[int | None] = []
     for _ in range(86):
         try:
-            async with throttle.attempt(who) as attempt:
-                attempt.fail()
+            attempt = await throttle.begin(who)
+            await attempt.failed()
         except TooManyRequests as exc:
             seen.append(exc.extra["retry_after"])
         else:
@@ -278,8 +266,8 @@ async def test_two_workers_share_one_failure_budget_through_redis(
 async def test_a_burst_of_simultaneous_guesses_gets_exactly_the_budget_through(
     shared_server: ServerProcess, keys: dict[str, dict[str, str]]
 ) -> None:
-    """Three budgets' worth of guesses fired at once over both workers: each is
-    counted before it runs, so exactly the budget is answered and the rest get 429."""
+    """Three budgets' worth of guesses fired at once over both workers: however many
+    pass the check before any is counted, exactly the budget is answered."""
     limits = httpx.Limits(max_connections=60, max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=shared_server.url, limits=limits, timeout=60) as http:
 

@@ -33,15 +33,13 @@ def make_throttle(
 
 async def fail(throttle: Throttle, who: dict[str, str | None], times: int = 1) -> None:
     for _ in range(times):
-        async with throttle.attempt(who) as attempt:
-            attempt.fail()
+        await (await throttle.begin(who)).failed()
 
 
 async def refused(throttle: Throttle, who: dict[str, str | None]) -> TooManyRequests | None:
     """Try once, succeeding when let through; the refusal, if any."""
     try:
-        async with throttle.attempt(who):
-            pass
+        await (await throttle.begin(who)).succeeded()
     except TooManyRequests as exc:
         return exc
     return None
@@ -91,7 +89,7 @@ async def test_buckets_older_than_the_window_are_forgotten() -> None:
     await fail(throttle, {"key": "b"})  # any write in a later bucket prunes old ones
     first = int(START // WINDOW)
     # Bucket first + 1 reads bucket first as its previous one: pruned, so empty.
-    assert await store.reserve(["key:a"], first + 1, ttl=WINDOW) == [(1, 0)]
+    assert await store.counts(["key:a"], first + 1) == [(0, 0)]
 
 
 async def test_identities_without_a_value_are_ignored() -> None:
@@ -212,44 +210,41 @@ async def test_valid_attempts_spend_nothing(limit: int) -> None:
     assert await refused(throttle, KEY_A) is None
 
 
-async def test_attempts_in_flight_hold_the_budget_so_a_burst_cannot_overrun_it() -> None:
-    """Ten simultaneous guesses against a budget of 3: three run, seven are refused
-    before they run, and the three that fail leave the budget spent."""
+async def test_a_burst_of_simultaneous_guesses_gets_exactly_the_budget_answered() -> None:
+    """Ten guesses that all passed the check before any failed, against a budget
+    of 3: three failures are answered, the seven others are 429 after the fact."""
     throttle, _ = make_throttle(HandClock(), key=3)
-    inside = 0
-    gate = asyncio.Event()
-
-    async def guess() -> bool:
-        nonlocal inside
+    attempts = [await throttle.begin(KEY_A) for _ in range(10)]
+    waits = []
+    for attempt in attempts:
         try:
-            async with throttle.attempt(KEY_A) as attempt:
-                inside += 1
-                await gate.wait()  # all are in flight before any finishes
-                attempt.fail()
-        except TooManyRequests:
-            return False
-        return True
-
-    tasks = [asyncio.create_task(guess()) for _ in range(10)]
-    await asyncio.sleep(0)  # each task runs until it waits at the gate or is refused
-    assert inside == 3
-    gate.set()
-    let_through = await asyncio.gather(*tasks)
-    assert sum(let_through) == 3
-    assert inside == 3
+            await attempt.failed()
+        except TooManyRequests as exc:
+            waits.append(exc.extra["retry_after"])
+    assert len(waits) == 7
+    assert min(waits) >= 1
     assert await refused(throttle, KEY_A) is not None
 
 
-async def test_an_attempt_gives_its_unit_back_however_it_ends() -> None:
+async def test_a_success_in_flight_when_the_budget_runs_out_is_refused_too() -> None:
+    """Otherwise a burst would tell its one valid guess by the one answer not 429."""
+    throttle, _ = make_throttle(HandClock(), key=3)
+    valid = await throttle.begin(KEY_A)
+    guesses = [await throttle.begin(KEY_A) for _ in range(3)]
+    for guess in guesses:
+        await guess.failed()
+    with pytest.raises(TooManyRequests):
+        await valid.succeeded()
+
+
+async def test_calls_in_flight_hold_no_budget() -> None:
+    """A busy checkout's simultaneous good calls are never refused for being many."""
     throttle, _ = make_throttle(HandClock(), key=1)
-    with pytest.raises(RuntimeError):
-        async with throttle.attempt(KEY_A):
-            raise RuntimeError("the database went away")
-    async with throttle.attempt(KEY_A):
-        # The one unit is held: a second simultaneous attempt is refused ...
-        assert await refused(throttle, KEY_A) is not None
-    # ... and given back, as is the refused attempt's own.
-    assert await refused(throttle, KEY_A) is None
+    attempts = [await throttle.begin(KEY_A) for _ in range(500)]
+    for attempt in attempts:
+        await attempt.succeeded()
+    await (await throttle.begin(KEY_A)).failed()  # the one failure the budget allows
+    assert await refused(throttle, KEY_A) is not None
 
 
 async def test_a_refused_attempt_spends_nothing() -> None:
