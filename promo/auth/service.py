@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.affiliates.models import Affiliate
@@ -83,23 +83,27 @@ async def revoke_key_by_prefix(session: AsyncSession, prefix: str, *, now: datet
     return await revoke_key(session, keys[0].id, now=now)
 
 
+# Built once: see promo.redemptions.queries on why the hot paths reuse statements.
+LIVE_KEY = (
+    select(ApiKey.id, ApiKey.role, ApiKey.affiliate_id, ApiKey.secret_hash)
+    .outerjoin(Affiliate, Affiliate.id == ApiKey.affiliate_id)
+    .where(
+        ApiKey.secret_hash == bindparam("secret_hash"),
+        ApiKey.revoked_at.is_(None),
+        (ApiKey.affiliate_id.is_(None)) | (Affiliate.active.is_(True)),
+    )
+)
+
+
 async def authenticate(session: AsyncSession, plaintext: str) -> Principal | None:
     """The principal of a live key, or None (unknown, revoked, or inactive affiliate).
 
     Read on every request, uncached, so a revocation takes effect at once on
     every worker and host.
     """
-    row = (
-        await session.execute(
-            select(ApiKey.id, ApiKey.role, ApiKey.affiliate_id, ApiKey.secret_hash)
-            .outerjoin(Affiliate, Affiliate.id == ApiKey.affiliate_id)
-            .where(
-                ApiKey.secret_hash == hash_key(plaintext),
-                ApiKey.revoked_at.is_(None),
-                (ApiKey.affiliate_id.is_(None)) | (Affiliate.active.is_(True)),
-            )
-        )
-    ).first()
+    connection = await session.connection()
+    result = await connection.execute(LIVE_KEY, {"secret_hash": hash_key(plaintext)})
+    row = result.first()
     if row is None or not hashes_match(row.secret_hash, plaintext):
         return None
     return Principal(key_id=row.id, role=Role(row.role), affiliate_id=row.affiliate_id)

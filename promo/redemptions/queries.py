@@ -2,7 +2,9 @@
 
 A validation is one indexed lookup: the live code by canonical form, joined
 with its campaign and affiliate, with the customer's usage as two scalar
-subqueries. No ORM objects, no N+1.
+subqueries. No ORM objects, no N+1. The statements are built once, with bound
+parameters: building one costs ~0.3 ms of Python per request, reusing one lets
+SQLAlchemy's compiled cache and asyncpg's prepared statements do the rest.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Select, Table, and_, exists, false, literal, select
+from sqlalchemy import Select, Table, and_, bindparam, exists, false, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.affiliates.models import Affiliate
@@ -53,19 +55,21 @@ def _discount(row: Any) -> Discount:
     return FreeShipping()
 
 
-def offer_query(canonical: str, customer_key: str | None) -> Select[Any]:
-    """One statement: the live code by canonical form (the partial unique index),
-    its campaign and affiliate, and the customer's usage as scalar subqueries."""
+def offer_query(*, with_customer: bool) -> Select[Any]:
+    """One statement: the live code by canonical form (the partial unique index,
+    parameter ``canonical``), its campaign and affiliate, and the usage of the
+    customer (parameter ``customer_key``) as scalar subqueries."""
+    customer_key = bindparam("customer_key", type_=usage.c.customer_key.type)
     used_on_campaign = (
         select(usage.c.used)
         .where(usage.c.campaign_id == campaigns.c.id, usage.c.customer_key == customer_key)
         .scalar_subquery()
-        if customer_key is not None
+        if with_customer
         else literal(0)
     )
     has_redeemed = (
         exists().where(usage.c.customer_key == customer_key, usage.c.used > 0)
-        if customer_key is not None
+        if with_customer
         else false()
     )
     query = (
@@ -105,9 +109,13 @@ def offer_query(canonical: str, customer_key: str | None) -> Select[Any]:
                 affiliates, affiliates.c.id == codes.c.affiliate_id
             )
         )
-        .where(and_(codes.c.canonical == canonical, codes.c.live))
+        .where(and_(codes.c.canonical == bindparam("canonical"), codes.c.live))
     )
     return query
+
+
+OFFER_FOR_CUSTOMER = offer_query(with_customer=True)
+OFFER_ANONYMOUS = offer_query(with_customer=False)
 
 
 async def load_offer(
@@ -115,7 +123,13 @@ async def load_offer(
 ) -> tuple[Offer | None, int, bool]:
     """The live code spelled ``canonical`` with its campaign, and the customer's usage:
     (offer, redemptions on this campaign, has any redemption)."""
-    row = (await session.execute(offer_query(canonical, customer_key))).first()
+    connection = await session.connection()
+    if customer_key is None:
+        result = await connection.execute(OFFER_ANONYMOUS, {"canonical": canonical})
+    else:
+        params = {"canonical": canonical, "customer_key": customer_key}
+        result = await connection.execute(OFFER_FOR_CUSTOMER, params)
+    row = result.first()
     if row is None:
         return None, 0, False
     rules = msgspec.convert(row.rules or {}, Rules)

@@ -42,9 +42,9 @@ def test_validation_lookup_uses_the_live_code_index_on_postgresql(
 ) -> None:
     migrate.upgrade(make_settings(postgres_url))
     sql = str(
-        offer_query("SUMMER20", customer).compile(
-            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
-        )
+        offer_query(with_customer=customer is not None)
+        .params(canonical="SUMMER20", customer_key=customer)
+        .compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
     )
     found = plan(postgres_url, sql)
     assert "uq_codes_canonical_live" in found, found
@@ -55,9 +55,9 @@ def test_validation_lookup_uses_the_live_code_index_on_sqlite(tmp_path: object) 
     url = f"sqlite+aiosqlite:///{tmp_path}/plan.db"
     migrate.upgrade(make_settings(url))
     sql = str(
-        offer_query("SUMMER20", "id:c1").compile(
-            dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}
-        )
+        offer_query(with_customer=True)
+        .params(canonical="SUMMER20", customer_key="id:c1")
+        .compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
     )
     found = plan(url, sql)
     assert "SEARCH codes USING INDEX uq_codes_canonical_live" in found, found
