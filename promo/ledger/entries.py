@@ -13,6 +13,10 @@ from promo.ledger.models import LedgerEntry
 entries = cast(Table, LedgerEntry.__table__)
 
 
+# Built once (see promo.redemptions.queries); the columns come with the parameters.
+APPEND = insert(entries).returning(entries.c.id)
+
+
 async def append(
     session: AsyncSession,
     *,
@@ -32,27 +36,27 @@ async def append(
     note: str | None = None,
 ) -> int:
     """Append one entry; ``available_at`` is ``now`` plus the holding period."""
-    entry_id = await session.scalar(
-        insert(entries)
-        .values(
-            created_at=now,
-            kind=kind,
-            redemption_id=redemption_id,
-            order_id=order_id,
-            code=code,
-            campaign_id=campaign_id,
-            affiliate_id=affiliate_id,
-            currency=currency,
-            order_amount=order_amount,
-            discount=discount,
-            commission=commission,
-            available_at=now + timedelta(days=holding_days),
-            payout_id=payout_id,
-            note=note,
-        )
-        .returning(entries.c.id)
+    connection = await session.connection()
+    result = await connection.execute(
+        APPEND,
+        {
+            "created_at": now,
+            "kind": kind,
+            "redemption_id": redemption_id,
+            "order_id": order_id,
+            "code": code,
+            "campaign_id": campaign_id,
+            "affiliate_id": affiliate_id,
+            "currency": currency,
+            "order_amount": order_amount,
+            "discount": discount,
+            "commission": commission,
+            "available_at": now + timedelta(days=holding_days),
+            "payout_id": payout_id,
+            "note": note,
+        },
     )
-    return int(entry_id)
+    return int(result.scalar_one())
 
 
 async def commission_of_redemption(session: AsyncSession, redemption_id: int) -> int:

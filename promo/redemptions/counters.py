@@ -10,9 +10,9 @@ deadlocking. No Python locks: they do not cross processes.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy import BigInteger, Integer, Table, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.campaigns.eligibility import Reason
@@ -26,41 +26,75 @@ codes = cast(Table, Code.__table__)
 usage = cast(Table, CustomerUsage.__table__)
 
 
+# The statements of the redemption path are built once, with bound parameters
+# (see promo.redemptions.queries).
+_DISCOUNT = bindparam("discount", type_=BigInteger)
+TAKE_FROM_CAMPAIGN = (
+    update(campaigns)
+    .where(
+        campaigns.c.id == bindparam("campaign_id"),
+        campaigns.c.status == "active",
+        or_(
+            campaigns.c.max_redemptions.is_(None),
+            campaigns.c.redemptions_used < campaigns.c.max_redemptions,
+        ),
+        or_(
+            campaigns.c.budget.is_(None),
+            campaigns.c.budget_used + _DISCOUNT <= campaigns.c.budget,
+        ),
+    )
+    .values(
+        redemptions_used=campaigns.c.redemptions_used + 1,
+        budget_used=campaigns.c.budget_used + _DISCOUNT,
+    )
+    .returning(campaigns.c.id)
+)
+CAMPAIGN_STATE = select(
+    campaigns.c.status, campaigns.c.max_redemptions, campaigns.c.redemptions_used
+).where(campaigns.c.id == bindparam("campaign_id"))
+TAKE_FROM_CODE = (
+    update(codes)
+    .where(
+        codes.c.id == bindparam("code_id"),
+        codes.c.active.is_(True),
+        codes.c.live,
+        or_(codes.c.max_redemptions.is_(None), codes.c.used < codes.c.max_redemptions),
+    )
+    .values(used=codes.c.used + 1)
+    .returning(codes.c.id)
+)
+CODE_ACTIVE = select(and_(codes.c.active, codes.c.live)).where(codes.c.id == bindparam("code_id"))
+
+
+def _count_customer(insert: Any) -> Any:
+    limit = bindparam("limit", type_=Integer)
+    return (
+        insert(usage)
+        .values(campaign_id=bindparam("campaign_id"), customer_key=bindparam("customer_key"))
+        .values(used=1)
+        .on_conflict_do_update(
+            index_elements=[usage.c.campaign_id, usage.c.customer_key],
+            set_={"used": usage.c.used + 1},
+            where=or_(limit.is_(None), usage.c.used < limit),
+        )
+        .returning(usage.c.used)
+    )
+
+
+COUNT_CUSTOMER = dialect.prebuilt(_count_customer)
+
+
 async def consume_campaign(session: AsyncSession, campaign_id: int, discount: int) -> Reason | None:
     """Take one redemption and ``discount`` of budget from the campaign, or say why not."""
-    result = await session.execute(
-        update(campaigns)
-        .where(
-            campaigns.c.id == campaign_id,
-            campaigns.c.status == "active",
-            or_(
-                campaigns.c.max_redemptions.is_(None),
-                campaigns.c.redemptions_used < campaigns.c.max_redemptions,
-            ),
-            or_(
-                campaigns.c.budget.is_(None),
-                campaigns.c.budget_used + discount <= campaigns.c.budget,
-            ),
-        )
-        .values(
-            redemptions_used=campaigns.c.redemptions_used + 1,
-            budget_used=campaigns.c.budget_used + discount,
-        )
-        .returning(campaigns.c.id)
+    connection = await session.connection()
+    result = await connection.execute(
+        TAKE_FROM_CAMPAIGN, {"campaign_id": campaign_id, "discount": discount}
     )
     if result.first() is not None:
         return None
     # One follow-up read decides which limit it was (rows were just locked or
     # changed by a concurrent redemption).
-    row = (
-        await session.execute(
-            select(
-                campaigns.c.status,
-                campaigns.c.max_redemptions,
-                campaigns.c.redemptions_used,
-            ).where(campaigns.c.id == campaign_id)
-        )
-    ).one()
+    row = (await connection.execute(CAMPAIGN_STATE, {"campaign_id": campaign_id})).one()
     if row.status != "active":
         return Reason.CAMPAIGN_INACTIVE
     if row.max_redemptions is not None and row.redemptions_used >= row.max_redemptions:
@@ -69,22 +103,11 @@ async def consume_campaign(session: AsyncSession, campaign_id: int, discount: in
 
 
 async def consume_code(session: AsyncSession, code_id: int) -> Reason | None:
-    result = await session.execute(
-        update(codes)
-        .where(
-            codes.c.id == code_id,
-            codes.c.active.is_(True),
-            codes.c.live,
-            or_(codes.c.max_redemptions.is_(None), codes.c.used < codes.c.max_redemptions),
-        )
-        .values(used=codes.c.used + 1)
-        .returning(codes.c.id)
-    )
+    connection = await session.connection()
+    result = await connection.execute(TAKE_FROM_CODE, {"code_id": code_id})
     if result.first() is not None:
         return None
-    active = await session.scalar(
-        select(and_(codes.c.active, codes.c.live)).where(codes.c.id == code_id)
-    )
+    active = (await connection.execute(CODE_ACTIVE, {"code_id": code_id})).scalar()
     return Reason.CODE_EXHAUSTED if active else Reason.CODE_DISABLED
 
 
@@ -92,17 +115,10 @@ async def consume_customer(
     session: AsyncSession, campaign_id: int, customer_key: str, limit: int | None
 ) -> Reason | None:
     """Count one redemption for the customer on the campaign, within ``limit``."""
-    statement = (
-        dialect.insert(session, usage)
-        .values(campaign_id=campaign_id, customer_key=customer_key, used=1)
-        .on_conflict_do_update(
-            index_elements=[usage.c.campaign_id, usage.c.customer_key],
-            set_={"used": usage.c.used + 1},
-            where=(usage.c.used < limit) if limit is not None else None,
-        )
-        .returning(usage.c.used)
-    )
-    result = await session.execute(statement)
+    connection = await session.connection()
+    statement = dialect.for_dialect(session, COUNT_CUSTOMER)
+    params = {"campaign_id": campaign_id, "customer_key": customer_key, "limit": limit}
+    result = await connection.execute(statement, params)
     return None if result.first() is not None else Reason.CUSTOMER_LIMIT_REACHED
 
 

@@ -9,7 +9,7 @@ Any refusal raises, and the request's transaction rolls back everything.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 import msgspec
 from sqlalchemy import Table, select, text, update
@@ -28,6 +28,21 @@ from promo.redemptions.schemas import RedeemRequest
 from promo.redemptions.validation import validate
 
 redemptions = cast(Table, Redemption.__table__)
+
+
+def _record_redemption(insert: Any) -> Any:
+    """One redemption per live order: a second one inserts nothing."""
+    return (
+        insert(redemptions)
+        .on_conflict_do_nothing(
+            index_elements=["order_id"], index_where=text("rolled_back_at IS NULL")
+        )
+        .returning(redemptions.c.id)
+    )
+
+
+# Built once (see promo.redemptions.queries); the columns come with the parameters.
+RECORD_REDEMPTION = dialect.prebuilt(_record_redemption)
 
 
 def refusal(reason: Reason, details: dict[str, object] | None = None) -> Conflict:
@@ -74,32 +89,30 @@ async def _consume_and_record(
     commission, fixed = (
         commission_for(order_amount, offer.plan) if code.affiliate_id is not None else (0, 0)
     )
-    redemption_id = await session.scalar(
-        dialect.insert(session, redemptions)
-        .values(
-            code_id=code.id,
-            campaign_id=campaign.id,
-            affiliate_id=code.affiliate_id,
-            customer_key=key,
-            customer_id=request.customer_id,
-            order_id=request.order_id,
-            currency=campaign.currency,
-            order_amount=order_amount,
-            discount_total=discount.total,
-            discount_shipping=discount.shipping,
-            discount_lines=msgspec.to_builtins(discount.lines),
-            commission=commission,
-            commission_fixed=fixed,
-            refunded_amount=0,
-            budget_returned=0,
-            created_at=now,
-            rolled_back_at=None,
-        )
-        .on_conflict_do_nothing(
-            index_elements=["order_id"], index_where=text("rolled_back_at IS NULL")
-        )
-        .returning(redemptions.c.id)
+    connection = await session.connection()
+    result = await connection.execute(
+        dialect.for_dialect(session, RECORD_REDEMPTION),
+        {
+            "code_id": code.id,
+            "campaign_id": campaign.id,
+            "affiliate_id": code.affiliate_id,
+            "customer_key": key,
+            "customer_id": request.customer_id,
+            "order_id": request.order_id,
+            "currency": campaign.currency,
+            "order_amount": order_amount,
+            "discount_total": discount.total,
+            "discount_shipping": discount.shipping,
+            "discount_lines": msgspec.to_builtins(discount.lines),
+            "commission": commission,
+            "commission_fixed": fixed,
+            "refunded_amount": 0,
+            "budget_returned": 0,
+            "created_at": now,
+            "rolled_back_at": None,
+        },
     )
+    redemption_id = result.scalar()
     if redemption_id is None:
         raise Conflict(
             "order_already_redeemed", f"Order {request.order_id!r} already has a redemption"
