@@ -27,7 +27,12 @@ from promo.clock import Clock, utc_now
 from promo.codes.batch_jobs import BatchRunner
 from promo.codes.batch_routes import CampaignCodeBatchController, CodeBatchController
 from promo.codes.routes import CampaignCodeController, CodeController
-from promo.db.engine import create_engine, create_read_sessionmaker, create_sessionmaker
+from promo.db.engine import (
+    create_autocommit_sessionmaker,
+    create_engine,
+    create_read_sessionmaker,
+    create_sessionmaker,
+)
 from promo.db.session import provide_read_session, provide_session
 from promo.errors import problem_details_plugin
 from promo.health import HealthController
@@ -133,6 +138,7 @@ def create_app(
                 "engine": engine,
                 "sessionmaker": sessionmaker,
                 "read_sessionmaker": create_read_sessionmaker(bind),
+                "autocommit_sessionmaker": create_autocommit_sessionmaker(bind),
                 "clock": clock,
                 "throttle": throttle,
                 "batch_runner": batch_runner,

@@ -12,10 +12,20 @@ import asyncio
 import hashlib
 import time
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Integer, LargeBinary, String, Table, UniqueConstraint, delete, select, update
+from sqlalchemy import (
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -70,6 +80,33 @@ def check_key(key: str | None) -> str:
     return key
 
 
+def _claim(insert: Any) -> Any:
+    return (
+        insert(records)
+        .values(
+            scope=bindparam("scope"),
+            key=bindparam("key"),
+            request_hash=bindparam("request_hash"),
+            created_at=bindparam("created_at"),
+        )
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+        .returning(records.c.id)
+    )
+
+
+# Built once, with bound parameters (see promo.redemptions.queries).
+CLAIM = dialect.prebuilt(_claim)
+COMPLETE = (
+    update(records)
+    .where(records.c.id == bindparam("record_id"))
+    .values(
+        status_code=bindparam("status_code"),
+        response_body=bindparam("response_body"),
+        completed_at=bindparam("completed_at"),
+    )
+)
+
+
 async def claim(
     sessionmaker: async_sessionmaker[AsyncSession],
     *,
@@ -81,18 +118,20 @@ async def claim(
     """Claim ``key`` for this request (its record id), or the first response to replay.
 
     The claim commits on its own, before the work starts, so a concurrent
-    request with the same key sees it. Raises 422 when the key was used with
-    another body, 409 when the first request is still running.
+    request with the same key sees it (``sessionmaker`` commits each statement
+    by itself where it can: promo.db.engine.create_autocommit_sessionmaker).
+    Raises 422 when the key was used with another body, 409 when the first
+    request is still running.
     """
     deadline = time.monotonic() + IN_FLIGHT_WAIT_SECONDS
     while True:
         async with sessionmaker() as session, session.begin():
-            record_id = await session.scalar(
-                dialect.insert(session, records)
-                .values(scope=scope, key=key, request_hash=fingerprint, created_at=clock())
-                .on_conflict_do_nothing(index_elements=["scope", "key"])
-                .returning(records.c.id)
-            )
+            params: dict[str, Any] = {"scope": scope, "key": key, "request_hash": fingerprint}
+            params["created_at"] = clock()
+            connection = await session.connection()
+            record_id = (
+                await connection.execute(dialect.for_dialect(session, CLAIM), params)
+            ).scalar()
             if record_id is not None:
                 return int(record_id)
             row = (
@@ -123,11 +162,14 @@ async def complete(
     session: AsyncSession, record_id: int, *, status_code: int, body: bytes, clock: Clock
 ) -> None:
     """Store the response in the same transaction as the work it describes."""
-    await session.execute(
-        update(records)
-        .where(records.c.id == record_id)
-        .values(status_code=status_code, response_body=body, completed_at=clock())
-    )
+    connection = await session.connection()
+    params = {
+        "record_id": record_id,
+        "status_code": status_code,
+        "response_body": body,
+        "completed_at": clock(),
+    }
+    await connection.execute(COMPLETE, params)
 
 
 async def complete_alone(

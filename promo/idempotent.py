@@ -37,7 +37,7 @@ async def run_once(
     key = idempotency.check_key(request.headers.get("idempotency-key"))
     # Keys belong to the caller's role and affiliate, and to one operation.
     scope = f"{operation}:{principal.role.value}:{principal.affiliate_id or ''}"
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.autocommit_sessionmaker
     claimed = await idempotency.claim(
         sessionmaker,
         scope=scope,

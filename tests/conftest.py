@@ -125,6 +125,7 @@ def app(
     throttle counters: what create_app(settings, connection=..., clock=...) gives."""
     shared_app.state.sessionmaker = create_sessionmaker(connection)
     shared_app.state.read_sessionmaker = create_sessionmaker(connection)
+    shared_app.state.autocommit_sessionmaker = create_sessionmaker(connection)
     shared_app.state.clock = clock
     shared_app.state.throttle = build_throttle(settings)
     shared_app.state.batch_runner = BatchRunner(connection, clock)

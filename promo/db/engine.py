@@ -57,6 +57,19 @@ def _make_sqlite_transactions_immediate(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+def create_autocommit_sessionmaker(bind: Any) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose every statement commits by itself (idempotency claims).
+
+    On PostgreSQL that is autocommit, which saves BEGIN and COMMIT. On SQLite
+    each session is still one ``BEGIN IMMEDIATE`` transaction, the only way
+    there to write without risking a failed lock upgrade. Bound to one
+    connection (tests), they join its transaction like any session.
+    """
+    if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+        bind = bind.execution_options(isolation_level="AUTOCOMMIT")
+    return create_sessionmaker(bind)
+
+
 def create_read_sessionmaker(bind: Any) -> async_sessionmaker[AsyncSession]:
     """Sessions for reads of one statement each (the API key, a validation).
 
