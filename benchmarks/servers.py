@@ -31,7 +31,9 @@ from tests.support.server import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 WORKERS = 2
-POOL_SIZE = 10  # promo's default PROMO_DB_POOL_SIZE (plus as many overflow)
+# Above the requests one worker can have in flight (16 wrk connections), so that no
+# pool opens and closes connections during a run (promo discards overflow ones).
+POOL_SIZE = 20
 READY_TIMEOUT_SECONDS = 60
 
 

@@ -7,6 +7,7 @@ sliding the window is a matter of moving the clock, never of sleeping.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from promo.app import create_app
 from promo.auth.roles import Role
 from promo.settings import Settings
+from promo.throttle import MemoryStore
 from tests.conftest import make_settings
 from tests.support.api import cart, create_campaign, create_code, item, redeem, with_key
 from tests.support.clock import FrozenClock
@@ -272,3 +274,47 @@ async def test_refusals_about_the_cart_or_the_campaign_spend_no_budget(
         "currency_mismatch": KEY_LIMIT,
     }
     assert outcome(await validate(client, checkout, "SUMMER20")) == "valid"
+
+
+class FailureLandsMeanwhile(MemoryStore):
+    """A store where, once armed, a concurrent guess from the same customer is
+    counted right after a call's first check: what a burst does between the check
+    and the settling of a call running beside it."""
+
+    def __init__(self, budget: int) -> None:
+        super().__init__()
+        self.budget = budget
+        self.armed: str | None = None
+
+    async def counts(self, keys: Sequence[str], bucket: int) -> list[tuple[int, int]]:
+        found = await super().counts(keys, bucket)
+        if self.armed in keys:
+            armed, self.armed = self.armed, None
+            for _ in range(self.budget):
+                await self.add([armed], bucket, ttl=2 * WINDOW + 1)
+        return found
+
+
+async def test_a_redemption_refused_after_it_ran_is_rolled_back_and_not_replayed(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    checkout: dict[str, str],
+    summer: dict[str, Any],
+    clock: FrozenClock,
+) -> None:
+    """The customer's budget runs out while the redemption runs: it is answered
+    429, nothing of it stays, and its Idempotency-Key runs again once allowed."""
+    store = FailureLandsMeanwhile(CUSTOMER_LIMIT)
+    app.state.throttle.store = store
+    store.armed = "customer:id:c-late"
+    body = {"code": "SUMMER20", "cart": TSHIRTS, "order_id": "ord-late", "customer_id": "c-late"}
+    refused = await redeem(client, checkout, key="late-1", **body)
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["code"] == "too_many_failed_attempts"
+    listed = await client.get("/v1/redemptions", params={"order_id": "ord-late"}, headers=checkout)
+    assert listed.json()["items"] == []
+
+    clock.advance(seconds=3 * WINDOW)  # the budget is back
+    retried = await redeem(client, checkout, key="late-1", **body)
+    assert retried.status_code == 201, retried.text
+    assert "idempotent-replayed" not in retried.headers
