@@ -92,8 +92,13 @@ async def consume_campaign(session: AsyncSession, campaign_id: int, discount: in
     )
     if result.first() is not None:
         return None
-    # One follow-up read decides which limit it was (rows were just locked or
-    # changed by a concurrent redemption).
+    return await campaign_refusal(session, campaign_id)
+
+
+async def campaign_refusal(session: AsyncSession, campaign_id: int) -> Reason:
+    """Why the campaign gave nothing: one follow-up read decides which limit it
+    was (rows were just locked or changed by a concurrent redemption)."""
+    connection = await session.connection()
     row = (await connection.execute(CAMPAIGN_STATE, {"campaign_id": campaign_id})).one()
     if row.status != "active":
         return Reason.CAMPAIGN_INACTIVE
@@ -107,6 +112,12 @@ async def consume_code(session: AsyncSession, code_id: int) -> Reason | None:
     result = await connection.execute(TAKE_FROM_CODE, {"code_id": code_id})
     if result.first() is not None:
         return None
+    return await code_refusal(session, code_id)
+
+
+async def code_refusal(session: AsyncSession, code_id: int) -> Reason:
+    """Why the code gave nothing: disabled meanwhile, or used up."""
+    connection = await session.connection()
     active = (await connection.execute(CODE_ACTIVE, {"code_id": code_id})).scalar()
     return Reason.CODE_EXHAUSTED if active else Reason.CODE_DISABLED
 

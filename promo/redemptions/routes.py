@@ -169,14 +169,14 @@ class RedemptionController(Controller):
 
         async def work() -> tuple[int, RedemptionRead]:
             try:
-                red = await service.redeem(session, data, now=clock(), usage_first=uniform)
+                red, code = await service.redeem(session, data, now=clock(), usage_first=uniform)
             except Conflict as exc:
                 await screening.settle_refusal(attempt, "redeem", exc.code, uniform)
                 if screening.concealed(exc.code, uniform):
                     raise Conflict(screening.UNIFORM_REASON, screening.UNIFORM_MESSAGE) from None
                 raise
             await attempt.succeeded()
-            return 201, await _read(session, red)
+            return 201, redemption_read(red, code)
 
         return await run_once(
             request,

@@ -8,7 +8,7 @@ Any refusal raises, and the request's transaction rolls back everything.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import msgspec
@@ -21,7 +21,7 @@ from promo.db import dialect
 from promo.errors import Conflict, NotFound
 from promo.ledger import entries as ledger
 from promo.ledger.commission import commission_after_refund, commission_for, share
-from promo.redemptions import counters
+from promo.redemptions import counters, one_statement
 from promo.redemptions.identity import customer_key
 from promo.redemptions.models import Redemption
 from promo.redemptions.schemas import RedeemRequest
@@ -54,13 +54,15 @@ def refusal(reason: Reason, details: dict[str, object] | None = None) -> Conflic
 
 async def redeem(
     session: AsyncSession, request: RedeemRequest, *, now: datetime, usage_first: bool = False
-) -> Redemption:
-    """Redeem ``request`` or raise 409 with the reason. ``usage_first``: see ``decide``."""
+) -> tuple[Redemption, str]:
+    """Redeem ``request`` or raise 409 with the reason. ``usage_first``: see ``decide``.
+
+    Returns the redemption and the code as it was typed for the campaign."""
     offer, decision = await validate(session, request, now=now, usage_first=usage_first)
     if isinstance(decision, Refused):
         raise refusal(decision.reason, decision.details)
     assert offer is not None  # noqa: S101 (an Accepted decision always has an offer)
-    return await _consume_and_record(session, request, offer, decision, now=now)
+    return await _consume_and_record(session, request, offer, decision, now=now), offer.code.display
 
 
 async def _consume_and_record(
@@ -73,66 +75,104 @@ async def _consume_and_record(
 ) -> Redemption:
     campaign, code = offer.campaign, offer.code
     discount = decision.discount
-    key = customer_key(request.customer_id, request.customer_email)
-
-    reason = await counters.consume_campaign(session, campaign.id, discount.total)
-    reason = reason or await counters.consume_code(session, code.id)
-    if reason is None and key is not None:
-        reason = await counters.consume_customer(
-            session, campaign.id, key, campaign.max_redemptions_per_customer
-        )
-    if reason is not None:
-        raise refusal(reason)
-
     items_discount = discount.total - discount.shipping
     order_amount = decision.eligible_subtotal - items_discount
     commission, fixed = (
         commission_for(order_amount, offer.plan) if code.affiliate_id is not None else (0, 0)
     )
-    connection = await session.connection()
-    result = await connection.execute(
-        dialect.for_dialect(session, RECORD_REDEMPTION),
-        {
-            "code_id": code.id,
-            "campaign_id": campaign.id,
-            "affiliate_id": code.affiliate_id,
-            "customer_key": key,
-            "customer_id": request.customer_id,
-            "order_id": request.order_id,
-            "currency": campaign.currency,
-            "order_amount": order_amount,
-            "discount_total": discount.total,
-            "discount_shipping": discount.shipping,
-            "discount_lines": msgspec.to_builtins(discount.lines),
-            "commission": commission,
-            "commission_fixed": fixed,
-            "refunded_amount": 0,
-            "budget_returned": 0,
-            "created_at": now,
-            "rolled_back_at": None,
-        },
+    redemption = Redemption(
+        code_id=code.id,
+        campaign_id=campaign.id,
+        affiliate_id=code.affiliate_id,
+        customer_key=customer_key(request.customer_id, request.customer_email),
+        customer_id=request.customer_id,
+        order_id=request.order_id,
+        currency=campaign.currency,
+        order_amount=order_amount,
+        discount_total=discount.total,
+        discount_shipping=discount.shipping,
+        discount_lines=msgspec.to_builtins(discount.lines),
+        commission=commission,
+        commission_fixed=fixed,
+        refunded_amount=0,
+        budget_returned=0,
+        created_at=now,
+        rolled_back_at=None,
     )
+    if dialect.is_postgres(session):
+        redemption.id = await _in_one_statement(session, redemption, offer)
+    else:
+        redemption.id = await _step_by_step(session, redemption, offer)
+    return redemption
+
+
+async def _in_one_statement(session: AsyncSession, red: Redemption, offer: Offer) -> int:
+    steps = await one_statement.consume_and_record(
+        session,
+        campaign_id=red.campaign_id,
+        code_id=red.code_id,
+        code=offer.code.display,
+        affiliate_id=red.affiliate_id,
+        customer_key=red.customer_key,
+        customer_id=red.customer_id,
+        per_customer=offer.campaign.max_redemptions_per_customer,
+        order_id=red.order_id,
+        currency=red.currency,
+        order_amount=red.order_amount,
+        discount=red.discount_total,
+        discount_shipping=red.discount_shipping,
+        discount_lines=red.discount_lines,
+        commission=red.commission,
+        commission_fixed=red.commission_fixed,
+        now=red.created_at,
+        available_at=red.created_at + timedelta(days=offer.holding_days),
+    )
+    if steps.redemption_id is not None:
+        return steps.redemption_id
+    if not steps.campaign_taken:
+        raise refusal(await counters.campaign_refusal(session, red.campaign_id))
+    if not steps.code_taken:
+        raise refusal(await counters.code_refusal(session, red.code_id))
+    if red.customer_key is not None and not steps.customer_counted:
+        raise refusal(Reason.CUSTOMER_LIMIT_REACHED)
+    raise _order_taken(red.order_id)
+
+
+async def _step_by_step(session: AsyncSession, red: Redemption, offer: Offer) -> int:
+    reason = await counters.consume_campaign(session, red.campaign_id, red.discount_total)
+    reason = reason or await counters.consume_code(session, red.code_id)
+    if reason is None and red.customer_key is not None:
+        reason = await counters.consume_customer(
+            session, red.campaign_id, red.customer_key, offer.campaign.max_redemptions_per_customer
+        )
+    if reason is not None:
+        raise refusal(reason)
+    connection = await session.connection()
+    columns = {c.key: getattr(red, c.key) for c in redemptions.columns if c.key != "id"}
+    result = await connection.execute(dialect.for_dialect(session, RECORD_REDEMPTION), columns)
     redemption_id = result.scalar()
     if redemption_id is None:
-        raise Conflict(
-            "order_already_redeemed", f"Order {request.order_id!r} already has a redemption"
-        )
+        raise _order_taken(red.order_id)
     await ledger.append(
         session,
         kind="redemption",
-        now=now,
-        currency=campaign.currency,
+        now=red.created_at,
+        currency=red.currency,
         holding_days=offer.holding_days,
         redemption_id=redemption_id,
-        order_id=request.order_id,
-        code=code.display,
-        campaign_id=campaign.id,
-        affiliate_id=code.affiliate_id,
-        order_amount=order_amount,
-        discount=discount.total,
-        commission=commission,
+        order_id=red.order_id,
+        code=offer.code.display,
+        campaign_id=red.campaign_id,
+        affiliate_id=red.affiliate_id,
+        order_amount=red.order_amount,
+        discount=red.discount_total,
+        commission=red.commission,
     )
-    return await get_redemption(session, redemption_id)
+    return int(redemption_id)
+
+
+def _order_taken(order_id: str) -> Conflict:
+    return Conflict("order_already_redeemed", f"Order {order_id!r} already has a redemption")
 
 
 async def get_redemption(session: AsyncSession, redemption_id: int | None) -> Redemption:
