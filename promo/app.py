@@ -33,7 +33,8 @@ from promo.db.engine import (
     create_read_sessionmaker,
     create_sessionmaker,
 )
-from promo.db.session import provide_read_session, provide_session
+from promo.db.reads import AsyncpgReads, Reads, SessionReads
+from promo.db.session import provide_session
 from promo.errors import problem_details_plugin
 from promo.health import HealthController
 from promo.ledger.routes import (
@@ -81,6 +82,14 @@ def build_throttle(settings: Settings) -> Throttle:
     return Throttle(store, limits, settings.throttle_window_seconds)
 
 
+def build_reads(settings: Settings, bind: AsyncEngine | AsyncConnection) -> Reads:
+    """asyncpg for the hot reads on a PostgreSQL engine; SQLAlchemy otherwise
+    (SQLite, or a test's single connection, whose uncommitted rows they must see)."""
+    if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+        return AsyncpgReads(settings.database_url, settings.db_pool_size)
+    return SessionReads(create_read_sessionmaker(bind))
+
+
 def provide_clock(state: State) -> Clock:
     clock: Clock = state.clock
     return clock
@@ -123,10 +132,13 @@ def create_app(
     bind = connection if connection is not None else engine
     sessionmaker = create_sessionmaker(bind)
     batch_runner = BatchRunner(connection if connection is not None else engine, clock)
+    reads = build_reads(settings, bind)
 
     async def dispose_engine() -> None:
         if isinstance(throttle.store, RedisStore):
             await throttle.store.close()
+        if isinstance(reads, AsyncpgReads):
+            await reads.close()
         if owns_engine:
             await engine.dispose()
 
@@ -137,7 +149,7 @@ def create_app(
                 "settings": settings,
                 "engine": engine,
                 "sessionmaker": sessionmaker,
-                "read_sessionmaker": create_read_sessionmaker(bind),
+                "reads": reads,
                 "autocommit_sessionmaker": create_autocommit_sessionmaker(bind),
                 "clock": clock,
                 "throttle": throttle,
@@ -146,7 +158,6 @@ def create_app(
         ),
         dependencies={
             "session": Provide(provide_session),
-            "read_session": Provide(provide_read_session),
             "clock": Provide(provide_clock, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),
         },

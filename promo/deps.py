@@ -17,8 +17,6 @@ from promo.clock import Clock
 from promo.schemas import DEFAULT_LIMIT, MAX_LIMIT
 
 DbSession = NamedDependency[AsyncSession]
-# Parameter name ``read_session``: reads of one statement each, outside a transaction.
-ReadSession = NamedDependency[AsyncSession]
 ClockDep = NamedDependency[Clock]
 Caller = NamedDependency[Principal]
 

@@ -24,6 +24,7 @@ from promo.app import build_throttle, create_app
 from promo.codes.batch_jobs import BatchRunner
 from promo.db import migrate
 from promo.db.engine import create_engine, create_sessionmaker
+from promo.db.reads import SessionReads
 from promo.settings import Settings
 from tests.support.clock import FrozenClock
 from tests.support.postgres import PostgresServer, PostgresUnavailable, start_postgres
@@ -124,7 +125,7 @@ def app(
     """The shared app, pointed at this test's connection and clock, with fresh
     throttle counters: what create_app(settings, connection=..., clock=...) gives."""
     shared_app.state.sessionmaker = create_sessionmaker(connection)
-    shared_app.state.read_sessionmaker = create_sessionmaker(connection)
+    shared_app.state.reads = SessionReads(create_sessionmaker(connection))
     shared_app.state.autocommit_sessionmaker = create_sessionmaker(connection)
     shared_app.state.clock = clock
     shared_app.state.throttle = build_throttle(settings)

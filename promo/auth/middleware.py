@@ -6,9 +6,9 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from promo.auth.service import authenticate
+from promo.db.reads import Reads
 from promo.errors import Unauthenticated
 
 PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema"]
@@ -28,9 +28,8 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
             )
         if len(key) > MAX_KEY_LENGTH:
             raise Unauthenticated("unauthorized", "Invalid or revoked API key")
-        sessionmaker: async_sessionmaker[AsyncSession] = connection.app.state.read_sessionmaker
-        async with sessionmaker() as session:
-            principal = await authenticate(session, key)
+        reads: Reads = connection.app.state.reads
+        principal = await authenticate(reads, key)
         if principal is None:
             raise Unauthenticated("unauthorized", "Invalid or revoked API key")
         return AuthenticationResult(user=principal, auth=principal)

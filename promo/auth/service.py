@@ -12,6 +12,7 @@ from promo.affiliates.models import Affiliate
 from promo.auth.keys import display_prefix, generate_key, hash_key, hashes_match
 from promo.auth.models import ApiKey
 from promo.auth.roles import Role
+from promo.db.reads import Reads
 from promo.errors import Invalid, NotFound
 
 
@@ -95,15 +96,13 @@ LIVE_KEY = (
 )
 
 
-async def authenticate(session: AsyncSession, plaintext: str) -> Principal | None:
+async def authenticate(reads: Reads, plaintext: str) -> Principal | None:
     """The principal of a live key, or None (unknown, revoked, or inactive affiliate).
 
     Read on every request, uncached, so a revocation takes effect at once on
     every worker and host.
     """
-    connection = await session.connection()
-    result = await connection.execute(LIVE_KEY, {"secret_hash": hash_key(plaintext)})
-    row = result.first()
-    if row is None or not hashes_match(row.secret_hash, plaintext):
+    row = await reads.first(LIVE_KEY, {"secret_hash": hash_key(plaintext)})
+    if row is None or not hashes_match(row["secret_hash"], plaintext):
         return None
-    return Principal(key_id=row.id, role=Role(row.role), affiliate_id=row.affiliate_id)
+    return Principal(key_id=row["id"], role=Role(row["role"]), affiliate_id=row["affiliate_id"])

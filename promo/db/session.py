@@ -16,11 +16,3 @@ async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
     sessionmaker: async_sessionmaker[AsyncSession] = state.sessionmaker
     async with sessionmaker() as session, session.begin():
         yield session
-
-
-async def provide_read_session(state: State) -> AsyncIterator[AsyncSession]:
-    """For handlers that only read, one statement at a time: no transaction
-    (see promo.db.engine.create_read_sessionmaker)."""
-    sessionmaker: async_sessionmaker[AsyncSession] = state.read_sessionmaker
-    async with sessionmaker() as session:
-        yield session

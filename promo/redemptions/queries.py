@@ -14,13 +14,13 @@ from typing import Any, cast
 
 import msgspec
 from sqlalchemy import Select, Table, and_, bindparam, exists, false, literal, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.affiliates.models import Affiliate
 from promo.campaigns.discount import Discount, FixedAmount, FreeShipping, LineFilter, Percentage
 from promo.campaigns.eligibility import CampaignTerms, CodeState, Offer
 from promo.campaigns.models import Campaign
 from promo.codes.models import Code
+from promo.db.reads import Reads, Row
 from promo.ledger.commission import Plan, effective_plan
 from promo.redemptions.models import CustomerUsage
 
@@ -41,6 +41,18 @@ class Rules(msgspec.Struct, frozen=True):
     exclude_categories: frozenset[str] = frozenset()
     first_order_only: bool = False
     customer_ids: frozenset[str] = frozenset()
+
+
+class _Row:
+    """Attribute access to a row mapping (``row.column``)."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, mapping: Row) -> None:
+        self._mapping = mapping
+
+    def __getattr__(self, name: str) -> Any:
+        return self._mapping[name]
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -119,19 +131,18 @@ OFFER_ANONYMOUS = offer_query(with_customer=False)
 
 
 async def load_offer(
-    session: AsyncSession, canonical: str, customer_key: str | None
+    reads: Reads, canonical: str, customer_key: str | None
 ) -> tuple[Offer | None, int, bool]:
     """The live code spelled ``canonical`` with its campaign, and the customer's usage:
     (offer, redemptions on this campaign, has any redemption)."""
-    connection = await session.connection()
     if customer_key is None:
-        result = await connection.execute(OFFER_ANONYMOUS, {"canonical": canonical})
+        found = await reads.first(OFFER_ANONYMOUS, {"canonical": canonical})
     else:
         params = {"canonical": canonical, "customer_key": customer_key}
-        result = await connection.execute(OFFER_FOR_CUSTOMER, params)
-    row = result.first()
-    if row is None:
+        found = await reads.first(OFFER_FOR_CUSTOMER, params)
+    if found is None:
         return None, 0, False
+    row = _Row(found)
     rules = msgspec.convert(row.rules or {}, Rules)
     offer = Offer(
         code=CodeState(

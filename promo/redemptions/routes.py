@@ -15,7 +15,7 @@ from promo.auth.roles import Role
 from promo.campaigns.discount import DiscountResult
 from promo.campaigns.eligibility import Accepted
 from promo.codes.canonical import InvalidCode, canonical
-from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit, ReadSession
+from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
 from promo.errors import Conflict, NotFound
 from promo.idempotent import run_once
 from promo.ids import Kind, decode, encode, require
@@ -90,7 +90,6 @@ def redemption_read(red: Redemption, code: str) -> RedemptionRead:
 @post("/v1/validations", status_code=200, tags=["checkout"], guards=[allow(Role.CHECKOUT)])
 async def create_validation(
     data: JSONBody[CheckoutRequest],
-    read_session: ReadSession,
     clock: ClockDep,
     principal: Caller,
     state: State,
@@ -102,7 +101,7 @@ async def create_validation(
     who = screening.identities(principal, data)
     attempt = await throttle.begin(who)
     offer, decision = await validate(
-        read_session, data, now=clock(), usage_first=state.settings.uniform_refusals
+        state.reads, data, now=clock(), usage_first=state.settings.uniform_refusals
     )
     if isinstance(decision, Accepted):
         await attempt.succeeded()

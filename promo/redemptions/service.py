@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promo.campaigns.eligibility import MESSAGES, Accepted, Offer, Reason, Refused
 from promo.codes.models import Code
 from promo.db import dialect
+from promo.db.reads import InSession
 from promo.errors import Conflict, NotFound
 from promo.ledger import entries as ledger
 from promo.ledger.commission import commission_after_refund, commission_for, share
@@ -58,7 +59,8 @@ async def redeem(
     """Redeem ``request`` or raise 409 with the reason. ``usage_first``: see ``decide``.
 
     Returns the redemption and the code as it was typed for the campaign."""
-    offer, decision = await validate(session, request, now=now, usage_first=usage_first)
+    reads = InSession(session)
+    offer, decision = await validate(reads, request, now=now, usage_first=usage_first)
     if isinstance(decision, Refused):
         raise refusal(decision.reason, decision.details)
     assert offer is not None  # noqa: S101 (an Accepted decision always has an offer)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from promo.campaigns.discount import Cart, CartLine
 from promo.campaigns.eligibility import Accepted, Offer, Refused, Shopper, decide
 from promo.codes.service import canonical_or_invalid
+from promo.db.reads import Reads
 from promo.errors import Invalid
 from promo.money import MAX_AMOUNT, is_currency
 from promo.redemptions.identity import canonical_email, customer_key
@@ -57,12 +56,12 @@ def shopper_of(request: CheckoutRequest, used_on_campaign: int, has_redeemed: bo
 
 
 async def validate(
-    session: AsyncSession, request: CheckoutRequest, *, now: datetime, usage_first: bool = False
+    reads: Reads, request: CheckoutRequest, *, now: datetime, usage_first: bool = False
 ) -> tuple[Offer | None, Accepted | Refused]:
     """Decide for one checkout; consumes nothing. ``usage_first``: see ``decide``."""
     canonical = canonical_or_invalid(request.code)
     cart = cart_of(request)
     key = customer_key(request.customer_id, request.customer_email)
-    offer, used_on_campaign, has_redeemed = await load_offer(session, canonical, key)
+    offer, used_on_campaign, has_redeemed = await load_offer(reads, canonical, key)
     shopper = shopper_of(request, used_on_campaign, has_redeemed)
     return offer, decide(offer, shopper, cart, now, usage_first=usage_first)
