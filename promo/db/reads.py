@@ -76,6 +76,11 @@ async def _json_codecs(connection: Any) -> None:
         )
 
 
+async def _nothing_to_reset(connection: Any) -> None:
+    """These connections only ever run single SELECTs in autocommit: they hold no
+    state to reset, and asyncpg's default reset is one more round trip per read."""
+
+
 class AsyncpgReads:
     """Reads on a pool of asyncpg connections in autocommit; PostgreSQL only."""
 
@@ -97,7 +102,11 @@ class AsyncpgReads:
                     import asyncpg
 
                     self._pool = await asyncpg.create_pool(
-                        self._dsn, min_size=1, max_size=self._size, init=_json_codecs
+                        self._dsn,
+                        min_size=1,
+                        max_size=self._size,
+                        init=_json_codecs,
+                        reset=_nothing_to_reset,
                     )
         return self._pool
 
