@@ -27,13 +27,13 @@ from promo.clock import Clock, utc_now
 from promo.codes.batch_jobs import BatchRunner
 from promo.codes.batch_routes import CampaignCodeBatchController, CodeBatchController
 from promo.codes.routes import CampaignCodeController, CodeController
+from promo.db.autocommit import AsyncpgAutocommit, Autocommit, SessionAutocommit
 from promo.db.engine import (
     create_autocommit_sessionmaker,
     create_engine,
     create_read_sessionmaker,
     create_sessionmaker,
 )
-from promo.db.reads import AsyncpgReads, Reads, SessionReads
 from promo.db.session import provide_session
 from promo.errors import problem_details_plugin
 from promo.health import HealthController
@@ -82,12 +82,20 @@ def build_throttle(settings: Settings) -> Throttle:
     return Throttle(store, limits, settings.throttle_window_seconds)
 
 
-def build_reads(settings: Settings, bind: AsyncEngine | AsyncConnection) -> Reads:
-    """asyncpg for the hot reads on a PostgreSQL engine; SQLAlchemy otherwise
-    (SQLite, or a test's single connection, whose uncommitted rows they must see)."""
+def build_autocommit(
+    settings: Settings, bind: AsyncEngine | AsyncConnection
+) -> tuple[Autocommit, Autocommit]:
+    """(reads, writes) of single statements: one asyncpg pool for both on a
+    PostgreSQL engine; SQLAlchemy otherwise (SQLite: deferred transactions for
+    reads, immediate ones for writes; a test's single connection for both)."""
     if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
-        return AsyncpgReads(settings.database_url, settings.db_pool_size)
-    return SessionReads(create_read_sessionmaker(bind))
+        fast = AsyncpgAutocommit(settings.database_url, settings.db_pool_size)
+        return fast, fast
+    name = bind.dialect.name
+    return (
+        SessionAutocommit(create_read_sessionmaker(bind), name),
+        SessionAutocommit(create_autocommit_sessionmaker(bind), name),
+    )
 
 
 def provide_clock(state: State) -> Clock:
@@ -132,12 +140,12 @@ def create_app(
     bind = connection if connection is not None else engine
     sessionmaker = create_sessionmaker(bind)
     batch_runner = BatchRunner(connection if connection is not None else engine, clock)
-    reads = build_reads(settings, bind)
+    reads, writes = build_autocommit(settings, bind)
 
     async def dispose_engine() -> None:
         if isinstance(throttle.store, RedisStore):
             await throttle.store.close()
-        if isinstance(reads, AsyncpgReads):
+        if isinstance(reads, AsyncpgAutocommit):
             await reads.close()
         if owns_engine:
             await engine.dispose()
@@ -150,7 +158,7 @@ def create_app(
                 "engine": engine,
                 "sessionmaker": sessionmaker,
                 "reads": reads,
-                "autocommit_sessionmaker": create_autocommit_sessionmaker(bind),
+                "writes": writes,
                 "clock": clock,
                 "throttle": throttle,
                 "batch_runner": batch_runner,

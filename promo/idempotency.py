@@ -26,11 +26,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from promo.clock import Clock
 from promo.db import dialect
+from promo.db.autocommit import Autocommit
 from promo.db.metadata import Base, BigId, UtcDateTime
 from promo.errors import BadRequest, Conflict, FieldError, Invalid
 
@@ -105,10 +106,17 @@ COMPLETE = (
         completed_at=bindparam("completed_at"),
     )
 )
+COMPLETE_ALONE = COMPLETE.returning(records.c.id)
+
+
+FIND = select(records).where(
+    records.c.scope == bindparam("scope"), records.c.key == bindparam("key")
+)
+FORGET = delete(records).where(records.c.id == bindparam("record_id")).returning(records.c.id)
 
 
 async def claim(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    writes: Autocommit,
     *,
     scope: str,
     key: str,
@@ -117,39 +125,31 @@ async def claim(
 ) -> int | Replay:
     """Claim ``key`` for this request (its record id), or the first response to replay.
 
-    The claim commits on its own, before the work starts, so a concurrent
-    request with the same key sees it (``sessionmaker`` commits each statement
-    by itself where it can: promo.db.engine.create_autocommit_sessionmaker).
-    Raises 422 when the key was used with another body, 409 when the first
-    request is still running.
+    The claim commits on its own (``writes``: promo.db.autocommit), before the
+    work starts, so a concurrent request with the same key sees it. Raises 422
+    when the key was used with another body, 409 when the first request is
+    still running.
     """
     deadline = time.monotonic() + IN_FLIGHT_WAIT_SECONDS
     while True:
-        async with sessionmaker() as session, session.begin():
-            params: dict[str, Any] = {"scope": scope, "key": key, "request_hash": fingerprint}
-            params["created_at"] = clock()
-            connection = await session.connection()
-            record_id = (
-                await connection.execute(dialect.for_dialect(session, CLAIM), params)
-            ).scalar()
-            if record_id is not None:
-                return int(record_id)
-            row = (
-                await session.execute(
-                    select(records).where(records.c.scope == scope, records.c.key == key)
-                )
-            ).one()
-            if row.request_hash != fingerprint:
-                raise Invalid(
-                    "idempotency_key_reused",
-                    "This Idempotency-Key was used with a different request",
-                    errors=[FieldError("Idempotency-Key", "already used for another request")],
-                )
-            if row.status_code is not None:
-                return Replay(status_code=row.status_code, body=row.response_body or b"")
-            if clock() - row.created_at > ABANDONED_AFTER:
-                await session.execute(delete(records).where(records.c.id == row.id))
-                continue
+        params = {"scope": scope, "key": key, "request_hash": fingerprint, "created_at": clock()}
+        claimed = await writes.first(CLAIM[writes.dialect], params)
+        if claimed is not None:
+            return int(claimed["id"])
+        row = await writes.first(FIND, {"scope": scope, "key": key})
+        if row is None:
+            continue  # forgotten meanwhile (released, or purged): claim again
+        if row["request_hash"] != fingerprint:
+            raise Invalid(
+                "idempotency_key_reused",
+                "This Idempotency-Key was used with a different request",
+                errors=[FieldError("Idempotency-Key", "already used for another request")],
+            )
+        if row["status_code"] is not None:
+            return Replay(status_code=row["status_code"], body=row["response_body"] or b"")
+        if clock() - row["created_at"] > ABANDONED_AFTER:
+            await writes.first(FORGET, {"record_id": row["id"]})
+            continue
         if time.monotonic() >= deadline:
             raise Conflict(
                 "request_in_progress",
@@ -173,7 +173,7 @@ async def complete(
 
 
 async def complete_alone(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    writes: Autocommit,
     record_id: int,
     *,
     status_code: int,
@@ -181,14 +181,18 @@ async def complete_alone(
     clock: Clock,
 ) -> None:
     """Store a refusal: its work rolled back, but its answer is still the answer."""
-    async with sessionmaker() as session, session.begin():
-        await complete(session, record_id, status_code=status_code, body=body, clock=clock)
+    params = {
+        "record_id": record_id,
+        "status_code": status_code,
+        "response_body": body,
+        "completed_at": clock(),
+    }
+    await writes.first(COMPLETE_ALONE, params)
 
 
-async def release(sessionmaker: async_sessionmaker[AsyncSession], record_id: int) -> None:
+async def release(writes: Autocommit, record_id: int) -> None:
     """Forget a claim whose request failed unexpectedly, so that a retry runs again."""
-    async with sessionmaker() as session, session.begin():
-        await session.execute(delete(records).where(records.c.id == record_id))
+    await writes.first(FORGET, {"record_id": record_id})
 
 
 async def purge(session: AsyncSession, *, older_than: datetime) -> int:

@@ -14,11 +14,12 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo import idempotency
 from promo.auth.service import Principal
 from promo.clock import Clock
+from promo.db.autocommit import Autocommit
 from promo.errors import PROBLEM_MEDIA_TYPE, DomainError, TooManyRequests, render_domain_error
 
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -37,9 +38,9 @@ async def run_once(
     key = idempotency.check_key(request.headers.get("idempotency-key"))
     # Keys belong to the caller's role and affiliate, and to one operation.
     scope = f"{operation}:{principal.role.value}:{principal.affiliate_id or ''}"
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.autocommit_sessionmaker
+    writes: Autocommit = request.app.state.writes
     claimed = await idempotency.claim(
-        sessionmaker,
+        writes,
         scope=scope,
         key=key,
         fingerprint=idempotency.request_fingerprint(scope, payload),
@@ -52,18 +53,18 @@ async def run_once(
     except TooManyRequests:
         # Not an answer to the request, only to its timing: a retry runs again.
         await session.rollback()
-        await idempotency.release(sessionmaker, claimed)
+        await idempotency.release(writes, claimed)
         raise
     except DomainError as exc:
         await session.rollback()
         status_code, body = render_domain_error(exc)
         await idempotency.complete_alone(
-            sessionmaker, claimed, status_code=status_code, body=body, clock=clock
+            writes, claimed, status_code=status_code, body=body, clock=clock
         )
         raise
     except BaseException:
         await session.rollback()
-        await idempotency.release(sessionmaker, claimed)
+        await idempotency.release(writes, claimed)
         raise
     body = msgspec.json.encode(result)
     await idempotency.complete(session, claimed, status_code=status_code, body=body, clock=clock)

@@ -24,7 +24,7 @@ from promo.app import build_throttle, create_app
 from promo.codes.batch_jobs import BatchRunner
 from promo.db import migrate
 from promo.db.engine import create_engine, create_sessionmaker
-from promo.db.reads import SessionReads
+from promo.db.autocommit import SessionAutocommit
 from promo.settings import Settings
 from tests.support.clock import FrozenClock
 from tests.support.postgres import PostgresServer, PostgresUnavailable, start_postgres
@@ -125,8 +125,8 @@ def app(
     """The shared app, pointed at this test's connection and clock, with fresh
     throttle counters: what create_app(settings, connection=..., clock=...) gives."""
     shared_app.state.sessionmaker = create_sessionmaker(connection)
-    shared_app.state.reads = SessionReads(create_sessionmaker(connection))
-    shared_app.state.autocommit_sessionmaker = create_sessionmaker(connection)
+    single = SessionAutocommit(create_sessionmaker(connection), connection.dialect.name)
+    shared_app.state.reads = shared_app.state.writes = single
     shared_app.state.clock = clock
     shared_app.state.throttle = build_throttle(settings)
     shared_app.state.batch_runner = BatchRunner(connection, clock)

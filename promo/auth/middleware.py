@@ -8,7 +8,7 @@ from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from promo.auth.service import authenticate
-from promo.db.reads import Reads
+from promo.db.autocommit import Autocommit
 from promo.errors import Unauthenticated
 
 PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema"]
@@ -28,7 +28,7 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
             )
         if len(key) > MAX_KEY_LENGTH:
             raise Unauthenticated("unauthorized", "Invalid or revoked API key")
-        reads: Reads = connection.app.state.reads
+        reads: Autocommit = connection.app.state.reads
         principal = await authenticate(reads, key)
         if principal is None:
             raise Unauthenticated("unauthorized", "Invalid or revoked API key")

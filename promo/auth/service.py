@@ -12,7 +12,7 @@ from promo.affiliates.models import Affiliate
 from promo.auth.keys import display_prefix, generate_key, hash_key, hashes_match
 from promo.auth.models import ApiKey
 from promo.auth.roles import Role
-from promo.db.reads import Reads
+from promo.db.autocommit import Autocommit
 from promo.errors import Invalid, NotFound
 
 
@@ -96,7 +96,7 @@ LIVE_KEY = (
 )
 
 
-async def authenticate(reads: Reads, plaintext: str) -> Principal | None:
+async def authenticate(reads: Autocommit, plaintext: str) -> Principal | None:
     """The principal of a live key, or None (unknown, revoked, or inactive affiliate).
 
     Read on every request, uncached, so a revocation takes effect at once on

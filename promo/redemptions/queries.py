@@ -20,7 +20,7 @@ from promo.campaigns.discount import Discount, FixedAmount, FreeShipping, LineFi
 from promo.campaigns.eligibility import CampaignTerms, CodeState, Offer
 from promo.campaigns.models import Campaign
 from promo.codes.models import Code
-from promo.db.reads import Reads, Row
+from promo.db.autocommit import Autocommit, Row
 from promo.ledger.commission import Plan, effective_plan
 from promo.redemptions.models import CustomerUsage
 
@@ -131,7 +131,7 @@ OFFER_ANONYMOUS = offer_query(with_customer=False)
 
 
 async def load_offer(
-    reads: Reads, canonical: str, customer_key: str | None
+    reads: Autocommit, canonical: str, customer_key: str | None
 ) -> tuple[Offer | None, int, bool]:
     """The live code spelled ``canonical`` with its campaign, and the customer's usage:
     (offer, redemptions on this campaign, has any redemption)."""

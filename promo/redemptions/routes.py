@@ -168,7 +168,9 @@ class RedemptionController(Controller):
 
         async def work() -> tuple[int, RedemptionRead]:
             try:
-                red, code = await service.redeem(session, data, now=clock(), usage_first=uniform)
+                red, code = await service.redeem(
+                    session, data, now=clock(), reads=state.reads, usage_first=uniform
+                )
             except Conflict as exc:
                 await screening.settle_refusal(attempt, "redeem", exc.code, uniform)
                 if screening.concealed(exc.code, uniform):

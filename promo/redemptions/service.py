@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promo.campaigns.eligibility import MESSAGES, Accepted, Offer, Reason, Refused
 from promo.codes.models import Code
 from promo.db import dialect
-from promo.db.reads import InSession
+from promo.db.autocommit import Autocommit, InSession
 from promo.errors import Conflict, NotFound
 from promo.ledger import entries as ledger
 from promo.ledger.commission import commission_after_refund, commission_for, share
@@ -54,12 +54,20 @@ def refusal(reason: Reason, details: dict[str, object] | None = None) -> Conflic
 
 
 async def redeem(
-    session: AsyncSession, request: RedeemRequest, *, now: datetime, usage_first: bool = False
+    session: AsyncSession,
+    request: RedeemRequest,
+    *,
+    now: datetime,
+    reads: Autocommit | None = None,
+    usage_first: bool = False,
 ) -> tuple[Redemption, str]:
     """Redeem ``request`` or raise 409 with the reason. ``usage_first``: see ``decide``.
 
-    Returns the redemption and the code as it was typed for the campaign."""
-    reads = InSession(session)
+    The offer may be read outside the transaction (``reads``; default: inside
+    it): every condition it was granted on is checked again by the statements
+    that consume it. Returns the redemption and the code as typed for the campaign.
+    """
+    reads = reads or InSession(session)
     offer, decision = await validate(reads, request, now=now, usage_first=usage_first)
     if isinstance(decision, Refused):
         raise refusal(decision.reason, decision.details)

@@ -7,7 +7,7 @@ from datetime import datetime
 from promo.campaigns.discount import Cart, CartLine
 from promo.campaigns.eligibility import Accepted, Offer, Refused, Shopper, decide
 from promo.codes.service import canonical_or_invalid
-from promo.db.reads import Reads
+from promo.db.autocommit import Autocommit
 from promo.errors import Invalid
 from promo.money import MAX_AMOUNT, is_currency
 from promo.redemptions.identity import canonical_email, customer_key
@@ -56,7 +56,7 @@ def shopper_of(request: CheckoutRequest, used_on_campaign: int, has_redeemed: bo
 
 
 async def validate(
-    reads: Reads, request: CheckoutRequest, *, now: datetime, usage_first: bool = False
+    reads: Autocommit, request: CheckoutRequest, *, now: datetime, usage_first: bool = False
 ) -> tuple[Offer | None, Accepted | Refused]:
     """Decide for one checkout; consumes nothing. ``usage_first``: see ``decide``."""
     canonical = canonical_or_invalid(request.code)

@@ -1,14 +1,15 @@
-"""Single-statement reads of the checkout's hot path: the API key and the offer.
+"""Single statements that commit by themselves: the checkout's hot path.
 
-Every checkout call reads its API key, and every validation its offer: one
-statement each, outside any transaction. On PostgreSQL they go straight to
-asyncpg through a small pool of their own. A read through SQLAlchemy costs
-about 0.4-0.5 ms of CPU (pool checkout and return, session, execution
-context) against about 0.08 ms for asyncpg's own prepared statement, which
-on a validation is most of the service's time. The statements stay
-SQLAlchemy's, compiled once for asyncpg. Elsewhere (SQLite, tests bound to
-one connection, reads inside a transaction) they run through SQLAlchemy.
-Both give rows as mappings (``row["column"]``).
+Every checkout call reads its API key, every validation its offer, and every
+redemption claims its Idempotency-Key: one statement each, outside the
+request's transaction. On PostgreSQL they go straight to asyncpg, in
+autocommit, through a small pool of their own: a statement through
+SQLAlchemy costs about 0.4-0.5 ms of CPU (pool checkout and return, session,
+execution context) against about 0.08 ms for asyncpg's own prepared
+statement, which on a validation is most of the service's time. The
+statements stay SQLAlchemy's, compiled once for asyncpg. Elsewhere (SQLite,
+tests bound to one connection) they run through a SQLAlchemy session of
+their own each. Rows come back as mappings (``row["column"]``).
 """
 
 from __future__ import annotations
@@ -25,28 +26,33 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 Row = Mapping[str, Any]
 
 
-class Reads(Protocol):
+class Autocommit(Protocol):
+    dialect: str  # "postgresql" or "sqlite": which prebuilt statement to pass
+
     async def first(self, statement: Executable, params: Mapping[str, Any]) -> Row | None:
-        """The first row of ``statement`` with ``params``, or None."""
+        """Run ``statement`` with ``params`` on its own; its first row, or None."""
         ...
 
 
-class SessionReads:
-    """Each read in a session of its own (see promo.db.engine.create_read_sessionmaker)."""
+class SessionAutocommit:
+    """Each statement in a SQLAlchemy session of its own, from ``sessionmaker``
+    (promo.db.engine: read or autocommit sessions)."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], dialect: str) -> None:
         self._sessionmaker = sessionmaker
+        self.dialect = dialect
 
     async def first(self, statement: Executable, params: Mapping[str, Any]) -> Row | None:
-        async with self._sessionmaker() as session:
+        async with self._sessionmaker() as session, session.begin():
             return await InSession(session).first(statement, params)
 
 
 class InSession:
-    """Reads inside the caller's transaction."""
+    """The same calls, inside the caller's transaction instead."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self.dialect = session.get_bind().dialect.name
 
     async def first(self, statement: Executable, params: Mapping[str, Any]) -> Row | None:
         connection = await self._session.connection()
@@ -77,12 +83,14 @@ async def _json_codecs(connection: Any) -> None:
 
 
 async def _nothing_to_reset(connection: Any) -> None:
-    """These connections only ever run single SELECTs in autocommit: they hold no
-    state to reset, and asyncpg's default reset is one more round trip per read."""
+    """These connections only ever run single statements in autocommit: they hold
+    no state to reset, and asyncpg's default reset is one more round trip per call."""
 
 
-class AsyncpgReads:
-    """Reads on a pool of asyncpg connections in autocommit; PostgreSQL only."""
+class AsyncpgAutocommit:
+    """Statements on a pool of asyncpg connections in autocommit; PostgreSQL only."""
+
+    dialect = "postgresql"
 
     def __init__(self, database_url: str, size: int) -> None:
         url = make_url(database_url).set(drivername="postgresql")

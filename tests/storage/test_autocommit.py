@@ -1,4 +1,4 @@
-"""The checkout's single-statement reads (promo.db.reads) on a committed database.
+"""The checkout's single-statement reads (promo.db.autocommit) on a committed database.
 
 On PostgreSQL an app bound to an engine reads API keys and offers through its
 own asyncpg pool; on SQLite through SQLAlchemy. Either way a validation must
@@ -19,7 +19,7 @@ from promo.app import create_app
 from promo.auth.roles import Role
 from promo.db import migrate
 from promo.db.engine import create_engine, create_sessionmaker
-from promo.db.reads import AsyncpgReads, SessionReads
+from promo.db.autocommit import AsyncpgAutocommit, SessionAutocommit
 from promo.settings import Settings
 from tests.conftest import make_settings
 from tests.support.api import cart, create_campaign, create_code, item, redeem
@@ -52,12 +52,12 @@ async def service(committed: Settings) -> AsyncIterator[tuple[httpx.AsyncClient,
     async with create_sessionmaker(engine)() as session, session.begin():
         keys = {role: bearer(await make_key(session, role, now=clock())) for role in Role}
     app = create_app(committed, engine=engine, clock=clock)
-    expected = AsyncpgReads if committed.database_url.startswith("postgresql") else SessionReads
+    expected = AsyncpgAutocommit if committed.database_url.startswith("postgresql") else SessionAutocommit
     assert isinstance(app.state.reads, expected)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://promo.test") as client:
         yield client, keys
-    if isinstance(app.state.reads, AsyncpgReads):
+    if isinstance(app.state.reads, AsyncpgAutocommit):
         await app.state.reads.close()
     await engine.dispose()
 
