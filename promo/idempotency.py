@@ -105,8 +105,8 @@ COMPLETE = (
         response_body=bindparam("response_body"),
         completed_at=bindparam("completed_at"),
     )
+    .returning(records.c.id)
 )
-COMPLETE_ALONE = COMPLETE.returning(records.c.id)
 
 
 FIND = select(records).where(
@@ -159,35 +159,17 @@ async def claim(
 
 
 async def complete(
-    session: AsyncSession, record_id: int, *, status_code: int, body: bytes, clock: Clock
+    unit: Autocommit, record_id: int, *, status_code: int, body: bytes, clock: Clock
 ) -> None:
-    """Store the response in the same transaction as the work it describes."""
-    connection = await session.connection()
+    """Store the response: in the transaction of the work it describes (``unit``),
+    or on its own (a refusal, whose work was rolled back)."""
     params = {
         "record_id": record_id,
         "status_code": status_code,
         "response_body": body,
         "completed_at": clock(),
     }
-    await connection.execute(COMPLETE, params)
-
-
-async def complete_alone(
-    writes: Autocommit,
-    record_id: int,
-    *,
-    status_code: int,
-    body: bytes,
-    clock: Clock,
-) -> None:
-    """Store a refusal: its work rolled back, but its answer is still the answer."""
-    params = {
-        "record_id": record_id,
-        "status_code": status_code,
-        "response_body": body,
-        "completed_at": clock(),
-    }
-    await writes.first(COMPLETE_ALONE, params)
+    await unit.first(COMPLETE, params)
 
 
 async def release(writes: Autocommit, record_id: int) -> None:

@@ -1,7 +1,7 @@
 """The HTTP side of Idempotency-Key: claim, run once, store, replay.
 
 Shared by every POST that moves money or usage. The work runs in the
-request's transaction and its response is stored in that same transaction,
+request's transaction (``unit``) and its response is stored in that same transaction,
 so "done" and "recorded as done" cannot disagree. A refusal (a domain error)
 rolls the work back first, then is stored on its own, and is replayed as it
 was. An unexpected failure or a 429 forgets the claim so that a retry runs again.
@@ -14,12 +14,11 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo import idempotency
 from promo.auth.service import Principal
 from promo.clock import Clock
-from promo.db.autocommit import Autocommit
+from promo.db.autocommit import Autocommit, Unit
 from promo.errors import PROBLEM_MEDIA_TYPE, DomainError, TooManyRequests, render_domain_error
 
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -31,7 +30,7 @@ async def run_once(
     operation: str,
     principal: Principal,
     payload: msgspec.Struct,
-    session: AsyncSession,
+    unit: Unit,
     clock: Clock,
     work: Callable[[], Awaitable[tuple[int, msgspec.Struct]]],
 ) -> Response[bytes]:
@@ -52,22 +51,20 @@ async def run_once(
         status_code, result = await work()
     except TooManyRequests:
         # Not an answer to the request, only to its timing: a retry runs again.
-        await session.rollback()
+        await unit.rollback()
         await idempotency.release(writes, claimed)
         raise
     except DomainError as exc:
-        await session.rollback()
+        await unit.rollback()
         status_code, body = render_domain_error(exc)
-        await idempotency.complete_alone(
-            writes, claimed, status_code=status_code, body=body, clock=clock
-        )
+        await idempotency.complete(writes, claimed, status_code=status_code, body=body, clock=clock)
         raise
     except BaseException:
-        await session.rollback()
+        await unit.rollback()
         await idempotency.release(writes, claimed)
         raise
     body = msgspec.json.encode(result)
-    await idempotency.complete(session, claimed, status_code=status_code, body=body, clock=clock)
+    await idempotency.complete(unit, claimed, status_code=status_code, body=body, clock=clock)
     return _response(status_code, body, replayed=False)
 
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from sqlalchemy import Executable, make_url
@@ -47,15 +48,24 @@ class SessionAutocommit:
             return await InSession(session).first(statement, params)
 
 
+class Unit(Autocommit, Protocol):
+    """Statements inside one transaction, which the caller may roll back."""
+
+    async def rollback(self) -> None: ...
+
+
 class InSession:
-    """The same calls, inside the caller's transaction instead."""
+    """The same calls, inside a SQLAlchemy session's transaction instead."""
 
     def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+        self.session = session
         self.dialect = session.get_bind().dialect.name
 
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
     async def first(self, statement: Executable, params: Mapping[str, Any]) -> Row | None:
-        connection = await self._session.connection()
+        connection = await self.session.connection()
         result = await connection.execute(statement, dict(params))
         return result.mappings().first()  # type: ignore[return-value]
 
@@ -83,8 +93,9 @@ async def _json_codecs(connection: Any) -> None:
 
 
 async def _nothing_to_reset(connection: Any) -> None:
-    """These connections only ever run single statements in autocommit: they hold
-    no state to reset, and asyncpg's default reset is one more round trip per call."""
+    """These connections run single statements in autocommit, or a transaction
+    that is always committed or rolled back before they go back: they hold no
+    state to reset, and asyncpg's default reset is one more round trip per call."""
 
 
 class AsyncpgAutocommit:
@@ -122,12 +133,76 @@ class AsyncpgAutocommit:
         if self._pool is not None:
             await self._pool.close()
 
-    async def first(self, statement: Executable, params: Mapping[str, Any]) -> Row | None:
+    def compiled(self, statement: Executable) -> _Compiled:
         found = self._compiled.get(id(statement))
         if found is None:
             # Hot-path statements are module constants: compiled once per process.
             found = self._compiled[id(statement)] = (statement, _Compiled(statement))
-        compiled = found[1]
+        return found[1]
+
+    async def first(self, statement: Executable, params: Mapping[str, Any]) -> Row | None:
+        compiled = self.compiled(statement)
         pool = self._pool if self._pool is not None else await self._started()
         row: Row | None = await pool.fetchrow(compiled.sql, *compiled.arguments(params))
         return row
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncpgTransaction]:
+        """A transaction, begun by its first statement; committed when the block
+        ends, rolled back if it raises."""
+        pool = self._pool if self._pool is not None else await self._started()
+        unit = AsyncpgTransaction(self, pool)
+        try:
+            yield unit
+        except BaseException:
+            await unit.rollback()
+            raise
+        await unit.commit()
+
+
+class AsyncpgTransaction:
+    """A transaction on one asyncpg connection (``AsyncpgAutocommit.transaction``).
+
+    The connection is taken from the pool by the first statement and given back
+    as soon as the transaction ends, so that a request never holds one while it
+    waits for another (its claim, its offer, a refusal stored on its own): with
+    every connection held that way, the pool would deadlock under load.
+    """
+
+    dialect = "postgresql"
+
+    def __init__(self, owner: AsyncpgAutocommit, pool: Any) -> None:
+        self._owner = owner
+        self._pool = pool
+        self._connection: Any = None
+        self._transaction: Any = None
+        self._ended = False
+
+    async def first(self, statement: Executable, params: Mapping[str, Any]) -> Row | None:
+        if self._ended:
+            raise RuntimeError("the transaction has ended")
+        if self._connection is None:
+            self._connection = await self._pool.acquire()
+            self._transaction = self._connection.transaction()
+            await self._transaction.start()
+        compiled = self._owner.compiled(statement)
+        row: Row | None = await self._connection.fetchrow(compiled.sql, *compiled.arguments(params))
+        return row
+
+    async def rollback(self) -> None:
+        await self._end(commit=False)
+
+    async def commit(self) -> None:
+        await self._end(commit=True)
+
+    async def _end(self, *, commit: bool) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        if self._connection is None:
+            return
+        try:
+            await (self._transaction.commit() if commit else self._transaction.rollback())
+        finally:
+            await self._pool.release(self._connection)
+            self._connection = None

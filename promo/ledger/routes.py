@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promo import audit
 from promo.auth.guards import allow
 from promo.auth.roles import Role
+from promo.db.autocommit import InSession
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
 from promo.errors import Invalid, NotFound
 from promo.idempotent import run_once
@@ -222,7 +223,7 @@ class LedgerController(Controller):
             operation="ledger_adjustment",
             principal=principal,
             payload=data,
-            session=session,
+            unit=InSession(session),
             clock=clock,
             work=work,
         )
@@ -284,7 +285,7 @@ async def run_payouts(
         operation="payouts",
         principal=principal,
         payload=data,
-        session=session,
+        unit=InSession(session),
         clock=clock,
         work=work,
     )

@@ -19,6 +19,7 @@ from promo.campaigns.eligibility import Reason
 from promo.campaigns.models import Campaign
 from promo.codes.models import Code
 from promo.db import dialect
+from promo.db.autocommit import Autocommit, InSession
 from promo.redemptions.models import CustomerUsage
 
 campaigns = cast(Table, Campaign.__table__)
@@ -92,17 +93,17 @@ async def consume_campaign(session: AsyncSession, campaign_id: int, discount: in
     )
     if result.first() is not None:
         return None
-    return await campaign_refusal(session, campaign_id)
+    return await campaign_refusal(InSession(session), campaign_id)
 
 
-async def campaign_refusal(session: AsyncSession, campaign_id: int) -> Reason:
+async def campaign_refusal(unit: Autocommit, campaign_id: int) -> Reason:
     """Why the campaign gave nothing: one follow-up read decides which limit it
     was (rows were just locked or changed by a concurrent redemption)."""
-    connection = await session.connection()
-    row = (await connection.execute(CAMPAIGN_STATE, {"campaign_id": campaign_id})).one()
-    if row.status != "active":
+    row = await unit.first(CAMPAIGN_STATE, {"campaign_id": campaign_id})
+    assert row is not None  # noqa: S101 (campaigns are never deleted)
+    if row["status"] != "active":
         return Reason.CAMPAIGN_INACTIVE
-    if row.max_redemptions is not None and row.redemptions_used >= row.max_redemptions:
+    if row["max_redemptions"] is not None and row["redemptions_used"] >= row["max_redemptions"]:
         return Reason.CAMPAIGN_EXHAUSTED
     return Reason.BUDGET_EXHAUSTED
 
@@ -112,13 +113,13 @@ async def consume_code(session: AsyncSession, code_id: int) -> Reason | None:
     result = await connection.execute(TAKE_FROM_CODE, {"code_id": code_id})
     if result.first() is not None:
         return None
-    return await code_refusal(session, code_id)
+    return await code_refusal(InSession(session), code_id)
 
 
-async def code_refusal(session: AsyncSession, code_id: int) -> Reason:
+async def code_refusal(unit: Autocommit, code_id: int) -> Reason:
     """Why the code gave nothing: disabled meanwhile, or used up."""
-    connection = await session.connection()
-    active = (await connection.execute(CODE_ACTIVE, {"code_id": code_id})).scalar()
+    row = await unit.first(CODE_ACTIVE, {"code_id": code_id})
+    active = row is not None and next(iter(row.values()))
     return Reason.CODE_EXHAUSTED if active else Reason.CODE_DISABLED
 
 

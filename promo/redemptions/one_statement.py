@@ -20,7 +20,8 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+
+from promo.db.autocommit import Autocommit
 
 CONSUME_AND_RECORD = text(
     """
@@ -100,7 +101,7 @@ class Steps(msgspec.Struct, frozen=True):
 
 
 async def consume_and_record(
-    session: AsyncSession,
+    unit: Autocommit,
     *,
     campaign_id: int,
     code_id: int,
@@ -120,34 +121,32 @@ async def consume_and_record(
     now: datetime,
     available_at: datetime,
 ) -> Steps:
-    connection = await session.connection()
-    row = (
-        await connection.execute(
-            CONSUME_AND_RECORD,
-            {
-                "campaign_id": campaign_id,
-                "code_id": code_id,
-                "code": code,
-                "affiliate_id": affiliate_id,
-                "customer_key": customer_key,
-                "customer_id": customer_id,
-                "per_customer": per_customer,
-                "order_id": order_id,
-                "currency": currency,
-                "order_amount": order_amount,
-                "discount": discount,
-                "discount_shipping": discount_shipping,
-                "discount_lines": msgspec.json.encode(discount_lines).decode(),
-                "commission": commission,
-                "commission_fixed": commission_fixed,
-                "now": now,
-                "available_at": available_at,
-            },
-        )
-    ).one()
+    row = await unit.first(
+        CONSUME_AND_RECORD,
+        {
+            "campaign_id": campaign_id,
+            "code_id": code_id,
+            "code": code,
+            "affiliate_id": affiliate_id,
+            "customer_key": customer_key,
+            "customer_id": customer_id,
+            "per_customer": per_customer,
+            "order_id": order_id,
+            "currency": currency,
+            "order_amount": order_amount,
+            "discount": discount,
+            "discount_shipping": discount_shipping,
+            "discount_lines": msgspec.json.encode(discount_lines).decode(),
+            "commission": commission,
+            "commission_fixed": commission_fixed,
+            "now": now,
+            "available_at": available_at,
+        },
+    )
+    assert row is not None  # noqa: S101 (the statement always answers one row)
     return Steps(
-        campaign_taken=row.campaign_taken,
-        code_taken=row.code_taken,
-        customer_counted=row.customer_counted,
-        redemption_id=row.redemption_id,
+        campaign_taken=row["campaign_taken"],
+        code_taken=row["code_taken"],
+        customer_counted=row["customer_counted"],
+        redemption_id=row["redemption_id"],
     )

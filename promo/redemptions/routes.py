@@ -15,6 +15,7 @@ from promo.auth.roles import Role
 from promo.campaigns.discount import DiscountResult
 from promo.campaigns.eligibility import Accepted
 from promo.codes.canonical import InvalidCode, canonical
+from promo.db.autocommit import AsyncpgAutocommit, InSession, Unit
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
 from promo.errors import Conflict, NotFound
 from promo.idempotent import run_once
@@ -166,28 +167,38 @@ class RedemptionController(Controller):
         attempt = await throttle.begin(who)
         uniform = state.settings.uniform_refusals
 
-        async def work() -> tuple[int, RedemptionRead]:
-            try:
-                red, code = await service.redeem(
-                    session, data, now=clock(), reads=state.reads, usage_first=uniform
-                )
-            except Conflict as exc:
-                await screening.settle_refusal(attempt, "redeem", exc.code, uniform)
-                if screening.concealed(exc.code, uniform):
-                    raise Conflict(screening.UNIFORM_REASON, screening.UNIFORM_MESSAGE) from None
-                raise
-            await attempt.succeeded()
-            return 201, redemption_read(red, code)
+        async def redeem_in(unit: Unit) -> Response[bytes]:
+            async def work() -> tuple[int, RedemptionRead]:
+                try:
+                    red, code = await service.redeem(
+                        unit, data, now=clock(), reads=state.reads, usage_first=uniform
+                    )
+                except Conflict as exc:
+                    await screening.settle_refusal(attempt, "redeem", exc.code, uniform)
+                    if screening.concealed(exc.code, uniform):
+                        raise Conflict(
+                            screening.UNIFORM_REASON, screening.UNIFORM_MESSAGE
+                        ) from None
+                    raise
+                await attempt.succeeded()
+                return 201, redemption_read(red, code)
 
-        return await run_once(
-            request,
-            operation="redeem",
-            principal=principal,
-            payload=data,
-            session=session,
-            clock=clock,
-            work=work,
-        )
+            return await run_once(
+                request,
+                operation="redeem",
+                principal=principal,
+                payload=data,
+                unit=unit,
+                clock=clock,
+                work=work,
+            )
+
+        writes = state.writes
+        if isinstance(writes, AsyncpgAutocommit):
+            # PostgreSQL: the whole transaction on asyncpg (promo.db.autocommit).
+            async with writes.transaction() as unit:
+                return await redeem_in(unit)
+        return await redeem_in(InSession(session))
 
     @post(
         "/{redemption_id:str}/rollback",
@@ -228,7 +239,7 @@ class RedemptionController(Controller):
             operation=f"rollback:{redemption_id}",
             principal=principal,
             payload=data,
-            session=session,
+            unit=InSession(session),
             clock=clock,
             work=work,
         )

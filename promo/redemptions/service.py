@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promo.campaigns.eligibility import MESSAGES, Accepted, Offer, Reason, Refused
 from promo.codes.models import Code
 from promo.db import dialect
-from promo.db.autocommit import Autocommit, InSession
+from promo.db.autocommit import Autocommit, InSession, Unit
 from promo.errors import Conflict, NotFound
 from promo.ledger import entries as ledger
 from promo.ledger.commission import commission_after_refund, commission_for, share
@@ -54,7 +54,7 @@ def refusal(reason: Reason, details: dict[str, object] | None = None) -> Conflic
 
 
 async def redeem(
-    session: AsyncSession,
+    unit: Unit,
     request: RedeemRequest,
     *,
     now: datetime,
@@ -67,16 +67,15 @@ async def redeem(
     it): every condition it was granted on is checked again by the statements
     that consume it. Returns the redemption and the code as typed for the campaign.
     """
-    reads = reads or InSession(session)
-    offer, decision = await validate(reads, request, now=now, usage_first=usage_first)
+    offer, decision = await validate(reads or unit, request, now=now, usage_first=usage_first)
     if isinstance(decision, Refused):
         raise refusal(decision.reason, decision.details)
     assert offer is not None  # noqa: S101 (an Accepted decision always has an offer)
-    return await _consume_and_record(session, request, offer, decision, now=now), offer.code.display
+    return await _consume_and_record(unit, request, offer, decision, now=now), offer.code.display
 
 
 async def _consume_and_record(
-    session: AsyncSession,
+    unit: Unit,
     request: RedeemRequest,
     offer: Offer,
     decision: Accepted,
@@ -109,16 +108,17 @@ async def _consume_and_record(
         created_at=now,
         rolled_back_at=None,
     )
-    if dialect.is_postgres(session):
-        redemption.id = await _in_one_statement(session, redemption, offer)
+    if unit.dialect == "postgresql":
+        redemption.id = await _in_one_statement(unit, redemption, offer)
     else:
-        redemption.id = await _step_by_step(session, redemption, offer)
+        assert isinstance(unit, InSession)  # noqa: S101 (SQLite runs under SQLAlchemy)
+        redemption.id = await _step_by_step(unit.session, redemption, offer)
     return redemption
 
 
-async def _in_one_statement(session: AsyncSession, red: Redemption, offer: Offer) -> int:
+async def _in_one_statement(unit: Unit, red: Redemption, offer: Offer) -> int:
     steps = await one_statement.consume_and_record(
-        session,
+        unit,
         campaign_id=red.campaign_id,
         code_id=red.code_id,
         code=offer.code.display,
@@ -140,9 +140,9 @@ async def _in_one_statement(session: AsyncSession, red: Redemption, offer: Offer
     if steps.redemption_id is not None:
         return steps.redemption_id
     if not steps.campaign_taken:
-        raise refusal(await counters.campaign_refusal(session, red.campaign_id))
+        raise refusal(await counters.campaign_refusal(unit, red.campaign_id))
     if not steps.code_taken:
-        raise refusal(await counters.code_refusal(session, red.code_id))
+        raise refusal(await counters.code_refusal(unit, red.code_id))
     if red.customer_key is not None and not steps.customer_counted:
         raise refusal(Reason.CUSTOMER_LIMIT_REACHED)
     raise _order_taken(red.order_id)
