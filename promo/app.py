@@ -34,7 +34,7 @@ from promo.db.engine import (
     create_read_sessionmaker,
     create_sessionmaker,
 )
-from promo.db.session import provide_session
+from promo.db.session import provide_session, provide_unit
 from promo.errors import problem_details_plugin
 from promo.health import HealthController
 from promo.ledger.routes import (
@@ -166,6 +166,7 @@ def create_app(
         ),
         dependencies={
             "session": Provide(provide_session),
+            "unit": Provide(provide_unit),
             "clock": Provide(provide_clock, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),
         },

@@ -14,9 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.auth.service import Principal
 from promo.clock import Clock
+from promo.db.autocommit import Unit
 from promo.schemas import DEFAULT_LIMIT, MAX_LIMIT
 
 DbSession = NamedDependency[AsyncSession]
+# Parameter name ``unit``: the transaction of the checkout's hot path (provide_unit).
+TxUnit = NamedDependency[Unit]
 ClockDep = NamedDependency[Clock]
 Caller = NamedDependency[Principal]
 

@@ -18,7 +18,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Executable, make_url
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
@@ -48,6 +48,7 @@ class SessionAutocommit:
             return await InSession(session).first(statement, params)
 
 
+@runtime_checkable  # Litestar checks injected dependencies against their annotation
 class Unit(Autocommit, Protocol):
     """Statements inside one transaction, which the caller may roll back."""
 

@@ -15,8 +15,8 @@ from promo.auth.roles import Role
 from promo.campaigns.discount import DiscountResult
 from promo.campaigns.eligibility import Accepted
 from promo.codes.canonical import InvalidCode, canonical
-from promo.db.autocommit import AsyncpgAutocommit, InSession, Unit
-from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
+from promo.db.autocommit import InSession
+from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit, TxUnit
 from promo.errors import Conflict, NotFound
 from promo.idempotent import run_once
 from promo.ids import Kind, decode, encode, require
@@ -153,7 +153,7 @@ class RedemptionController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[RedeemRequest],
-        session: DbSession,
+        unit: TxUnit,
         clock: ClockDep,
         principal: Caller,
         state: State,
@@ -167,38 +167,28 @@ class RedemptionController(Controller):
         attempt = await throttle.begin(who)
         uniform = state.settings.uniform_refusals
 
-        async def redeem_in(unit: Unit) -> Response[bytes]:
-            async def work() -> tuple[int, RedemptionRead]:
-                try:
-                    red, code = await service.redeem(
-                        unit, data, now=clock(), reads=state.reads, usage_first=uniform
-                    )
-                except Conflict as exc:
-                    await screening.settle_refusal(attempt, "redeem", exc.code, uniform)
-                    if screening.concealed(exc.code, uniform):
-                        raise Conflict(
-                            screening.UNIFORM_REASON, screening.UNIFORM_MESSAGE
-                        ) from None
-                    raise
-                await attempt.succeeded()
-                return 201, redemption_read(red, code)
+        async def work() -> tuple[int, RedemptionRead]:
+            try:
+                red, code = await service.redeem(
+                    unit, data, now=clock(), reads=state.reads, usage_first=uniform
+                )
+            except Conflict as exc:
+                await screening.settle_refusal(attempt, "redeem", exc.code, uniform)
+                if screening.concealed(exc.code, uniform):
+                    raise Conflict(screening.UNIFORM_REASON, screening.UNIFORM_MESSAGE) from None
+                raise
+            await attempt.succeeded()
+            return 201, redemption_read(red, code)
 
-            return await run_once(
-                request,
-                operation="redeem",
-                principal=principal,
-                payload=data,
-                unit=unit,
-                clock=clock,
-                work=work,
-            )
-
-        writes = state.writes
-        if isinstance(writes, AsyncpgAutocommit):
-            # PostgreSQL: the whole transaction on asyncpg (promo.db.autocommit).
-            async with writes.transaction() as unit:
-                return await redeem_in(unit)
-        return await redeem_in(InSession(session))
+        return await run_once(
+            request,
+            operation="redeem",
+            principal=principal,
+            payload=data,
+            unit=unit,
+            clock=clock,
+            work=work,
+        )
 
     @post(
         "/{redemption_id:str}/rollback",
