@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from promo.app import build_throttle, create_app
 from promo.codes.batch_jobs import BatchRunner
 from promo.db import migrate
-from promo.db.engine import create_engine, create_sessionmaker
 from promo.db.autocommit import SessionAutocommit
+from promo.db.engine import create_engine, create_sessionmaker
 from promo.settings import Settings
 from tests.support.clock import FrozenClock
 from tests.support.postgres import PostgresServer, PostgresUnavailable, start_postgres

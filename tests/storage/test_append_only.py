@@ -19,14 +19,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from promo.clock import utc_now
-from promo.db import migrate
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.ledger import entries as ledger
 from promo.ledger.models import Payout, PayoutItem
 from promo.settings import Settings
-from tests.conftest import make_settings
+from tests.support.databases import committed_database
 from tests.support.factories import make_affiliate
-from tests.support.postgres import PostgresServer
 
 TABLES = ("ledger_entries", "payouts", "payout_items")
 UPDATES = {
@@ -38,17 +36,8 @@ UPDATES = {
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def committed(request: pytest.FixtureRequest, sqlite_dir: Path) -> Iterator[Settings]:
-    name = f"promo_append_only_{uuid.uuid4().hex[:8]}"
-    if request.param == "sqlite":
-        settings = make_settings(f"sqlite+aiosqlite:///{sqlite_dir / name}.db")
-        migrate.upgrade(settings)
+    with committed_database(request, sqlite_dir, "promo_append_only") as settings:
         yield settings
-        return
-    server: PostgresServer = request.getfixturevalue("postgres")
-    settings = make_settings(server.create_database(name))
-    migrate.upgrade(settings)
-    yield settings
-    server.drop_database(name)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ see what was committed a moment before: usage, JSON rules, a revoked key.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,32 +16,21 @@ import pytest
 
 from promo.app import create_app
 from promo.auth.roles import Role
-from promo.db import migrate
-from promo.db.engine import create_engine, create_sessionmaker
 from promo.db.autocommit import AsyncpgAutocommit, SessionAutocommit
+from promo.db.engine import create_engine, create_sessionmaker
 from promo.settings import Settings
-from tests.conftest import make_settings
 from tests.support.api import cart, create_campaign, create_code, item, redeem
 from tests.support.clock import FrozenClock
+from tests.support.databases import committed_database
 from tests.support.factories import bearer, make_key
-from tests.support.postgres import PostgresServer
 
 TSHIRTS = cart(item("TSHIRT-1", 2, 2500, "summer"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def committed(request: pytest.FixtureRequest, sqlite_dir: Path) -> Iterator[Settings]:
-    name = f"promo_reads_{uuid.uuid4().hex[:8]}"
-    if request.param == "sqlite":
-        settings = make_settings(f"sqlite+aiosqlite:///{sqlite_dir / name}.db")
-        migrate.upgrade(settings)
+    with committed_database(request, sqlite_dir, "promo_reads") as settings:
         yield settings
-        return
-    server: PostgresServer = request.getfixturevalue("postgres")
-    settings = make_settings(server.create_database(name))
-    migrate.upgrade(settings)
-    yield settings
-    server.drop_database(name)
 
 
 @pytest.fixture
@@ -52,8 +40,8 @@ async def service(committed: Settings) -> AsyncIterator[tuple[httpx.AsyncClient,
     async with create_sessionmaker(engine)() as session, session.begin():
         keys = {role: bearer(await make_key(session, role, now=clock())) for role in Role}
     app = create_app(committed, engine=engine, clock=clock)
-    expected = AsyncpgAutocommit if committed.database_url.startswith("postgresql") else SessionAutocommit
-    assert isinstance(app.state.reads, expected)
+    on_postgres = committed.database_url.startswith("postgresql")
+    assert isinstance(app.state.reads, AsyncpgAutocommit if on_postgres else SessionAutocommit)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://promo.test") as client:
         yield client, keys

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,30 +30,19 @@ from promo.codes.batch_jobs import BatchRunner
 from promo.codes.batches import create_batch
 from promo.codes.models import Code, CodeBatch
 from promo.codes.patterns import matcher, parse_charset, parse_pattern
-from promo.db import migrate
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.ids import Kind, decode, encode
 from promo.settings import Settings
-from tests.conftest import make_settings
 from tests.support.api import cart, create_campaign, item
+from tests.support.databases import committed_database
 from tests.support.factories import bearer, make_key
-from tests.support.postgres import PostgresServer
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def committed(request: pytest.FixtureRequest, sqlite_dir: Path) -> Iterator[Settings]:
     """A fresh, migrated database that this module's tests commit into."""
-    name = f"promo_batches_{uuid.uuid4().hex[:8]}"
-    if request.param == "sqlite":
-        settings = make_settings(f"sqlite+aiosqlite:///{sqlite_dir / name}.db")
-        migrate.upgrade(settings)
+    with committed_database(request, sqlite_dir, "promo_batches") as settings:
         yield settings
-        return
-    server: PostgresServer = request.getfixturevalue("postgres")
-    settings = make_settings(server.create_database(name))
-    migrate.upgrade(settings)
-    yield settings
-    server.drop_database(name)
 
 
 @pytest.fixture

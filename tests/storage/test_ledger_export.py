@@ -14,7 +14,6 @@ import csv
 import io
 import json
 import re
-import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -29,16 +28,14 @@ from sqlalchemy import insert
 
 from promo.app import create_app
 from promo.auth.roles import Role
-from promo.db import migrate
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.ids import Kind, decode, encode
 from promo.ledger.models import LedgerEntry
 from promo.settings import Settings
-from tests.conftest import make_settings
 from tests.support.api import LEDGER_NOTE, instant, ledger_items, seed_ledger_scenario
 from tests.support.clock import FrozenClock
+from tests.support.databases import committed_database
 from tests.support.factories import bearer, make_affiliate, make_key
-from tests.support.postgres import PostgresServer
 
 HEADER = (
     "id,created_at,kind,redemption_id,order_id,code,campaign_id,affiliate_id,currency,"
@@ -54,17 +51,8 @@ UTC_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def committed(request: pytest.FixtureRequest, sqlite_dir: Path) -> Iterator[Settings]:
     """A fresh, migrated database that this module commits into."""
-    name = f"promo_export_{uuid.uuid4().hex[:8]}"
-    if request.param == "sqlite":
-        settings = make_settings(f"sqlite+aiosqlite:///{sqlite_dir / name}.db")
-        migrate.upgrade(settings)
+    with committed_database(request, sqlite_dir, "promo_export") as settings:
         yield settings
-        return
-    server: PostgresServer = request.getfixturevalue("postgres")
-    settings = make_settings(server.create_database(name))
-    migrate.upgrade(settings)
-    yield settings
-    server.drop_database(name)
 
 
 @dataclass
