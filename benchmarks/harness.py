@@ -97,7 +97,7 @@ class Benchmark:
         """Warm up, then measure; a failure is recorded in its row, not fatal."""
         try:
             result = None
-            profiled = target == "promo" and bool(getattr(self.options, "profile", False))
+            profiled = target == "promo" and self.options.profile
             for measured, seconds in ((False, self.options.warmup), (True, self.options.duration)):
                 if seconds <= 0:
                     continue

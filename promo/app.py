@@ -29,7 +29,6 @@ from promo.codes.batch_routes import CampaignCodeBatchController, CodeBatchContr
 from promo.codes.routes import CampaignCodeController, CodeController
 from promo.db.autocommit import AsyncpgAutocommit, Autocommit, SessionAutocommit
 from promo.db.engine import (
-    create_autocommit_sessionmaker,
     create_engine,
     create_read_sessionmaker,
     create_sessionmaker,
@@ -86,15 +85,17 @@ def build_autocommit(
     settings: Settings, bind: AsyncEngine | AsyncConnection
 ) -> tuple[Autocommit, Autocommit]:
     """(reads, writes) of single statements: one asyncpg pool for both on a
-    PostgreSQL engine; SQLAlchemy otherwise (SQLite: deferred transactions for
-    reads, immediate ones for writes; a test's single connection for both)."""
+    PostgreSQL engine; SQLAlchemy sessions otherwise (SQLite: deferred
+    transactions for reads, ``BEGIN IMMEDIATE`` ones for writes, the only way
+    there to write without risking a failed lock upgrade; a test's single
+    connection for both)."""
     if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
         fast = AsyncpgAutocommit(settings.database_url, settings.db_pool_size)
         return fast, fast
     name = bind.dialect.name
     return (
         SessionAutocommit(create_read_sessionmaker(bind), name),
-        SessionAutocommit(create_autocommit_sessionmaker(bind), name),
+        SessionAutocommit(create_sessionmaker(bind), name),
     )
 
 

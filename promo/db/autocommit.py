@@ -37,7 +37,7 @@ class Autocommit(Protocol):
 
 class SessionAutocommit:
     """Each statement in a SQLAlchemy session of its own, from ``sessionmaker``
-    (promo.db.engine: read or autocommit sessions)."""
+    (promo.db.engine: read sessions, or the usual ones for writes)."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], dialect: str) -> None:
         self._sessionmaker = sessionmaker

@@ -57,34 +57,16 @@ def _make_sqlite_transactions_immediate(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def create_autocommit_sessionmaker(bind: Any) -> async_sessionmaker[AsyncSession]:
-    """Sessions whose every statement commits by itself (idempotency claims).
-
-    On PostgreSQL that is autocommit, which saves BEGIN and COMMIT. On SQLite
-    each session is still one ``BEGIN IMMEDIATE`` transaction, the only way
-    there to write without risking a failed lock upgrade. Bound to one
-    connection (tests), they join its transaction like any session.
-    """
-    if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
-        bind = bind.execution_options(isolation_level="AUTOCOMMIT")
-    return create_sessionmaker(bind)
-
-
 def create_read_sessionmaker(bind: Any) -> async_sessionmaker[AsyncSession]:
-    """Sessions for reads of one statement each (the API key, a validation).
+    """Sessions for reads that need no write lock (promo.db.autocommit on SQLite).
 
-    On PostgreSQL they run in autocommit: a single statement reads one consistent
-    snapshot by itself, and skipping BEGIN and COMMIT saves two round trips per
-    session. On SQLite they begin a deferred transaction, which takes no write
-    lock (autocommit there would hand transaction control back to the sqlite3
+    On an engine they begin a deferred transaction on SQLite, which blocks no
+    writer (autocommit there would hand transaction control back to the sqlite3
     module when the connection returns to the pool). Bound to one connection
     (tests), they join its transaction like any session.
     """
     if isinstance(bind, AsyncEngine):
-        if bind.dialect.name == "postgresql":
-            bind = bind.execution_options(isolation_level="AUTOCOMMIT")
-        else:
-            bind = bind.execution_options(promo_read_only=True)
+        bind = bind.execution_options(promo_read_only=True)
     return create_sessionmaker(bind)
 
 

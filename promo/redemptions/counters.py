@@ -64,7 +64,9 @@ TAKE_FROM_CODE = (
     .values(used=codes.c.used + 1)
     .returning(codes.c.id)
 )
-CODE_ACTIVE = select(and_(codes.c.active, codes.c.live)).where(codes.c.id == bindparam("code_id"))
+CODE_ACTIVE = select(and_(codes.c.active, codes.c.live).label("active")).where(
+    codes.c.id == bindparam("code_id")
+)
 
 
 def _count_customer(insert: Any) -> Any:
@@ -119,7 +121,7 @@ async def consume_code(session: AsyncSession, code_id: int) -> Reason | None:
 async def code_refusal(unit: Autocommit, code_id: int) -> Reason:
     """Why the code gave nothing: disabled meanwhile, or used up."""
     row = await unit.first(CODE_ACTIVE, {"code_id": code_id})
-    active = row is not None and next(iter(row.values()))
+    active = row is not None and row["active"]
     return Reason.CODE_EXHAUSTED if active else Reason.CODE_DISABLED
 
 

@@ -104,12 +104,14 @@ async def create_validation(
     offer, decision = await validate(
         state.reads, data, now=clock(), usage_first=state.settings.uniform_refusals
     )
+    code = offer.code.display if offer else None
+    campaign_id = encode(Kind.CAMPAIGN, offer.campaign.id) if offer else None
     if isinstance(decision, Accepted):
         await attempt.succeeded()
         return ValidationResult(
             valid=True,
-            code=offer.code.display if offer else None,
-            campaign_id=encode(Kind.CAMPAIGN, offer.campaign.id) if offer else None,
+            code=code,
+            campaign_id=campaign_id,
             reason=None,
             discount=discount_out(decision.discount),
         )
@@ -125,8 +127,8 @@ async def create_validation(
         )
     return ValidationResult(
         valid=False,
-        code=offer.code.display if offer else None,
-        campaign_id=encode(Kind.CAMPAIGN, offer.campaign.id) if offer else None,
+        code=code,
+        campaign_id=campaign_id,
         reason=reason,
         message=decision.message,
         details=decision.details,
