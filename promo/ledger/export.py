@@ -3,9 +3,13 @@
 A streamed body is read after the handler returned and its per-request
 session closed, so the export opens its own connection with its own
 snapshot (REPEATABLE READ on PostgreSQL; a deferred read transaction on
-SQLite, which WAL keeps from blocking writers) and walks a server-side
-cursor in id order. Amounts are decimal major units per currency exponent;
-timestamps are UTC ISO 8601; ids are the public ones.
+SQLite, which WAL keeps from blocking writers) and reads in id order.
+Amounts are decimal major units per currency exponent; timestamps are UTC
+ISO 8601; ids are the public ones.
+
+PostgreSQL renders the rows itself, a chunk per query
+(``promo.ledger.export_sql``); on SQLite this module renders them from a
+server-side cursor. Both write the same bytes.
 """
 
 from __future__ import annotations
@@ -14,13 +18,13 @@ import csv
 import io
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from promo.ids import Kind, encode
+from promo.ledger import export_sql
 from promo.ledger.service import Filters, entries, entries_with_payout, filter_clauses
 from promo.money import to_major_units
 
@@ -44,12 +48,6 @@ COLUMNS = (
 BATCH_ROWS = 5000
 
 
-@lru_cache(maxsize=65536)
-def _public(kind: Kind, value: int) -> str:
-    # Campaigns and affiliates repeat on many rows: encode each once.
-    return encode(kind, value)
-
-
 def _instant(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -63,19 +61,21 @@ def export_row(row: Any) -> tuple[str, ...]:
         encode(Kind.REDEMPTION, row.redemption_id) if row.redemption_id is not None else "",
         row.order_id or "",
         row.code or "",
-        _public(Kind.CAMPAIGN, row.campaign_id) if row.campaign_id is not None else "",
-        _public(Kind.AFFILIATE, row.affiliate_id) if row.affiliate_id is not None else "",
+        encode(Kind.CAMPAIGN, row.campaign_id) if row.campaign_id is not None else "",
+        encode(Kind.AFFILIATE, row.affiliate_id) if row.affiliate_id is not None else "",
         currency,
         to_major_units(row.order_amount, currency),
         to_major_units(row.discount, currency),
         to_major_units(row.commission, currency),
         _instant(row.available_at),
-        _public(Kind.PAYOUT, row.paid_by) if row.paid_by is not None else "",
+        encode(Kind.PAYOUT, row.paid_by) if row.paid_by is not None else "",
         row.note or "",
     )
 
 
 def _csv(rows: list[tuple[str, ...]], header: bool) -> bytes:
+    if not rows and not header:
+        return b""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180
     if header:
@@ -100,18 +100,32 @@ FORMATS: dict[str, tuple[str, Callable[[list[tuple[str, ...]], bool], bytes]]] =
 
 
 async def stream_ledger(engine: AsyncEngine, filters: Filters, fmt: str) -> AsyncIterator[bytes]:
-    """Yield the export in chunks of ``BATCH_ROWS`` rows from a server-side cursor."""
+    """Yield the export in chunks of ``BATCH_ROWS`` rows, the header first."""
     _, render = FORMATS[fmt]
-    query = entries_with_payout().where(*filter_clauses(filters)).order_by(entries.c.id)
+    yield render([], True)
     async with engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             connection = await connection.execution_options(isolation_level="REPEATABLE READ")
-        else:
-            connection = await connection.execution_options(promo_read_only=True)
+            async for text in _rendered_by_postgres(connection, filters, fmt):
+                yield text
+            return
+        connection = await connection.execution_options(promo_read_only=True)
+        query = entries_with_payout().where(*filter_clauses(filters)).order_by(entries.c.id)
         result = await connection.stream(query.execution_options(yield_per=BATCH_ROWS))
-        header = True
         async for partition in result.partitions(BATCH_ROWS):
-            yield render([export_row(row) for row in partition], header)
-            header = False
-        if header:
-            yield render([], True)
+            yield render([export_row(row) for row in partition], False)
+
+
+async def _rendered_by_postgres(
+    connection: AsyncConnection, filters: Filters, fmt: str
+) -> AsyncIterator[bytes]:
+    statement = export_sql.chunk(filters, export_sql.LINES[fmt], BATCH_ROWS)
+    after = 0
+    while True:
+        text, last, count = (await connection.execute(statement, {"after": after})).one()
+        if not count:
+            return
+        yield text.encode()
+        if count < BATCH_ROWS:
+            return
+        after = last

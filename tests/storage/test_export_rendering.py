@@ -1,0 +1,149 @@
+"""PostgreSQL renders the ledger export itself; it must write exactly the bytes
+the Python renderer (used on SQLite) writes for the same rows.
+
+Hostile free text (CSV and JSON specials, control characters, non-ASCII),
+every currency exponent, extreme amounts, whole-second and fractional
+instants, and ids past 2**48, where the public id grows a high part.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.expression import Values, column, values
+
+from promo.db.engine import create_engine, create_sessionmaker
+from promo.db.public_ids import public_id
+from promo.ids import Kind, encode
+from promo.ledger.export import FORMATS, export_row, stream_ledger
+from promo.ledger.models import LedgerEntry, Payout, PayoutItem
+from promo.ledger.service import Filters, entries, entries_with_payout
+from promo.settings import Settings
+from tests.support.databases import committed_database
+from tests.support.factories import make_affiliate
+
+HOSTILE = [
+    None,
+    "",
+    "plain",
+    "comma, inside",
+    'a "quoted" word',
+    "line\nbreak",
+    "carriage\rreturn",
+    "crlf\r\nend",
+    "\ttab and \\ backslash",
+    "control \x01 \x1f \x7f",
+    "unicode é ✓ 😀 \u2028",
+    " leading and trailing ",
+    '"',
+    ",",
+]
+CURRENCIES = ["EUR", "JPY", "BHD", "CLF", "USD", "KWD"]
+AMOUNTS = [0, 1, -1, 5, 99, -500, 1999, 10**12 + 7, -(2**62), 2**63 - 1]
+BIG_IDS = [2**48 - 1, 2**48, 2**48 + 12345, 2**62]
+
+
+@pytest.fixture(scope="module", params=["postgresql"])
+def database(request: pytest.FixtureRequest, sqlite_dir: Path) -> Iterator[Settings]:
+    with committed_database(request, sqlite_dir, "promo_render") as settings:
+        yield settings
+
+
+@pytest.fixture(scope="module")
+async def engine(database: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database)
+    await seed(engine)
+    yield engine
+    await engine.dispose()
+
+
+def random_text(rng: random.Random) -> str:
+    alphabet = 'ab ,"\r\n\t\\é✓\x01\x1f\x7f'
+    return "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
+
+
+async def seed(engine: AsyncEngine) -> None:
+    """300 entries of random hostile values, some paid by a payout, and a few
+    entries whose ids are past 2**48."""
+    rng = random.Random(9)
+    base = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    async with create_sessionmaker(engine)() as session, session.begin():
+        affiliate = (await make_affiliate(session, now=base)).id
+        payout = Payout(
+            affiliate_id=affiliate, currency="EUR", amount=1, as_of=base, created_at=base
+        )
+        session.add(payout)
+        await session.flush()
+        payout_id = payout.id
+    rows: list[dict[str, Any]] = []
+    for n in range(300):
+        rows.append(
+            {
+                "created_at": base + timedelta(microseconds=rng.choice([0, 1, 123456, 999999])),
+                "kind": rng.choice(["redemption", "refund", "adjustment", "payout"]),
+                "order_id": rng.choice([None, "", "o-1", "o,2", random_text(rng)]),
+                "code": rng.choice([None, "ANNA10", 'we"ird']),
+                "affiliate_id": rng.choice([None, affiliate]),
+                "currency": CURRENCIES[n % len(CURRENCIES)],
+                "order_amount": rng.choice(AMOUNTS),
+                "discount": rng.choice(AMOUNTS),
+                "commission": rng.choice(AMOUNTS),
+                "available_at": base + timedelta(days=rng.randrange(0, 40), seconds=n),
+                "payout_id": rng.choice([None, payout_id]),
+                "note": HOSTILE[n % len(HOSTILE)] if n < 100 else random_text(rng),
+            }
+        )
+    big = [{**rows[i], "id": key, "note": f"big {key}"} for i, key in enumerate(BIG_IDS)]
+    async with engine.begin() as connection:
+        ids = await connection.execute(insert(LedgerEntry).returning(LedgerEntry.id), rows)
+        paid = [entry for (entry,) in ids][::7]
+        await connection.execute(
+            insert(PayoutItem), [{"entry_id": entry, "payout_id": payout_id} for entry in paid]
+        )
+        await connection.execute(insert(LedgerEntry), big)
+
+
+async def python_rendering(engine: AsyncEngine, fmt: str) -> bytes:
+    """The export as the Python renderer writes it (the SQLite path)."""
+    _, render = FORMATS[fmt]
+    async with engine.connect() as connection:
+        rows = (await connection.execute(entries_with_payout().order_by(entries.c.id))).all()
+    return render([export_row(row) for row in rows], True)
+
+
+async def database_rendering(engine: AsyncEngine, fmt: str, filters: Filters) -> bytes:
+    return b"".join([chunk async for chunk in stream_ledger(engine, filters, fmt)])
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+async def test_postgres_writes_the_bytes_python_writes(engine: AsyncEngine, fmt: str) -> None:
+    expected = await python_rendering(engine, fmt)
+    assert expected.count(b"big ") == len(BIG_IDS)
+    assert await database_rendering(engine, fmt, Filters()) == expected
+
+
+async def test_filters_apply_to_every_chunk(engine: AsyncEngine) -> None:
+    everything = (await database_rendering(engine, "jsonl", Filters())).splitlines()
+    refunds = (await database_rendering(engine, "jsonl", Filters(kind="refund"))).splitlines()
+    assert refunds == [line for line in everything if b'"kind":"refund"' in line]
+    assert 0 < len(refunds) < len(everything)
+
+
+async def test_sql_public_ids_equal_the_python_ones(engine: AsyncEngine) -> None:
+    rng = random.Random(48)
+    keys = [0, 1, 2, 255, 2**24, 2**48 - 1, 2**48, 2**63 - 1]
+    keys += [rng.randrange(2**48) for _ in range(500)] + [rng.randrange(2**63) for _ in range(100)]
+    numbers: Values = values(column("key"), name="numbers").data([(k,) for k in keys])
+    async with engine.connect() as connection:
+        for kind in Kind:
+            rendered = await connection.execute(
+                select(numbers.c.key, public_id(kind, numbers.c.key.cast(entries.c.id.type)))
+            )
+            assert {key: text for key, text in rendered} == {k: encode(kind, k) for k in keys}
