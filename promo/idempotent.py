@@ -24,6 +24,18 @@ from promo.errors import PROBLEM_MEDIA_TYPE, DomainError, TooManyRequests, rende
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
+def identify(
+    request: Request[Any, Any, Any], operation: str, principal: Principal, payload: msgspec.Struct
+) -> tuple[str, str, str]:
+    """(scope, key, fingerprint) of a request: 400/422 when its key is missing or too long.
+
+    Keys belong to the caller's role and affiliate, and to one operation.
+    """
+    key = idempotency.check_key(request.headers.get("idempotency-key"))
+    scope = f"{operation}:{principal.role.value}:{principal.affiliate_id or ''}"
+    return scope, key, idempotency.request_fingerprint(scope, payload)
+
+
 async def run_once(
     request: Request[Any, Any, Any],
     *,
@@ -34,19 +46,13 @@ async def run_once(
     clock: Clock,
     work: Callable[[], Awaitable[tuple[int, msgspec.Struct]]],
 ) -> Response[bytes]:
-    key = idempotency.check_key(request.headers.get("idempotency-key"))
-    # Keys belong to the caller's role and affiliate, and to one operation.
-    scope = f"{operation}:{principal.role.value}:{principal.affiliate_id or ''}"
+    scope, key, fingerprint = identify(request, operation, principal, payload)
     writes: Autocommit = request.app.state.writes
     claimed = await idempotency.claim(
-        writes,
-        scope=scope,
-        key=key,
-        fingerprint=idempotency.request_fingerprint(scope, payload),
-        clock=clock,
+        writes, scope=scope, key=key, fingerprint=fingerprint, clock=clock
     )
     if isinstance(claimed, idempotency.Replay):
-        return _response(claimed.status_code, claimed.body, replayed=True)
+        return respond(claimed.status_code, claimed.body, replayed=True)
     try:
         status_code, result = await work()
     except TooManyRequests:
@@ -65,10 +71,11 @@ async def run_once(
         raise
     body = msgspec.json.encode(result)
     await idempotency.complete(unit, claimed, status_code=status_code, body=body, clock=clock)
-    return _response(status_code, body, replayed=False)
+    return respond(status_code, body, replayed=False)
 
 
-def _response(status_code: int, body: bytes, *, replayed: bool) -> Response[bytes]:
+def respond(status_code: int, body: bytes, *, replayed: bool) -> Response[bytes]:
+    """An answer as stored: problem+json for errors; marked when it is a replay."""
     media_type = PROBLEM_MEDIA_TYPE if status_code >= 400 else "application/json"
     headers = {REPLAYED_HEADER: "true"} if replayed else {}
     return Response(body, status_code=status_code, media_type=media_type, headers=headers)

@@ -20,7 +20,7 @@ from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit, TxUni
 from promo.errors import Conflict, NotFound
 from promo.idempotent import run_once
 from promo.ids import Kind, decode, encode, require
-from promo.redemptions import screening, service
+from promo.redemptions import fast_path, screening, service
 from promo.redemptions.models import Redemption
 from promo.redemptions.schemas import (
     AffiliateRedemption,
@@ -168,6 +168,19 @@ class RedemptionController(Controller):
         who = screening.identities(principal, data)
         attempt = await throttle.begin(who)
         uniform = state.settings.uniform_refusals
+        answered = await fast_path.redeem(
+            request,
+            data,
+            principal=principal,
+            reads=state.reads,
+            writes=state.writes,
+            now=clock(),
+            usage_first=uniform,
+            attempt=attempt,
+            render=redemption_read,
+        )
+        if answered is not None:
+            return answered
 
         async def work() -> tuple[int, RedemptionRead]:
             try:

@@ -8,7 +8,7 @@ Any refusal raises, and the request's transaction rolls back everything.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
 import msgspec
@@ -74,14 +74,10 @@ async def redeem(
     return await _consume_and_record(unit, request, offer, decision, now=now), offer.code.display
 
 
-async def _consume_and_record(
-    unit: Unit,
-    request: RedeemRequest,
-    offer: Offer,
-    decision: Accepted,
-    *,
-    now: datetime,
+def granted(
+    request: RedeemRequest, offer: Offer, decision: Accepted, *, now: datetime
 ) -> Redemption:
+    """The redemption ``decision`` grants, not yet written (no id)."""
     campaign, code = offer.campaign, offer.code
     discount = decision.discount
     items_discount = discount.total - discount.shipping
@@ -89,7 +85,7 @@ async def _consume_and_record(
     commission, fixed = (
         commission_for(order_amount, offer.plan) if code.affiliate_id is not None else (0, 0)
     )
-    redemption = Redemption(
+    return Redemption(
         code_id=code.id,
         campaign_id=campaign.id,
         affiliate_id=code.affiliate_id,
@@ -108,6 +104,17 @@ async def _consume_and_record(
         created_at=now,
         rolled_back_at=None,
     )
+
+
+async def _consume_and_record(
+    unit: Unit,
+    request: RedeemRequest,
+    offer: Offer,
+    decision: Accepted,
+    *,
+    now: datetime,
+) -> Redemption:
+    redemption = granted(request, offer, decision, now=now)
     if unit.dialect == "postgresql":
         redemption.id = await _in_one_statement(unit, redemption, offer)
     else:
@@ -117,26 +124,7 @@ async def _consume_and_record(
 
 
 async def _in_one_statement(unit: Unit, red: Redemption, offer: Offer) -> int:
-    steps = await one_statement.consume_and_record(
-        unit,
-        campaign_id=red.campaign_id,
-        code_id=red.code_id,
-        code=offer.code.display,
-        affiliate_id=red.affiliate_id,
-        customer_key=red.customer_key,
-        customer_id=red.customer_id,
-        per_customer=offer.campaign.max_redemptions_per_customer,
-        order_id=red.order_id,
-        currency=red.currency,
-        order_amount=red.order_amount,
-        discount=red.discount_total,
-        discount_shipping=red.discount_shipping,
-        discount_lines=red.discount_lines,
-        commission=red.commission,
-        commission_fixed=red.commission_fixed,
-        now=red.created_at,
-        available_at=red.created_at + timedelta(days=offer.holding_days),
-    )
+    steps = await one_statement.consume_and_record(unit, red, offer)
     if steps.redemption_id is not None:
         return steps.redemption_id
     if not steps.campaign_taken:
