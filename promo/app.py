@@ -34,6 +34,7 @@ from promo.db.engine import (
     create_sessionmaker,
 )
 from promo.db.session import provide_session, provide_unit
+from promo.deps import provide_clock
 from promo.errors import problem_details_plugin
 from promo.health import HealthController
 from promo.ledger.routes import (
@@ -97,11 +98,6 @@ def build_autocommit(
         SessionAutocommit(create_read_sessionmaker(bind), name),
         SessionAutocommit(create_sessionmaker(bind), name),
     )
-
-
-def provide_clock(state: State) -> Clock:
-    clock: Clock = state.clock
-    return clock
 
 
 def openapi_config() -> OpenAPIConfig:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,13 @@ DbSession = NamedDependency[AsyncSession]
 TxUnit = NamedDependency[Unit]
 ClockDep = NamedDependency[Clock]
 Caller = NamedDependency[Principal]
+
+
+def provide_clock(state: State) -> Clock:
+    """The app's clock (``ClockDep``); tests freeze it."""
+    clock: Clock = state.clock
+    return clock
+
 
 PageLimit = Annotated[
     int, QueryParameter(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT})")
