@@ -18,13 +18,14 @@ from sqlalchemy import Select, Text, bindparam, case, cast, func, literal, liter
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql import ColumnElement
 
-from promo.db.public_ids import public_id
+from promo.db.public_ids import with_public_ids
 from promo.ids import Kind
 from promo.ledger.service import Filters, entries, filter_clauses, items
 from promo.money import CURRENCY_EXPONENTS
 
 Columns = Any  # a subquery's ``.c``
-Line = Callable[[Columns], ColumnElement[str]]
+Ids = dict[str, ColumnElement[str]]
+Line = Callable[[Columns, Ids], ColumnElement[str]]
 
 # Instants as Python's ``%Y-%m-%dT%H:%M:%S.%fZ`` in UTC.
 INSTANT_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
@@ -61,23 +62,33 @@ def _instant(value: ColumnElement[Any]) -> ColumnElement[str]:
     return func.to_char(func.timezone("UTC", value), INSTANT_FORMAT)
 
 
-def _fields(c: Columns) -> list[tuple[str, ColumnElement[str], bool]]:
+# The public ids of the export, by the page's column that holds their key.
+ID_COLUMNS = {
+    "id": Kind.LEDGER_ENTRY,
+    "redemption_id": Kind.REDEMPTION,
+    "campaign_id": Kind.CAMPAIGN,
+    "affiliate_id": Kind.AFFILIATE,
+    "paid_by": Kind.PAYOUT,
+}
+
+
+def _fields(c: Columns, ids: Ids) -> list[tuple[str, ColumnElement[str], bool]]:
     """(column, text or NULL, free text?) in the export's column order."""
     return [
-        ("id", public_id(Kind.LEDGER_ENTRY, c.id), False),
+        ("id", ids["id"], False),
         ("created_at", _instant(c.created_at), False),
         ("kind", c.kind, False),
-        ("redemption_id", public_id(Kind.REDEMPTION, c.redemption_id), False),
+        ("redemption_id", ids["redemption_id"], False),
         ("order_id", func.nullif(c.order_id, ""), True),
         ("code", func.nullif(c.code, ""), True),
-        ("campaign_id", public_id(Kind.CAMPAIGN, c.campaign_id), False),
-        ("affiliate_id", public_id(Kind.AFFILIATE, c.affiliate_id), False),
+        ("campaign_id", ids["campaign_id"], False),
+        ("affiliate_id", ids["affiliate_id"], False),
         ("currency", c.currency, False),
         ("order_amount", _major(c, "order_amount"), False),
         ("discount", _major(c, "discount"), False),
         ("commission", _major(c, "commission"), False),
         ("available_at", _instant(c.available_at), False),
-        ("payout_id", public_id(Kind.PAYOUT, c.paid_by), False),
+        ("payout_id", ids["paid_by"], False),
         ("note", func.nullif(c.note, ""), True),
     ]
 
@@ -89,19 +100,19 @@ def _csv_field(value: ColumnElement[str], free_text: bool) -> ColumnElement[str]
     return case((value.regexp_match(NEEDS_QUOTES), quoted), else_=func.coalesce(value, ""))
 
 
-def csv_line(c: Columns) -> ColumnElement[str]:
+def csv_line(c: Columns, ids: Ids) -> ColumnElement[str]:
     """One RFC 4180 record, CRLF included."""
-    first, *rest = (_csv_field(value, free_text) for _, value, free_text in _fields(c))
+    first, *rest = (_csv_field(value, free_text) for _, value, free_text in _fields(c, ids))
     line = first
     for field in rest:
         line = line + literal(",") + field
     return line + literal("\r\n")
 
 
-def jsonl_line(c: Columns) -> ColumnElement[str]:
+def jsonl_line(c: Columns, ids: Ids) -> ColumnElement[str]:
     """One compact JSON object per line, as msgspec writes it; empty fields are null."""
     line: ColumnElement[str] = literal("{")
-    for position, (name, value, free_text) in enumerate(_fields(c)):
+    for position, (name, value, free_text) in enumerate(_fields(c, ids)):
         text = func.to_json(value).cast(Text) if free_text else literal('"') + value + '"'
         separator = "," if position else ""
         line = line + literal(f'{separator}"{name}":') + func.coalesce(text, "null")
@@ -124,9 +135,10 @@ def chunk(filters: Filters, line: Line, rows: int) -> Select[Any]:
         .limit(rows)
         .subquery("page")
     )
-    c = page.c
+    rendered, ids = with_public_ids(page, ID_COLUMNS)
+    c = rendered.c
     return select(
-        func.string_agg(line(c), aggregate_order_by(literal_column("''"), c.id)),
+        func.string_agg(line(c, ids), aggregate_order_by(literal_column("''"), c.id)),
         func.max(c.id),
         func.count(),
     )
