@@ -7,9 +7,10 @@ SQLite, which WAL keeps from blocking writers) and reads in id order.
 Amounts are decimal major units per currency exponent; timestamps are UTC
 ISO 8601; ids are the public ones.
 
-PostgreSQL renders the rows itself, a chunk per query
-(``promo.ledger.export_sql``); on SQLite this module renders them from a
-server-side cursor. Both write the same bytes.
+PostgreSQL renders the rows itself, a chunk per query, on two connections
+sharing one snapshot (``promo.ledger.export_sql``, ``export_streams``); on
+SQLite this module renders them from a server-side cursor. Both write the
+same bytes.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from promo.ids import Kind, encode
-from promo.ledger import export_sql
+from promo.ledger.export_streams import stream_rendered
 from promo.ledger.service import Filters, entries, entries_with_payout, filter_clauses
 from promo.money import to_major_units
 
@@ -100,32 +101,16 @@ FORMATS: dict[str, tuple[str, Callable[[list[tuple[str, ...]], bool], bytes]]] =
 
 
 async def stream_ledger(engine: AsyncEngine, filters: Filters, fmt: str) -> AsyncIterator[bytes]:
-    """Yield the export in chunks of ``BATCH_ROWS`` rows, the header first."""
+    """Yield the export in chunks of about ``BATCH_ROWS`` rows, the header first."""
     _, render = FORMATS[fmt]
     yield render([], True)
+    if engine.dialect.name == "postgresql":
+        async for chunk in stream_rendered(engine, filters, fmt):
+            yield chunk
+        return
     async with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection = await connection.execution_options(isolation_level="REPEATABLE READ")
-            async for text in _rendered_by_postgres(connection, filters, fmt):
-                yield text
-            return
         connection = await connection.execution_options(promo_read_only=True)
         query = entries_with_payout().where(*filter_clauses(filters)).order_by(entries.c.id)
         result = await connection.stream(query.execution_options(yield_per=BATCH_ROWS))
         async for partition in result.partitions(BATCH_ROWS):
             yield render([export_row(row) for row in partition], False)
-
-
-async def _rendered_by_postgres(
-    connection: AsyncConnection, filters: Filters, fmt: str
-) -> AsyncIterator[bytes]:
-    statement = export_sql.chunk(filters, export_sql.LINES[fmt], BATCH_ROWS)
-    after = 0
-    while True:
-        text, last, count = (await connection.execute(statement, {"after": after})).one()
-        if not count:
-            return
-        yield text.encode()
-        if count < BATCH_ROWS:
-            return
-        after = last

@@ -2,8 +2,9 @@
 
 Rendering a row in Python (public ids, major units, instants, CSV quoting)
 costs tens of microseconds; PostgreSQL does the same in a few. Each chunk is
-one query: the next ``rows`` entries after the last id sent, rendered line by
-line and joined into one text value, so the worker only passes text along.
+one query: the entries of a range of ids, rendered line by line and joined
+into one text value, so the worker only passes text along
+(``promo.ledger.export_streams`` runs the queries).
 The output is byte for byte what ``promo.ledger.export`` renders in Python
 (SQLite), which a storage test checks on hostile notes, all currency
 exponents and the whole range of ids.
@@ -119,10 +120,10 @@ def jsonl_line(c: Columns, ids: Ids) -> ColumnElement[str]:
     return line + literal("}\n")
 
 
-def chunk(filters: Filters, line: Line, rows: int) -> Select[Any]:
-    """(text of the next ``rows`` entries after the ``after`` parameter, last id,
-    row count). Built once per export; only ``after`` changes from chunk to chunk,
-    so the statement is compiled and prepared once."""
+def chunk(filters: Filters, line: Line) -> Select[Any]:
+    """The text of the entries whose ids are in [``low``, ``high``) (parameters),
+    rendered and joined in id order; NULL when there are none. Built once per
+    export, so it is compiled and prepared once."""
     page = (
         select(
             *entries.c,
@@ -130,18 +131,36 @@ def chunk(filters: Filters, line: Line, rows: int) -> Select[Any]:
             _unit().label("unit"),
         )
         .select_from(entries.outerjoin(items, items.c.entry_id == entries.c.id))
-        .where(entries.c.id > bindparam("after"), *filter_clauses(filters))
-        .order_by(entries.c.id)
-        .limit(rows)
+        .where(
+            entries.c.id >= bindparam("low"),
+            entries.c.id < bindparam("high"),
+            *filter_clauses(filters),
+        )
         .subquery("page")
     )
     rendered, ids = with_public_ids(page, ID_COLUMNS)
     c = rendered.c
-    return select(
-        func.string_agg(line(c, ids), aggregate_order_by(literal_column("''"), c.id)),
-        func.max(c.id),
-        func.count(),
+    return select(func.string_agg(line(c, ids), aggregate_order_by(literal_column("''"), c.id)))
+
+
+def chunk_starts(filters: Filters, rows: int) -> Select[Any]:
+    """The id of every ``rows``-th entry the export covers, the first included, in
+    order: chunks of at most ``rows`` entries, however sparse the ids are. One walk
+    of the primary key's index."""
+    numbered = (
+        select(entries.c.id, func.row_number().over(order_by=entries.c.id).label("n"))
+        .where(*filter_clauses(filters))
+        .subquery()
     )
+    return (
+        select(numbered.c.id)
+        .where((numbered.c.n - 1) % literal_column(str(rows)) == 0)
+        .order_by(numbered.c.id)
+    )
+
+
+def last_id(filters: Filters) -> Select[Any]:
+    return select(func.max(entries.c.id)).where(*filter_clauses(filters))
 
 
 LINES: dict[str, Line] = {"csv": csv_line, "jsonl": jsonl_line}

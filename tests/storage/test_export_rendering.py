@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import Values, column, values
 
@@ -23,6 +24,7 @@ from promo.db.engine import create_engine, create_sessionmaker
 from promo.db.public_ids import public_id
 from promo.ids import Kind, encode
 from promo.ledger.export import FORMATS, export_row, stream_ledger
+from promo.ledger.export_streams import exported_snapshot, joined, stream_rendered
 from promo.ledger.models import LedgerEntry, Payout, PayoutItem
 from promo.ledger.service import Filters, entries, entries_with_payout
 from promo.settings import Settings
@@ -48,6 +50,8 @@ HOSTILE = [
 CURRENCIES = ["EUR", "JPY", "BHD", "CLF", "USD", "KWD"]
 AMOUNTS = [0, 1, -1, 5, 99, -500, 1999, 10**12 + 7, -(2**62), 2**63 - 1]
 BIG_IDS = [2**48 - 1, 2**48, 2**48 + 12345, 2**62]
+NOW = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
+LATE_ENTRY = {"kind": "adjustment", "currency": "EUR", "note": "committed mid-export"}
 
 
 @pytest.fixture(scope="module", params=["postgresql"])
@@ -147,3 +151,50 @@ async def test_sql_public_ids_equal_the_python_ones(engine: AsyncEngine) -> None
                 select(numbers.c.key, public_id(kind, numbers.c.key.cast(entries.c.id.type)))
             )
             assert {key: text for key, text in rendered} == {k: encode(kind, k) for k in keys}
+
+
+@pytest.mark.parametrize("streams", [1, 2, 3])
+async def test_small_chunks_on_several_connections_keep_id_order(
+    engine: AsyncEngine, streams: int
+) -> None:
+    """Chunks of 7 entries (the ids past 2**48 make the last ones sparse), rendered
+    by one to three connections, join into the one-query rendering."""
+    expected = await python_rendering(engine, "csv")
+    rows = expected.partition(b"\r\n")[2]  # without the header
+    chunks = [
+        chunk
+        async for chunk in stream_rendered(engine, Filters(), "csv", streams=streams, chunk_rows=7)
+    ]
+    assert len(chunks) > 40
+    assert b"".join(chunks) == rows
+
+
+async def test_joined_connections_see_the_exported_snapshot(engine: AsyncEngine) -> None:
+    """What the export's second connection sees is the first one's snapshot, not
+    what was committed between the two."""
+    count = select(func.count()).select_from(entries)
+    async with AsyncExitStack() as stack:
+        leader, snapshot = await exported_snapshot(engine, stack)
+        before = await leader.scalar(count)
+        async with engine.begin() as other:
+            await other.execute(
+                insert(LedgerEntry),
+                [
+                    {
+                        **LATE_ENTRY,
+                        "created_at": datetime.now(UTC),
+                        "available_at": datetime.now(UTC),
+                    }
+                ],
+            )
+        follower = await joined(engine, stack, snapshot)
+        assert await follower.scalar(count) == before
+        assert await leader.scalar(count) == before
+    async with engine.connect() as fresh:
+        assert await fresh.scalar(count) == before + 1
+
+
+async def test_a_snapshot_id_that_is_not_postgres_own_is_refused(engine: AsyncEngine) -> None:
+    async with AsyncExitStack() as stack:
+        with pytest.raises(ValueError, match="snapshot id"):
+            await joined(engine, stack, "1'; DROP TABLE ledger_entries; --")
