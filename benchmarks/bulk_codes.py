@@ -29,7 +29,6 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,7 @@ from promo.codes.patterns import generate_rows, parse_charset, parse_pattern
 from promo.db import migrate
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.settings import Settings
+from tests.support.factories import campaign_row
 from tests.support.postgres import PostgresServer, start_postgres
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -71,23 +71,7 @@ async def make_campaign(settings: Settings) -> int:
     engine = create_engine(settings)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            campaign = Campaign(
-                name="Benchmark",
-                status="active",
-                currency="EUR",
-                starts_at=now(),
-                ends_at=None,
-                timezone=None,
-                code_prefix=None,
-                open_to_affiliates=False,
-                rules={},
-                discount_type="percentage",
-                percent_off=Decimal(10),
-                redemptions_used=0,
-                budget_used=0,
-                created_at=now(),
-                updated_at=now(),
-            )
+            campaign = campaign_row(name="Benchmark", now=now())
             session.add(campaign)
             await session.flush()
             return campaign.id

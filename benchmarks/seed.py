@@ -24,6 +24,7 @@ from promo.auth.service import create_key
 from promo.campaigns.models import Campaign
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.settings import Settings
+from tests.support.factories import campaign_row
 
 HOT_INDEX = 0
 HOT_CODE_LIMIT = 100_000_000
@@ -61,29 +62,18 @@ class Seeded:
 def _campaign(
     name: str, now: datetime, *, max_redemptions: int | None = None, budget: int | None = None
 ) -> Campaign:
-    return Campaign(
+    return campaign_row(
         name=name,
-        status="active",
-        currency="EUR",
+        now=now,
         starts_at=now - timedelta(days=1),
-        ends_at=None,
-        timezone=None,
-        code_prefix=None,
-        open_to_affiliates=False,
         rules={"exclude_skus": ["GIFT-CARD"]},
-        discount_type="percentage",
-        percent_off=Decimal(10),
         max_discount=5000,
         amount_off=None,
         max_redemptions=max_redemptions,
         max_redemptions_per_customer=1,
         budget=budget,
-        redemptions_used=0,
-        budget_used=0,
         commission_percent=Decimal(10),
         commission_fixed=None,
-        created_at=now,
-        updated_at=now,
     )
 
 

@@ -35,7 +35,7 @@ from promo.ids import Kind, decode, encode
 from promo.settings import Settings
 from tests.support.api import cart, create_campaign, item
 from tests.support.databases import committed_database
-from tests.support.factories import bearer, make_key
+from tests.support.factories import bearer, campaign_row, make_key
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -175,25 +175,7 @@ async def test_progress_is_committed_round_by_round(
 
 
 async def new_campaign(session: AsyncSession, status: str = "active") -> Campaign:
-    from decimal import Decimal
-
-    campaign = Campaign(
-        name="Storage",
-        status=status,
-        currency="EUR",
-        starts_at=utc_now(),
-        ends_at=None,
-        timezone=None,
-        code_prefix=None,
-        open_to_affiliates=False,
-        rules={},
-        discount_type="percentage",
-        percent_off=Decimal(10),
-        redemptions_used=0,
-        budget_used=0,
-        created_at=utc_now(),
-        updated_at=utc_now(),
-    )
+    campaign = campaign_row(name="Storage", now=utc_now(), status=status)
     session.add(campaign)
     await session.flush()
     return campaign

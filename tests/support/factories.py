@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.affiliates.models import Affiliate
 from promo.auth.roles import Role
 from promo.auth.service import create_key
+from promo.campaigns.models import Campaign
 
 
 async def make_affiliate(
@@ -29,6 +32,29 @@ async def make_affiliate(
     db.add(affiliate)
     await db.flush()
     return affiliate
+
+
+def campaign_row(*, name: str, now: datetime, **fields: Any) -> Campaign:
+    """An active 10%-off EUR campaign without rules or limits, not yet added;
+    ``fields`` override any column."""
+    columns: dict[str, Any] = {
+        "name": name,
+        "status": "active",
+        "currency": "EUR",
+        "starts_at": now,
+        "ends_at": None,
+        "timezone": None,
+        "code_prefix": None,
+        "open_to_affiliates": False,
+        "rules": {},
+        "discount_type": "percentage",
+        "percent_off": Decimal(10),
+        "redemptions_used": 0,
+        "budget_used": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return Campaign(**(columns | fields))
 
 
 async def make_key(
