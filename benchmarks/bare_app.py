@@ -33,7 +33,7 @@ from litestar.params import Parameter
 
 from promo.codes.canonical import InvalidCode, canonical
 from promo.money import percent_of
-from promo.redemptions.schemas import (
+from promo.checkout.schemas import (
     CheckoutRequest,
     DiscountOut,
     LineOut,

@@ -23,6 +23,8 @@ from promo.auth.guards import provide_principal
 from promo.auth.middleware import PUBLIC_PATHS, ApiKeyAuthentication
 from promo.auth.routes import KeyController, current_key
 from promo.campaigns.routes import CampaignController
+from promo.checkout.routes import RedemptionController, create_validation, my_redemptions
+from promo.checkout.throttle import Limit, MemoryStore, RedisStore, Throttle
 from promo.clock import Clock, utc_now
 from promo.codes.batch_jobs import BatchRunner
 from promo.codes.batch_routes import CampaignCodeBatchController, CodeBatchController
@@ -44,9 +46,7 @@ from promo.ledger.routes import (
     run_payouts,
 )
 from promo.observability import request_id_middleware, stamp_response
-from promo.redemptions.routes import RedemptionController, create_validation, my_redemptions
 from promo.settings import Settings
-from promo.throttle import Limit, MemoryStore, RedisStore, Throttle
 
 ROUTE_HANDLERS: list[Any] = [
     HealthController,
@@ -75,11 +75,19 @@ def build_throttle(settings: Settings) -> Throttle:
         RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
     )
     limits = [
-        Limit("key", settings.throttle_failures_per_key),
         Limit("customer", settings.throttle_failures_per_customer),
         Limit("ip", settings.throttle_failures_per_ip),
+        # The checkout's key is shared by all its shoppers: a signal, not a refusal.
+        Limit("key", settings.throttle_failures_per_key, refuses=False),
     ]
-    return Throttle(store, limits, settings.throttle_window_seconds)
+    if settings.throttle_key_hard_cap is not None:
+        limits.append(Limit("key", settings.throttle_key_hard_cap, counter="key"))
+    return Throttle(
+        store,
+        limits,
+        settings.throttle_window_seconds,
+        slowdown_seconds=settings.throttle_key_slowdown_ms / 1000,
+    )
 
 
 def build_autocommit(

@@ -183,7 +183,7 @@ def db_purge(idempotency_hours: int) -> None:
     """Drop expired Idempotency-Key records; run it from cron (ledger rows are never purged)."""
     from datetime import timedelta
 
-    from promo import idempotency
+    from promo.checkout import idempotency
 
     settings = _settings()
     _ensure_schema(settings)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import HeaderParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.auth.service import Principal
@@ -31,6 +31,15 @@ def provide_clock(state: State) -> Clock:
     return clock
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        required=False,
+        description="Required: at most 255 characters; a retry with the same key and body "
+        "replays the first response. Scoped to the API key that sends it.",
+    ),
+]
 PageLimit = Annotated[
     int, QueryParameter(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT})")
 ]

@@ -42,7 +42,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # Shared counters for several workers or hosts (throttling); else in-process.
     redis_url: str | None = None
     throttle_window_seconds: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 60
+    # Per API key the budget is a signal, not a refusal: past it, failed
+    # attempts of that key are slowed and reported (metric, log event); every
+    # shopper of a checkout shares its key. The hard cap refuses, opt-in.
     throttle_failures_per_key: Annotated[int, msgspec.Meta(ge=1)] = 100
+    throttle_key_slowdown_ms: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 250
+    throttle_key_hard_cap: Annotated[int, msgspec.Meta(ge=1)] | None = None
     throttle_failures_per_customer: Annotated[int, msgspec.Meta(ge=1)] = 10
     throttle_failures_per_ip: Annotated[int, msgspec.Meta(ge=1)] = 20
     # Answer every refusal that would reveal whether a code exists with one

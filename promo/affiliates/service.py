@@ -22,8 +22,8 @@ from promo.auth.service import create_key
 from promo.campaigns.schemas import Commission
 from promo.campaigns.service import check_percent, percent
 from promo.errors import Invalid, NotFound
+from promo.identity import canonical_email
 from promo.money import is_currency
-from promo.redemptions.identity import canonical_email
 
 
 def _check_commission(commission: Commission | None) -> None:

@@ -84,7 +84,7 @@ async def revoke_key_by_prefix(session: AsyncSession, prefix: str, *, now: datet
     return await revoke_key(session, keys[0].id, now=now)
 
 
-# Built once: see promo.redemptions.queries on why the hot paths reuse statements.
+# Built once: see promo.checkout.offers on why the hot paths reuse statements.
 LIVE_KEY = (
     select(ApiKey.id, ApiKey.role, ApiKey.affiliate_id, ApiKey.secret_hash)
     .outerjoin(Affiliate, Affiliate.id == ApiKey.affiliate_id)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Executable, make_url
@@ -35,6 +35,21 @@ class Autocommit(Protocol):
         ...
 
 
+@runtime_checkable  # Litestar checks injected dependencies against their annotation
+class Unit(Autocommit, Protocol):
+    """Statements inside one transaction, which the caller may roll back."""
+
+    async def rollback(self) -> None: ...
+
+
+class Transactional(Autocommit, Protocol):
+    """Single statements, or several in a transaction of their own."""
+
+    def transaction(self) -> AbstractAsyncContextManager[Unit]:
+        """A transaction, committed when the block ends, rolled back if it raises."""
+        ...
+
+
 class SessionAutocommit:
     """Each statement in a SQLAlchemy session of its own, from ``sessionmaker``
     (promo.db.engine: read sessions, or the usual ones for writes)."""
@@ -47,12 +62,10 @@ class SessionAutocommit:
         async with self._sessionmaker() as session, session.begin():
             return await InSession(session).first(statement, params)
 
-
-@runtime_checkable  # Litestar checks injected dependencies against their annotation
-class Unit(Autocommit, Protocol):
-    """Statements inside one transaction, which the caller may roll back."""
-
-    async def rollback(self) -> None: ...
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Unit]:
+        async with self._sessionmaker() as session, session.begin():
+            yield InSession(session)
 
 
 class InSession:
@@ -68,6 +81,8 @@ class InSession:
     async def first(self, statement: Executable, params: Mapping[str, Any]) -> Row | None:
         connection = await self.session.connection()
         result = await connection.execute(statement, dict(params))
+        if not result.returns_rows:
+            return None
         return result.mappings().first()  # type: ignore[return-value]
 
 

@@ -13,7 +13,7 @@ from promo.ledger.models import LedgerEntry
 entries = cast(Table, LedgerEntry.__table__)
 
 
-# Built once (see promo.redemptions.queries); the columns come with the parameters.
+# Built once (see promo.checkout.offers); the columns come with the parameters.
 APPEND = insert(entries).returning(entries.c.id)
 
 

@@ -16,10 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promo import audit
 from promo.auth.guards import allow
 from promo.auth.roles import Role
-from promo.db.autocommit import InSession
-from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
+from promo.checkout.idempotency import answer_key, respond, run_once
+from promo.deps import Caller, ClockDep, DbSession, IdempotencyKey, PageCursor, PageLimit
 from promo.errors import Invalid, NotFound
-from promo.idempotent import run_once
 from promo.ids import Kind, decode, encode, optional
 from promo.ledger import service
 from promo.ledger.export import FORMATS, stream_ledger
@@ -37,7 +36,6 @@ from promo.ledger.schemas import (
     PayoutRunResult,
 )
 from promo.ledger.schemas import Kind as EntryKind
-from promo.redemptions.routes import IdempotencyKey
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 
 # Taken as text and parsed here, so that errors name the parameters the
@@ -218,15 +216,8 @@ class LedgerController(Controller):
             )
             return 201, read
 
-        return await run_once(
-            request,
-            operation="ledger_adjustment",
-            principal=principal,
-            payload=data,
-            unit=InSession(session),
-            clock=clock,
-            work=work,
-        )
+        key = answer_key(idempotency_key, "ledger_adjustment", principal, data)
+        return respond(await run_once(session, key, now=clock(), work=work))
 
 
 async def _payout_reads(session: AsyncSession, ids: list[int]) -> list[PayoutRead]:
@@ -280,15 +271,8 @@ async def run_payouts(
         )
         return 201, result
 
-    return await run_once(
-        request,
-        operation="payouts",
-        principal=principal,
-        payload=data,
-        unit=InSession(session),
-        clock=clock,
-        work=work,
-    )
+    key = answer_key(idempotency_key, "payouts", principal, data)
+    return respond(await run_once(session, key, now=clock(), work=work))
 
 
 @get("/v1/reports/commissions", tags=["ledger"], guards=[allow(Role.ACCOUNTANT)])

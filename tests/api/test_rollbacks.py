@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.affiliates.models import Affiliate
 from promo.auth.roles import Role
+from promo.checkout.models import CustomerUsage
 from promo.ids import Kind, decode, encode
 from promo.ledger.models import LedgerEntry
-from promo.redemptions.models import CustomerUsage
 from tests.support.api import (
     cart,
     create_campaign,

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from promo.app import create_app
 from promo.auth.roles import Role
+from promo.checkout.throttle import MemoryStore
 from promo.settings import Settings
-from promo.throttle import MemoryStore
 from tests.conftest import make_settings
 from tests.support.api import cart, create_campaign, create_code, item, redeem, with_key
 from tests.support.clock import FrozenClock

@@ -11,12 +11,12 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.affiliates.models import Affiliate
-from promo.campaigns.eligibility import Reason
 from promo.campaigns.models import Campaign
+from promo.checkout.models import CustomerOrders, CustomerUsage
+from promo.checkout.reasons import Reason
 from promo.codes.models import Code
 from promo.ids import Kind, decode, encode
-from promo.redemptions.models import CustomerUsage
-from tests.support.api import cart, create_campaign, create_code, item
+from tests.support.api import cart, create_campaign, create_code, item, redeem
 from tests.support.clock import FrozenClock
 from tests.support.factories import make_affiliate
 
@@ -259,14 +259,22 @@ async def test_reason_first_order_only(
     first = await validate(client, checkout, code="WELCOME", first_order=True, customer_id="c1")
     assert first["valid"] is True
     # A customer who already redeemed in promo is never on a first order.
-    db.add(
-        CustomerUsage(
-            campaign_id=decode(Kind.CAMPAIGN, campaign["id"]), customer_key="id:c1", used=1
-        )
-    )
+    db.add(CustomerOrders(customer_key="id:c1", live=1))
     await db.flush()
     again = await validate(client, checkout, code="WELCOME", first_order=True, customer_id="c1")
     assert again["reason"] == "first_order_only"
+    # Nor under its e-mail, when the checkout names both.
+    db.add(CustomerOrders(customer_key="email:ana@example.com", live=1))
+    await db.flush()
+    by_mail = await validate(
+        client,
+        checkout,
+        code="WELCOME",
+        first_order=True,
+        customer_id="c2",
+        customer_email="Ana+promo@Example.com",
+    )
+    assert by_mail["reason"] == "first_order_only"
 
 
 async def test_reason_no_eligible_items(
@@ -378,6 +386,54 @@ async def test_when_several_reasons_apply_the_first_in_order_wins(
         headers=checkout,
     )
     assert response.json()["reason"] == "code_disabled"
+
+
+async def test_reason_nothing_to_discount_when_the_whole_discount_is_zero(
+    client: httpx.AsyncClient, checkout: dict[str, str], marketer: dict[str, str]
+) -> None:
+    campaign = await create_campaign(client, marketer, discount={"type": "free_shipping"})
+    await create_code(client, marketer, campaign["id"], "SHIPFREE")
+    no_shipping = {"code": "SHIPFREE", "cart": cart(item("TSHIRT-1", 1, 2500), shipping=0)}
+    result = (await client.post("/v1/validations", json=no_shipping, headers=checkout)).json()
+    assert result["reason"] == "nothing_to_discount"
+    # Redeemed, it is refused too, and consumes no use of the code.
+    refused = await redeem(client, checkout, order_id="o-zero", **no_shipping)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "nothing_to_discount"
+    code = (await client.get("/v1/codes/SHIPFREE", headers=marketer)).json()
+    assert code["used"] == 0
+    percent = await create_campaign(client, marketer, rules={})
+    await create_code(client, marketer, percent["id"], "ZEROCART")
+    free_cart = {"code": "ZEROCART", "cart": cart(item("TSHIRT-1", 1, 0))}
+    result = (await client.post("/v1/validations", json=free_cart, headers=checkout)).json()
+    assert result["reason"] == "nothing_to_discount"
+
+
+async def test_reason_order_already_redeemed_wins_over_the_customer_limit(
+    client: httpx.AsyncClient, checkout: dict[str, str], marketer: dict[str, str]
+) -> None:
+    """Redemptions only: an order redeemed once and retried under a new
+    Idempotency-Key is told so, not that the customer used its allowance."""
+    campaign = await create_campaign(client, marketer, limits={"max_redemptions_per_customer": 1})
+    await create_code(client, marketer, campaign["id"], "ONCEONLY")
+    body = {"code": "ONCEONLY", "customer_id": "c1", "cart": cart(item("TSHIRT-1", 1, 2500))}
+    assert (await redeem(client, checkout, order_id="o-1", **body)).status_code == 201
+    again = await redeem(client, checkout, order_id="o-1", **body)
+    assert again.status_code == 409
+    assert again.json()["code"] == "order_already_redeemed"
+
+
+@pytest.mark.parametrize("email", ["@@@", "ana", "ana@", "a b@example.com", "ana@@example.com"])
+async def test_an_email_that_is_not_an_address_is_422(
+    client: httpx.AsyncClient, checkout: dict[str, str], summer: dict[str, Any], email: str
+) -> None:
+    body = {"code": "SUMMER20", "customer_email": email, "cart": cart(item("TSHIRT-1", 1, 2500))}
+    response = await client.post("/v1/validations", json=body, headers=checkout)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "customer_email"
+    refused = await redeem(client, checkout, order_id="o-mail", **body)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "customer_email"
 
 
 def test_every_documented_reason_has_a_test_here() -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
+from promo.checkout.idempotency import records
 from promo.clock import utc_now
 from promo.db import migrate
 from promo.db.engine import create_engine
-from promo.idempotency import records
 from promo.ledger.models import LedgerEntry
 from tests.cli.test_cli import promo
 from tests.conftest import make_settings

@@ -13,10 +13,10 @@ from sqlalchemy import func, select, text
 
 from promo.auth.roles import Role
 from promo.campaigns.models import Campaign
+from promo.checkout.models import CustomerUsage, Redemption
 from promo.codes.models import Code
 from promo.ids import Kind, decode
 from promo.ledger.models import LedgerEntry
-from promo.redemptions.models import CustomerUsage, Redemption
 from tests.concurrency.conftest import Live
 from tests.support.api import SUMMER, cart, item, merged
 

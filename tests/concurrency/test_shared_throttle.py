@@ -21,12 +21,12 @@ import pytest
 import redis.asyncio as redis
 
 from promo.auth.roles import Role
+from promo.checkout.throttle import Limit, MemoryStore, RedisStore, Store, Throttle
 from promo.clock import utc_now
 from promo.db import migrate
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.errors import TooManyRequests
 from promo.settings import Settings
-from promo.throttle import Limit, MemoryStore, RedisStore, Store, Throttle
 from tests.conftest import IN_CI, TEST_SECRET, make_settings
 from tests.support.api import SUMMER, cart, item, merged
 from tests.support.factories import bearer, make_key

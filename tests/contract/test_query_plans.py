@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from promo.checkout.offers import offer_query
 from promo.db import migrate
 from promo.db.engine import create_engine
-from promo.redemptions.queries import offer_query
 from tests.conftest import make_settings
 
 

@@ -26,18 +26,17 @@ from promo.campaigns.discount import (
     eligible_lines,
     eligible_subtotal,
 )
-from promo.campaigns.eligibility import (
-    MESSAGES,
+from promo.checkout.eligibility import (
     Accepted,
     CampaignTerms,
     CodeState,
     Offer,
-    Reason,
     Refused,
     Shopper,
     decide,
 )
-from promo.redemptions.identity import canonical_email, customer_key
+from promo.checkout.reasons import MESSAGES, Reason
+from promo.identity import canonical_email, identify
 
 # --- the base scenario ------------------------------------------------------
 #
@@ -107,9 +106,7 @@ def shopper(
 ) -> Shopper:
     """A shopper as a checkout request makes one: identity keys derived from id and e-mail."""
     return Shopper(
-        customer_id=customer_id,
-        customer_key=customer_key(customer_id, email),
-        email_key=canonical_email(email) if email else None,
+        identity=identify(customer_id, email),
         first_order=first_order,
         used_on_campaign=used_on_campaign,
         has_redeemed=has_redeemed,
@@ -139,12 +136,7 @@ class Scenario:
 
     def with_customer(self, customer_id: str | None, email: str | None) -> Scenario:
         """The same shopper identified by this id and e-mail (keys derived as at checkout)."""
-        identity = shopper(customer_id, email)
-        return self.with_shopper(
-            customer_id=identity.customer_id,
-            customer_key=identity.customer_key,
-            email_key=identity.email_key,
-        )
+        return self.with_shopper(identity=identify(customer_id, email))
 
     def with_cart(self, **changes: Any) -> Scenario:
         return dataclasses.replace(self, cart=msgspec.structs.replace(self.cart, **changes))
@@ -201,11 +193,15 @@ FAILING: dict[Reason, tuple[Condition, ...]] = {
     Reason.NOT_STARTED: (lambda s: s.with_campaign(starts_at=NOW + TICK),),
     Reason.EXPIRED: (lambda s: s.with_campaign(ends_at=NOW - TICK),),
     Reason.CURRENCY_MISMATCH: (lambda s: s.with_cart(currency="USD"),),
-    Reason.CUSTOMER_REQUIRED: (lambda s: s.with_shopper(customer_key=None),),
+    Reason.ORDER_ALREADY_REDEEMED: (lambda s: s.with_shopper(order_taken=True),),
+    Reason.CUSTOMER_REQUIRED: (lambda s: s.with_customer(None, None),),
     Reason.CUSTOMER_NOT_ELIGIBLE: (
         lambda s: s.with_campaign(customer_ids=frozenset({"cus_7", "cus_8"})),
     ),
-    Reason.SELF_REFERRAL: (lambda s: s.with_shopper(email_key=AFFILIATE_EMAIL_KEY),),
+    # The affiliate's own e-mail is the shopper's (the base shopper is ana@example.com).
+    Reason.SELF_REFERRAL: (
+        lambda s: s.with_code(affiliate_email_key=canonical_email("Ana+me@Example.com")),
+    ),
     Reason.FIRST_ORDER_ONLY: (
         lambda s: s.with_campaign(first_order_only=True).with_shopper(first_order=False),
         lambda s: s.with_campaign(first_order_only=True).with_shopper(has_redeemed=True),
@@ -218,6 +214,9 @@ FAILING: dict[Reason, tuple[Condition, ...]] = {
     ),
     Reason.MIN_SUBTOTAL_NOT_MET: (lambda s: s.with_campaign(min_subtotal=ELIGIBLE_SUBTOTAL + 1),),
     Reason.MIN_QUANTITY_NOT_MET: (lambda s: s.with_campaign(min_quantity=ELIGIBLE_QUANTITY + 1),),
+    Reason.NOTHING_TO_DISCOUNT: (
+        lambda s: s.with_campaign(discount=FreeShipping()).with_cart(shipping=0),
+    ),
     Reason.CODE_EXHAUSTED: (
         lambda s: s.with_code(used=10),
         lambda s: s.with_code(max_redemptions=5),  # lowered below what is used
@@ -252,6 +251,7 @@ def test_reasons_are_declared_in_the_documented_order() -> None:
     # API.md, Checkout: "Reasons (stable, checked in this order)".
     assert [reason.value for reason in Reason] == [
         "code_not_found",
+        "order_already_redeemed",
         "code_disabled",
         "campaign_inactive",
         "not_started",
@@ -264,6 +264,7 @@ def test_reasons_are_declared_in_the_documented_order() -> None:
         "no_eligible_items",
         "min_subtotal_not_met",
         "min_quantity_not_met",
+        "nothing_to_discount",
         "code_exhausted",
         "campaign_exhausted",
         "customer_limit_reached",
@@ -671,6 +672,10 @@ def test_accepted_discount_is_compute_discount_of_the_eligible_lines(
     if not eligible:
         assert isinstance(result, Refused)
         assert result.reason is Reason.NO_ELIGIBLE_ITEMS
+    elif expected.total == 0:
+        # Never a use consumed for nothing.
+        assert isinstance(result, Refused)
+        assert result.reason is Reason.NOTHING_TO_DISCOUNT
     else:
         assert isinstance(result, Accepted)
         assert result.discount == expected

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from promo.checkout.throttle import Limit, MemoryStore, Throttle
 from promo.errors import TooManyRequests
-from promo.throttle import Limit, MemoryStore, Throttle
 
 WINDOW = 60
 START = 60.0 * 29_000_000  # the first instant of a bucket

@@ -13,28 +13,11 @@ import ipaddress
 from prometheus_client import Counter
 
 from promo.auth.service import Principal
-from promo.campaigns.eligibility import Reason
-from promo.redemptions.identity import customer_key
-from promo.redemptions.schemas import CheckoutRequest
-from promo.throttle import Attempt
-
-# Reasons a guesser gets for codes that do not work at all.
-GUESS_REASONS = frozenset({Reason.CODE_NOT_FOUND.value, Reason.CODE_DISABLED.value})
-# Reasons that reveal that a code exists (its campaign, its window, its usage).
-CONCEALED_REASONS = frozenset(
-    {
-        Reason.CODE_NOT_FOUND.value,
-        Reason.CODE_DISABLED.value,
-        Reason.CAMPAIGN_INACTIVE.value,
-        Reason.NOT_STARTED.value,
-        Reason.EXPIRED.value,
-        Reason.CODE_EXHAUSTED.value,
-        Reason.CAMPAIGN_EXHAUSTED.value,
-        Reason.BUDGET_EXHAUSTED.value,
-    }
-)
-UNIFORM_REASON = "code_unavailable"
-UNIFORM_MESSAGE = "This code cannot be used."
+from promo.checkout.reasons import CONCEALED_REASONS, GUESS_REASONS, UNIFORM_MESSAGE, UNIFORM_REASON
+from promo.checkout.schemas import CheckoutRequest
+from promo.checkout.throttle import Attempt
+from promo.errors import Conflict
+from promo.identity import Identity
 
 REFUSALS = Counter(
     "promo_checkout_refusals",
@@ -43,11 +26,13 @@ REFUSALS = Counter(
 )
 
 
-def identities(principal: Principal, request: CheckoutRequest) -> dict[str, str | None]:
+def identities(
+    principal: Principal, request: CheckoutRequest, identity: Identity
+) -> dict[str, str | None]:
     """Who is trying: the API key, the customer, and the shopper's address."""
     return {
         "key": str(principal.key_id),
-        "customer": customer_key(request.customer_id, request.customer_email),
+        "customer": identity.primary,
         "ip": client_address(request.client_ip),
     }
 
@@ -83,6 +68,14 @@ def counts_as_failure(reason: str, uniform: bool) -> bool:
 
 def concealed(reason: str, uniform: bool) -> bool:
     return uniform and reason in CONCEALED_REASONS
+
+
+def conceal(refusal: Conflict, uniform: bool) -> Conflict:
+    """The refusal as the caller may see it: the uniform one when it would tell
+    whether the code exists."""
+    if concealed(refusal.code, uniform):
+        return Conflict(UNIFORM_REASON, UNIFORM_MESSAGE)
+    return refusal
 
 
 async def settle_refusal(attempt: Attempt, operation: str, reason: str, uniform: bool) -> None:

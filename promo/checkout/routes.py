@@ -1,4 +1,4 @@
-"""Checkout routes: validations (read-only), redemptions and rollbacks."""
+"""Checkout routes: validations (read-only), redemptions, rollbacks and refunds."""
 
 from __future__ import annotations
 
@@ -7,85 +7,43 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.auth.guards import allow, provide_principal
 from promo.auth.roles import Role
-from promo.campaigns.discount import DiscountResult
-from promo.campaigns.eligibility import Accepted
-from promo.codes.canonical import InvalidCode, canonical
-from promo.db.autocommit import InSession
-from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit, TxUnit, provide_clock
-from promo.errors import Conflict, NotFound
-from promo.idempotent import run_once
-from promo.ids import Kind, decode, encode, require
-from promo.redemptions import fast_path, screening, service
-from promo.redemptions.models import Redemption
-from promo.redemptions.schemas import (
+from promo.checkout import idempotency, redemption, refunds, screening
+from promo.checkout.eligibility import Accepted
+from promo.checkout.idempotency import answer_key, respond
+from promo.checkout.listing import code_text, get_redemption, list_redemptions
+from promo.checkout.models import Redemption
+from promo.checkout.reasons import UNIFORM_MESSAGE, UNIFORM_REASON
+from promo.checkout.schemas import (
     AffiliateRedemption,
     AffiliateRedemptionPage,
     CheckoutRequest,
-    DiscountOut,
-    LineOut,
     RedeemRequest,
     RedemptionPage,
     RedemptionRead,
     RollbackRequest,
     ValidationResult,
 )
-from promo.redemptions.validation import validate
+from promo.checkout.throttle import Throttle
+from promo.checkout.validation import identity_of, validate
+from promo.checkout.views import discount_out, redemption_read, status_of
+from promo.codes.canonical import InvalidCode, canonical
+from promo.deps import (
+    Caller,
+    ClockDep,
+    DbSession,
+    IdempotencyKey,
+    PageCursor,
+    PageLimit,
+    provide_clock,
+)
+from promo.errors import NotFound
+from promo.ids import Kind, decode, encode, require
 from promo.schemas import DEFAULT_LIMIT, NO_NUL, decode_cursor, next_cursor
-from promo.throttle import Throttle
-
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name="Idempotency-Key",
-        required=False,
-        description="Required: at most 255 characters; a retry with the same key and body "
-        "replays the first response",
-    ),
-]
-
-
-def discount_out(discount: DiscountResult) -> DiscountOut:
-    return DiscountOut(
-        total=discount.total,
-        shipping=discount.shipping,
-        lines=[LineOut(line_id=x.line_id, sku=x.sku, amount=x.amount) for x in discount.lines],
-    )
-
-
-def status_of(red: Redemption) -> str:
-    if red.rolled_back_at is not None:
-        return "rolled_back"
-    return "partially_refunded" if red.refunded_amount else "active"
-
-
-def redemption_read(red: Redemption, code: str) -> RedemptionRead:
-    status = status_of(red)
-    return RedemptionRead(
-        id=encode(Kind.REDEMPTION, red.id),
-        code=code,
-        campaign_id=encode(Kind.CAMPAIGN, red.campaign_id),
-        affiliate_id=encode(Kind.AFFILIATE, red.affiliate_id) if red.affiliate_id else None,
-        customer_key=red.customer_key,
-        customer_id=red.customer_id,
-        order_id=red.order_id,
-        currency=red.currency,
-        order_amount=red.order_amount,
-        discount=DiscountOut(
-            total=red.discount_total,
-            shipping=red.discount_shipping,
-            lines=[LineOut(**line) for line in red.discount_lines],
-        ),
-        commission=red.commission,
-        refunded_amount=red.refunded_amount,
-        status=status,  # type: ignore[arg-type]
-        created_at=red.created_at,
-        rolled_back_at=red.rolled_back_at,
-    )
 
 
 @post("/v1/validations", status_code=200, tags=["checkout"], guards=[allow(Role.CHECKOUT)])
@@ -98,11 +56,9 @@ async def create_validation(
     # Not injected: two dependencies cost Litestar a task group per request.
     principal, clock = provide_principal(request), provide_clock(state)
     throttle: Throttle = state.throttle
-    who = screening.identities(principal, data)
-    attempt = await throttle.begin(who)
-    offer, decision = await validate(
-        state.reads, data, now=clock(), usage_first=state.settings.uniform_refusals
-    )
+    attempt = await throttle.begin(screening.identities(principal, data, identity_of(data)))
+    uniform = state.settings.uniform_refusals
+    offer, _, decision = await validate(state.reads, data, now=clock(), usage_first=uniform)
     code = offer.code.display if offer else None
     campaign_id = encode(Kind.CAMPAIGN, offer.campaign.id) if offer else None
     if isinstance(decision, Accepted):
@@ -115,14 +71,14 @@ async def create_validation(
             discount=discount_out(decision.discount),
         )
     reason = decision.reason.value
-    await screening.settle_refusal(attempt, "validate", reason, state.settings.uniform_refusals)
-    if screening.concealed(reason, state.settings.uniform_refusals):
+    await screening.settle_refusal(attempt, "validate", reason, uniform)
+    if screening.concealed(reason, uniform):
         return ValidationResult(
             valid=False,
             code=None,
             campaign_id=None,
-            reason=screening.UNIFORM_REASON,
-            message=screening.UNIFORM_MESSAGE,
+            reason=UNIFORM_REASON,
+            message=UNIFORM_MESSAGE,
         )
     return ValidationResult(
         valid=False,
@@ -135,7 +91,7 @@ async def create_validation(
 
 
 async def _read(session: AsyncSession, red: Redemption) -> RedemptionRead:
-    return redemption_read(red, await service.code_text(session, red.code_id))
+    return redemption_read(red, await code_text(session, red.code_id))
 
 
 class RedemptionController(Controller):
@@ -154,55 +110,20 @@ class RedemptionController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[RedeemRequest],
-        unit: TxUnit,
         state: State,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[bytes]:
         """Redeem a code for an order: re-validates, then consumes every limit and the
         budget atomically. 409 with the reason as ``code`` when it does not apply."""
-        # Not injected: three dependencies cost Litestar a task group per request.
+        # Not injected: two dependencies cost Litestar a task group per request.
         principal, clock = provide_principal(request), provide_clock(state)
-
+        key = answer_key(idempotency_key, "redeem", principal, data)
         throttle: Throttle = state.throttle
-        who = screening.identities(principal, data)
-        attempt = await throttle.begin(who)
-        uniform = state.settings.uniform_refusals
-        answered = await fast_path.redeem(
-            request,
-            data,
-            principal=principal,
-            reads=state.reads,
-            writes=state.writes,
-            now=clock(),
-            usage_first=uniform,
-            attempt=attempt,
-            render=redemption_read,
+        attempt = await throttle.begin(screening.identities(principal, data, identity_of(data)))
+        checkout = redemption.Checkout(
+            reads=state.reads, writes=state.writes, uniform=state.settings.uniform_refusals
         )
-        if answered is not None:
-            return answered
-
-        async def work() -> tuple[int, RedemptionRead]:
-            try:
-                red, code = await service.redeem(
-                    unit, data, now=clock(), reads=state.reads, usage_first=uniform
-                )
-            except Conflict as exc:
-                await screening.settle_refusal(attempt, "redeem", exc.code, uniform)
-                if screening.concealed(exc.code, uniform):
-                    raise Conflict(screening.UNIFORM_REASON, screening.UNIFORM_MESSAGE) from None
-                raise
-            await attempt.succeeded()
-            return 201, redemption_read(red, code)
-
-        return await run_once(
-            request,
-            operation="redeem",
-            principal=principal,
-            payload=data,
-            unit=unit,
-            clock=clock,
-            work=work,
-        )
+        return respond(await redemption.redeem(checkout, data, key, attempt, now=clock()))
 
     @post(
         "/{redemption_id:str}/rollback",
@@ -216,7 +137,6 @@ class RedemptionController(Controller):
     )
     async def rollback(
         self,
-        request: Request[Any, Any, Any],
         redemption_id: FromPath[str],
         data: JSONBody[RollbackRequest],
         session: DbSession,
@@ -227,9 +147,10 @@ class RedemptionController(Controller):
         """Full rollback (``amount`` null) gives every counter and the budget back and
         reverses the commission; a partial refund returns the budget's share and
         shrinks the percentage commission by the same share."""
+        key = answer_key(idempotency_key, f"rollback:{redemption_id}", principal, data)
 
         async def work() -> tuple[int, RedemptionRead]:
-            red = await service.rollback(
+            red = await refunds.rollback(
                 session,
                 require(Kind.REDEMPTION, redemption_id),
                 amount=data.amount,
@@ -238,15 +159,7 @@ class RedemptionController(Controller):
             )
             return 200, await _read(session, red)
 
-        return await run_once(
-            request,
-            operation=f"rollback:{redemption_id}",
-            principal=principal,
-            payload=data,
-            unit=InSession(session),
-            clock=clock,
-            work=work,
-        )
+        return respond(await idempotency.run_once(session, key, now=clock(), work=work))
 
     @get("/", guards=[allow(Role.CHECKOUT, Role.ACCOUNTANT)])
     async def list_redemptions(
@@ -265,7 +178,7 @@ class RedemptionController(Controller):
                 canonical_code = canonical(code)
             except InvalidCode:
                 canonical_code = "-"  # matches nothing
-        rows = await service.list_redemptions(
+        rows = await list_redemptions(
             session,
             order_id=order_id,
             canonical_code=canonical_code,
@@ -284,7 +197,7 @@ class RedemptionController(Controller):
     async def get_redemption(
         self, redemption_id: FromPath[str], session: DbSession
     ) -> RedemptionRead:
-        red = await service.get_redemption(session, require(Kind.REDEMPTION, redemption_id))
+        red = await get_redemption(session, require(Kind.REDEMPTION, redemption_id))
         return await _read(session, red)
 
 
@@ -298,7 +211,7 @@ async def my_redemptions(
     """The sales the calling affiliate brought, without customer personal data."""
     if principal.affiliate_id is None:
         raise NotFound("affiliate_not_found", "This key is not bound to an affiliate")
-    rows = await service.list_redemptions(
+    rows = await list_redemptions(
         session,
         order_id=None,
         canonical_code=None,

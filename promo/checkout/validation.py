@@ -1,18 +1,19 @@
-"""POST /v1/validations: is this code good for this cart, and for how much? Read-only."""
+"""Is this code good for this cart, and for how much? Read-only; redemptions
+ask the same question first (``order_id`` set) before they consume."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from promo.campaigns.discount import Cart, CartLine
-from promo.campaigns.eligibility import Accepted, Offer, Refused, Shopper, decide
+from promo.checkout.eligibility import Accepted, Offer, Refused, Shopper, decide
+from promo.checkout.offers import load_offer
+from promo.checkout.schemas import CheckoutRequest
 from promo.codes.service import canonical_or_invalid
 from promo.db.autocommit import Autocommit
 from promo.errors import Invalid
+from promo.identity import Identity, NotAnEmail, identify
 from promo.money import MAX_AMOUNT, is_currency
-from promo.redemptions.identity import canonical_email, customer_key
-from promo.redemptions.queries import load_offer
-from promo.redemptions.schemas import CheckoutRequest
 
 
 def cart_of(request: CheckoutRequest) -> Cart:
@@ -41,27 +42,33 @@ def cart_of(request: CheckoutRequest) -> Cart:
     return Cart(currency=request.cart.currency, shipping=request.cart.shipping, lines=tuple(lines))
 
 
-def shopper_of(request: CheckoutRequest, used_on_campaign: int, has_redeemed: bool) -> Shopper:
-    email = request.customer_email
-    # The same trimmed id everywhere: allowlist, limits, first orders.
-    customer_id = request.customer_id.strip() if request.customer_id else None
-    return Shopper(
-        customer_id=customer_id or None,
-        customer_key=customer_key(request.customer_id, email),
-        email_key=canonical_email(email) if email else None,
-        first_order=request.first_order,
-        used_on_campaign=used_on_campaign,
-        has_redeemed=has_redeemed,
-    )
+def identity_of(request: CheckoutRequest) -> Identity:
+    """The shopper's identity keys; 422 naming ``customer_email`` when it is no address."""
+    try:
+        return identify(request.customer_id, request.customer_email)
+    except NotAnEmail as exc:
+        raise Invalid.field("customer_email", f"not an e-mail address: {exc}") from None
 
 
 async def validate(
-    reads: Autocommit, request: CheckoutRequest, *, now: datetime, usage_first: bool = False
-) -> tuple[Offer | None, Accepted | Refused]:
-    """Decide for one checkout; consumes nothing. ``usage_first``: see ``decide``."""
+    reads: Autocommit,
+    request: CheckoutRequest,
+    *,
+    now: datetime,
+    usage_first: bool = False,
+    order_id: str | None = None,
+) -> tuple[Offer | None, Shopper, Accepted | Refused]:
+    """Decide for one checkout; consumes nothing. ``usage_first``: see ``decide``;
+    ``order_id``: a redemption's order, refused when it already has one."""
     canonical = canonical_or_invalid(request.code)
     cart = cart_of(request)
-    key = customer_key(request.customer_id, request.customer_email)
-    offer, used_on_campaign, has_redeemed = await load_offer(reads, canonical, key)
-    shopper = shopper_of(request, used_on_campaign, has_redeemed)
-    return offer, decide(offer, shopper, cart, now, usage_first=usage_first)
+    identity = identity_of(request)
+    offer, held = await load_offer(reads, canonical, identity, order_id)
+    shopper = Shopper(
+        identity=identity,
+        first_order=request.first_order,
+        used_on_campaign=held.used_on_campaign,
+        has_redeemed=held.has_redeemed,
+        order_taken=held.order_taken,
+    )
+    return offer, shopper, decide(offer, shopper, cart, now, usage_first=usage_first)

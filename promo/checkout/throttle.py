@@ -1,12 +1,21 @@
-"""Attempt budgets against code guessing: per API key, per customer, per client address.
+"""Attempt budgets against code guessing: per customer, per client address, per API key.
 
 Promo codes are short secrets, so failed attempts (unknown or disabled
 codes) are counted in a sliding window for each identity a checkout call
-carries. Once any identity is over its budget, every validation and
-redemption it makes is answered 429 with Retry-After until the window
-slides on — valid codes included, or the change of answer would confirm a
-guess. Calls that do not fail are not counted once answered, so callers that
-do not guess are never slowed.
+carries. Once a shopper's identity (customer, client address) is over its
+budget, every validation and redemption it makes is answered 429 with
+Retry-After until the window slides on — valid codes included, or the change
+of answer would confirm a guess. Calls that do not fail are not counted once
+answered, so callers that do not guess are never slowed.
+
+The API key is different: every shopper of a store reaches promo through
+its checkout's one key, so refusing the key would lock a whole store out
+because of one abusive shopper. Its budget is a signal (``Limit.refuses``
+false): past it, that key's failed attempts are slowed down (the guesser's
+pace falls, honest shoppers with valid codes are not delayed), counted in
+``promo_throttle_signals_total`` and logged once per window
+(``distributed_guessing_suspected``). A hard cap per key that refuses like
+the others is opt-in (``PROMO_THROTTLE_KEY_HARD_CAP``).
 
 Each call is checked twice. Before it runs, an identity over its budget is
 refused at once, without touching the database. After it runs, a failure is
@@ -26,19 +35,37 @@ are atomic (a Lua script), which Litestar's Store interface cannot offer.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import msgspec
+import structlog
+from prometheus_client import Counter
 
 from promo.errors import TooManyRequests
+
+SIGNALS = Counter(
+    "promo_throttle_signals",
+    "Failed attempts past a signalling budget (slowed, not refused), by identity kind",
+    ["scope"],
+)
+log = structlog.get_logger("promo.throttle")
 
 
 class Limit(msgspec.Struct, frozen=True):
     scope: str  # "key", "customer" or "ip"
     max_failures: int
+    # False: past the budget, failures are slowed and reported, never refused.
+    refuses: bool = True
+    # The identity's counter (several limits may read one: a signal and a cap).
+    counter: str | None = None
+
+    @property
+    def counts(self) -> str:
+        return self.counter or self.scope
 
 
 class Store(Protocol):
@@ -128,7 +155,8 @@ class Attempt:
         self._budgets = budgets
 
     async def failed(self) -> None:
-        """Count this failure; 429 if the budget was already spent before it."""
+        """Count this failure; 429 if the budget was already spent before it,
+        a pause if a signalling budget was."""
         if self._budgets:
             await self._throttle._settle(self._budgets, failed=True)
 
@@ -145,52 +173,73 @@ class Throttle:
         limits: Sequence[Limit],
         window_seconds: int,
         clock: Callable[[], float] = time.time,
+        slowdown_seconds: float = 0.0,
     ) -> None:
         self.store = store
-        self.limits = {limit.scope: limit for limit in limits}
+        self.limits = list(limits)
         self.window = window_seconds
         self.clock = clock
+        self.slowdown = slowdown_seconds
+        # Signals already logged, per identity and bucket (one log line per window).
+        self._logged: dict[str, int] = {}
 
     def _identities(self, identities: dict[str, str | None]) -> list[tuple[Limit, str]]:
         return [
-            (self.limits[scope], f"{scope}:{value}")
-            for scope, value in identities.items()
-            if value and scope in self.limits
+            (limit, f"{limit.counts}:{value}")
+            for limit in self.limits
+            if (value := identities.get(limit.scope))
         ]
 
+    async def _counts(
+        self, budgets: Sequence[tuple[Limit, str]], bucket: int, *, add: bool
+    ) -> list[tuple[int, int]]:
+        """The counts of each budget's counter (each counter read or added once)."""
+        keys = list(dict.fromkeys(key for _, key in budgets))
+        if add:
+            found = await self.store.add(keys, bucket, ttl=self.window * 2 + 1)
+        else:
+            found = await self.store.counts(keys, bucket)
+        by_key = dict(zip(keys, found, strict=True))
+        return [by_key[key] for _, key in budgets]
+
     async def begin(self, identities: dict[str, str | None]) -> Attempt:
-        """Raise 429 when any identity has spent its budget; else the attempt."""
+        """Raise 429 when any refusing identity has spent its budget; else the attempt."""
         budgets = self._identities(identities)
         if budgets:
             bucket, into = divmod(self.clock(), self.window)
-            counts = await self.store.counts([key for _, key in budgets], int(bucket))
-            self._refuse_over_budget(budgets, counts, into)
+            counts = await self._counts(budgets, int(bucket), add=False)
+            self._judge(budgets, counts, into, int(bucket))
         return Attempt(self, budgets)
 
     async def _settle(self, budgets: list[tuple[Limit, str]], *, failed: bool) -> None:
-        keys = [key for _, key in budgets]
         bucket, into = divmod(self.clock(), self.window)
-        if failed:
-            counts = await self.store.add(keys, int(bucket), ttl=self.window * 2 + 1)
-            # Judged on the count before this failure, so the budget-th one is answered.
-            self._refuse_over_budget(budgets, counts, into, this_one=1)
-        else:
-            self._refuse_over_budget(budgets, await self.store.counts(keys, int(bucket)), into)
+        counts = await self._counts(budgets, int(bucket), add=failed)
+        # Judged on the count before this failure, so the budget-th one is answered.
+        signalled = self._judge(budgets, counts, into, int(bucket), this_one=1 if failed else 0)
+        if failed and signalled and self.slowdown > 0:
+            await asyncio.sleep(self.slowdown)
 
-    def _refuse_over_budget(
+    def _judge(
         self,
         budgets: Sequence[tuple[Limit, str]],
         counts: Sequence[tuple[int, int]],
         into: float,
+        bucket: int,
         this_one: int = 0,
-    ) -> None:
-        """429 when an estimate, not counting ``this_one`` failure, is at a budget."""
+    ) -> bool:
+        """429 when an estimate, not counting ``this_one`` failure, is at a
+        refusing budget; True when it is at a signalling one (reported)."""
         overlap = 1 - into / self.window
         refused: list[tuple[int, Limit]] = []
-        for (limit, _), (current, previous) in zip(budgets, counts, strict=True):
-            if current - this_one + previous * overlap >= limit.max_failures:
-                wait = self._wait(limit.max_failures, current, previous, into)
-                refused.append((wait, limit))
+        signalled = False
+        for (limit, key), (current, previous) in zip(budgets, counts, strict=True):
+            if current - this_one + previous * overlap < limit.max_failures:
+                continue
+            if limit.refuses:
+                refused.append((self._wait(limit.max_failures, current, previous, into), limit))
+            elif this_one:
+                signalled = True
+                self._signal(limit, key, bucket)
         if refused:
             # The identity that stays over its budget longest decides when to come back.
             retry_after, limit = max(refused, key=lambda pair: pair[0])
@@ -198,6 +247,20 @@ class Throttle:
                 "too_many_failed_attempts",
                 f"Too many failed attempts for this {limit.scope}; retry later",
                 extra={"retry_after": retry_after},
+            )
+        return signalled
+
+    def _signal(self, limit: Limit, key: str, bucket: int) -> None:
+        SIGNALS.labels(limit.scope).inc()
+        if self._logged.get(key) != bucket:
+            if len(self._logged) > 10_000:
+                self._logged.clear()
+            self._logged[key] = bucket
+            log.warning(
+                "distributed_guessing_suspected",
+                identity=key,
+                budget=limit.max_failures,
+                window_seconds=self.window,
             )
 
     def _wait(self, budget: int, current: int, previous: int, into: float) -> int:

@@ -1,12 +1,14 @@
-"""The one-statement redemption of PostgreSQL (promo.redemptions.one_statement):
-it records the redemption and its answer, or it changes nothing at all.
+"""The consuming steps of a redemption (promo.checkout.steps) record the
+redemption and its answer, or change nothing at all, on both databases.
 
-It runs in autocommit, so a step that refuses after earlier steps consumed
-(a code used up, a customer at its limit, an order or an Idempotency-Key
-already taken, each between validation and the statement) must undo those
-steps itself. Each case grants two redemptions from validations made before
-either is written, writes the first, and checks that the second leaves every
-counter, row and the budget exactly as the first left them.
+On PostgreSQL they run as one autocommitted statement, so a step that stops
+after earlier steps consumed (a code used up, a customer at its limit, a
+first order, an order or an Idempotency-Key already taken, each between
+validation and the write) must undo those itself; on SQLite they run one by
+one in a transaction that is rolled back. Each case grants two redemptions
+from validations made before either is written, writes the first, and checks
+that the second stops at the step expected and leaves every counter, row and
+the budget exactly as the first left them.
 """
 
 from __future__ import annotations
@@ -25,21 +27,22 @@ from sqlalchemy import text
 
 from promo.app import create_app
 from promo.auth.roles import Role
-from promo.campaigns.eligibility import Accepted, Offer
+from promo.checkout import redemption, steps
+from promo.checkout.eligibility import Accepted, Offer
+from promo.checkout.idempotency import AnswerKey
+from promo.checkout.models import Redemption
+from promo.checkout.schemas import RedeemRequest
+from promo.checkout.validation import validate
 from promo.db.autocommit import AsyncpgAutocommit
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.ids import Kind, encode
-from promo.redemptions import one_statement, service
-from promo.redemptions.fast_path import ID_OPENING
-from promo.redemptions.models import Redemption
-from promo.redemptions.schemas import RedeemRequest
-from promo.redemptions.validation import validate
 from promo.settings import Settings
 from tests.support.api import cart, create_campaign, create_code, item
 from tests.support.clock import FrozenClock
 from tests.support.databases import committed_database
 from tests.support.factories import bearer, make_key
 
+ID_OPENING = redemption.ID_OPENING
 TAIL = b'","rest":true}'
 STATE = text(
     """
@@ -48,13 +51,14 @@ STATE = text(
            (SELECT count(*) FROM idempotency_keys) AS answers,
            (SELECT coalesce(sum(used), 0) FROM codes) AS code_uses,
            (SELECT coalesce(sum(used), 0) FROM customer_usage) AS customer_uses,
+           (SELECT coalesce(sum(live), 0) FROM customer_orders) AS customer_orders,
            (SELECT sum(redemptions_used) FROM campaigns) AS campaign_uses,
            (SELECT sum(budget_used) FROM campaigns) AS budget_used
     """
 )
 
 
-@pytest.fixture(params=["postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def committed(request: pytest.FixtureRequest, sqlite_dir: Path) -> Iterator[Settings]:
     with committed_database(request, sqlite_dir, "promo_statement") as settings:
         yield settings
@@ -67,28 +71,37 @@ class Service:
     marketer: dict[str, str]
     clock: FrozenClock
 
-    async def grant(self, code: str, order_id: str, customer_id: str = "c1") -> Granted:
+    async def grant(
+        self, code: str, order_id: str, customer_id: str = "c1", **identity: Any
+    ) -> Granted:
         """The redemption a validation grants now, not yet written."""
         data = msgspec.convert(
             {
                 "code": code,
                 "order_id": order_id,
                 "customer_id": customer_id,
+                "first_order": True,
                 "cart": cart(item("TSHIRT-1", 2, 2500, "summer")),
+                **identity,
             },
             RedeemRequest,
         )
-        offer, decision = await validate(self.app.state.reads, data, now=self.clock())
+        reads = self.app.state.reads
+        offer, shopper, decision = await validate(reads, data, now=self.clock())
         assert offer is not None
         assert isinstance(decision, Accepted), decision
-        return Granted(service.granted(data, offer, decision, now=self.clock()), offer)
+        red = redemption.granted(data, offer, shopper, decision, now=self.clock())
+        return Granted(red, offer)
 
-    async def write(self, granted: Granted, key: str | None = None) -> int | None:
-        answer = one_statement.Answer(
-            "redeem:checkout:", key or str(uuid.uuid4()), "fingerprint", ID_OPENING, TAIL
+    async def write(self, granted: Granted, key: str | None = None) -> int | steps.Stopped:
+        answer = AnswerKey("redeem:1", key or str(uuid.uuid4()), "fingerprint")
+        params = redemption.step_parameters(
+            granted.redemption, granted.offer, answer, ID_OPENING, TAIL
         )
-        return await one_statement.redeem_and_answer(
-            self.app.state.writes, granted.redemption, granted.offer, answer
+        return await steps.run(
+            self.app.state.writes,
+            params,
+            lambda red_id: ID_OPENING + encode(Kind.REDEMPTION, red_id).encode() + TAIL,
         )
 
     async def state(self) -> dict[str, int]:
@@ -109,19 +122,28 @@ async def svc(committed: Settings) -> AsyncIterator[Service]:
     async with create_sessionmaker(engine)() as session, session.begin():
         marketer = bearer(await make_key(session, Role.MARKETER, now=clock()))
     app = create_app(committed, engine=engine, clock=clock)
-    assert isinstance(app.state.writes, AsyncpgAutocommit)
+    assert isinstance(app.state.writes, AsyncpgAutocommit) == committed.is_postgres
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://promo.test") as client:
         yield Service(app, client, marketer, clock)
-    await app.state.writes.close()
+    if isinstance(app.state.writes, AsyncpgAutocommit):
+        await app.state.writes.close()
     await engine.dispose()
 
 
 async def campaign_with_code(
-    svc: Service, code: str, *, code_limit: int | None = None, **limits: Any
+    svc: Service,
+    code: str,
+    *,
+    code_limit: int | None = None,
+    first_only: bool = False,
+    **limits: Any,
 ) -> None:
     campaign = await create_campaign(
-        svc.client, svc.marketer, limits={"budget": 1_000_000, **limits}
+        svc.client,
+        svc.marketer,
+        limits={"budget": 1_000_000, **limits},
+        rules={"include_categories": ["summer"], "first_order_only": first_only},
     )
     await create_code(svc.client, svc.marketer, campaign["id"], code, max_redemptions=code_limit)
 
@@ -131,7 +153,7 @@ async def test_a_redemption_and_its_answer_are_written_together(svc: Service) ->
     before = await svc.state()
     key = str(uuid.uuid4())
     redemption_id = await svc.write(await svc.grant("WRITE20", "order-1"), key)
-    assert redemption_id is not None
+    assert isinstance(redemption_id, int)
     after = await svc.state()
     assert {name: after[name] - before[name] for name in after} == {
         "redemptions": 1,
@@ -139,6 +161,7 @@ async def test_a_redemption_and_its_answer_are_written_together(svc: Service) ->
         "answers": 1,
         "code_uses": 1,
         "customer_uses": 1,
+        "customer_orders": 1,
         "campaign_uses": 1,
         "budget_used": 1000,  # 20% of 5000
     }
@@ -150,29 +173,42 @@ async def test_a_redemption_and_its_answer_are_written_together(svc: Service) ->
 
 
 @pytest.mark.parametrize(
-    ("stopped_by", "limits", "second_order", "second_customer", "same_key"),
+    ("step", "limits", "second_order", "second_customer"),
     [
-        ("campaign used up", {"max_redemptions": 1}, "order-2", "c2", False),
-        ("budget spent", {"budget": 1000}, "order-2", "c2", False),
-        ("code used up", {"code_limit": 1}, "order-2", "c2", False),
-        ("customer at its limit", {"max_redemptions_per_customer": 1}, "order-2", "c1", False),
-        ("order already redeemed", {}, "order-1", "c2", False),
-        ("Idempotency-Key already used", {}, "order-2", "c2", True),
+        ("campaign", {"max_redemptions": 1}, "order-2", {"customer_id": "c2"}),
+        ("campaign", {"budget": 1000}, "order-2", {"customer_id": "c2"}),
+        ("code", {"code_limit": 1}, "order-2", {"customer_id": "c2"}),
+        ("customer", {"max_redemptions_per_customer": 1}, "order-2", {"customer_id": "c1"}),
+        (
+            "customer_alt",
+            {"max_redemptions_per_customer": 1},
+            "order-2",
+            {"customer_id": "c2", "customer_email": "ana@example.com"},
+        ),
+        ("first_order", {"first_only": True}, "order-2", {"customer_id": "c1"}),
+        (
+            "first_order_alt",
+            {"first_only": True},
+            "order-2",
+            {"customer_id": "c2", "customer_email": "ANA+x@example.com"},
+        ),
+        ("redemption", {}, "order-1", {"customer_id": "c2"}),
+        ("answer", {}, "order-2", {"customer_id": "c2"}),
     ],
 )
-async def test_a_statement_that_stops_short_changes_nothing(
+async def test_steps_that_stop_change_nothing(
     svc: Service,
-    stopped_by: str,
+    step: str,
     limits: dict[str, Any],
     second_order: str,
-    second_customer: str,
-    same_key: bool,
+    second_customer: dict[str, Any],
 ) -> None:
     await campaign_with_code(svc, "SHORT20", **limits)
-    first = await svc.grant("SHORT20", "order-1", "c1")
-    second = await svc.grant("SHORT20", second_order, second_customer)
+    first = await svc.grant("SHORT20", "order-1", customer_email="ana@example.com")
+    second = await svc.grant("SHORT20", second_order, **second_customer)
     key = str(uuid.uuid4())
-    assert await svc.write(first, key) is not None
+    assert isinstance(await svc.write(first, key), int)
     after_first = await svc.state()
-    assert await svc.write(second, key if same_key else None) is None, stopped_by
-    assert await svc.state() == after_first, stopped_by
+    stopped = await svc.write(second, key if step == "answer" else None)
+    assert stopped == steps.Stopped(step)
+    assert await svc.state() == after_first, step

@@ -1,4 +1,4 @@
-"""Whether a code applies to a cart, and why not: the ordered validation rules (pure).
+"""Whether a code applies to a cart, and why not: the ordered checkout rules (pure).
 
 The reasons are checked in one fixed, documented order (API.md): the first
 that applies is reported. Identity, state and usage come in as plain values
@@ -8,7 +8,6 @@ read by one query; nothing here does I/O, so every rule is unit-testable.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import msgspec
@@ -23,50 +22,9 @@ from promo.campaigns.discount import (
     eligible_quantity,
     eligible_subtotal,
 )
+from promo.checkout.reasons import MESSAGES, Reason
+from promo.identity import Identity
 from promo.ledger.commission import Plan
-
-
-class Reason(StrEnum):
-    """Why a code does not apply, in the order the checks run."""
-
-    CODE_NOT_FOUND = "code_not_found"
-    CODE_DISABLED = "code_disabled"
-    CAMPAIGN_INACTIVE = "campaign_inactive"
-    NOT_STARTED = "not_started"
-    EXPIRED = "expired"
-    CURRENCY_MISMATCH = "currency_mismatch"
-    CUSTOMER_REQUIRED = "customer_required"
-    CUSTOMER_NOT_ELIGIBLE = "customer_not_eligible"
-    SELF_REFERRAL = "self_referral"
-    FIRST_ORDER_ONLY = "first_order_only"
-    NO_ELIGIBLE_ITEMS = "no_eligible_items"
-    MIN_SUBTOTAL_NOT_MET = "min_subtotal_not_met"
-    MIN_QUANTITY_NOT_MET = "min_quantity_not_met"
-    CODE_EXHAUSTED = "code_exhausted"
-    CAMPAIGN_EXHAUSTED = "campaign_exhausted"
-    CUSTOMER_LIMIT_REACHED = "customer_limit_reached"
-    BUDGET_EXHAUSTED = "budget_exhausted"
-
-
-MESSAGES: dict[Reason, str] = {
-    Reason.CODE_NOT_FOUND: "This code does not exist.",
-    Reason.CODE_DISABLED: "This code is no longer active.",
-    Reason.CAMPAIGN_INACTIVE: "This code's promotion is not running.",
-    Reason.NOT_STARTED: "This code's promotion has not started yet.",
-    Reason.EXPIRED: "This code has expired.",
-    Reason.CURRENCY_MISMATCH: "This code cannot be used in this currency.",
-    Reason.CUSTOMER_REQUIRED: "Sign in or give an e-mail address to use this code.",
-    Reason.CUSTOMER_NOT_ELIGIBLE: "This code is not available to this customer.",
-    Reason.SELF_REFERRAL: "Affiliates cannot use their own code.",
-    Reason.FIRST_ORDER_ONLY: "This code is only valid on a first order.",
-    Reason.NO_ELIGIBLE_ITEMS: "No item in the cart qualifies for this code.",
-    Reason.MIN_SUBTOTAL_NOT_MET: "The qualifying items do not reach the minimum amount.",
-    Reason.MIN_QUANTITY_NOT_MET: "Not enough qualifying items in the cart.",
-    Reason.CODE_EXHAUSTED: "This code has been used up.",
-    Reason.CAMPAIGN_EXHAUSTED: "This promotion has been used up.",
-    Reason.CUSTOMER_LIMIT_REACHED: "This customer has already used this promotion.",
-    Reason.BUDGET_EXHAUSTED: "This promotion's budget is used up.",
-}
 
 
 class CodeState(msgspec.Struct, frozen=True):
@@ -110,13 +68,17 @@ class Offer(msgspec.Struct, frozen=True):
 
 
 class Shopper(msgspec.Struct, frozen=True):
-    customer_id: str | None
-    customer_key: str | None
-    email_key: str | None
+    """The customer of one checkout, with what promo holds about it: read
+    for every identity it is known by (promo.identity)."""
+
+    identity: Identity
     first_order: bool
-    # Redemptions this customer holds on the campaign, and on any campaign.
+    # The most redemptions any of its identities holds on the campaign, and
+    # whether any of them holds one on any campaign.
     used_on_campaign: int = 0
     has_redeemed: bool = False
+    # The order already has a live redemption (redemptions only).
+    order_taken: bool = False
 
 
 class Accepted(msgspec.Struct, frozen=True):
@@ -186,6 +148,8 @@ def decide(
     would be told ``min_subtotal_not_met`` by a used-up code and ``code_unavailable``
     by a code that does not exist, and so tell the two apart.
     """
+    if offer is not None and shopper.order_taken:
+        return Refused(Reason.ORDER_ALREADY_REDEEMED)
     refused = unavailable(offer, now)
     if refused is not None:
         return refused
@@ -195,11 +159,12 @@ def decide(
     code, campaign = offer.code, offer.campaign
     if cart.currency != campaign.currency:
         return Refused(Reason.CURRENCY_MISMATCH, {"expected_currency": campaign.currency})
-    if campaign.max_redemptions_per_customer is not None and shopper.customer_key is None:
+    identity = shopper.identity
+    if campaign.max_redemptions_per_customer is not None and identity.primary is None:
         return Refused(Reason.CUSTOMER_REQUIRED)
-    if campaign.customer_ids and shopper.customer_id not in campaign.customer_ids:
+    if campaign.customer_ids and identity.customer_id not in campaign.customer_ids:
         return Refused(Reason.CUSTOMER_NOT_ELIGIBLE)
-    if code.affiliate_email_key is not None and shopper.email_key == code.affiliate_email_key:
+    if code.affiliate_email_key is not None and identity.email == code.affiliate_email_key:
         return Refused(Reason.SELF_REFERRAL)
     if campaign.first_order_only and (not shopper.first_order or shopper.has_redeemed):
         return Refused(Reason.FIRST_ORDER_ONLY)
@@ -225,6 +190,11 @@ def decide(
                 "missing_quantity": campaign.min_quantity - quantity,
             },
         )
+    discount = compute_discount(campaign.discount, cart, lines)
+    if discount.total == 0:
+        # A use consumed for nothing (free shipping on a cart without shipping,
+        # a zero-priced cart) would only spend the shopper's allowance.
+        return Refused(Reason.NOTHING_TO_DISCOUNT)
 
     if (spent := _redemptions_spent(offer)) is not None:
         return spent
@@ -233,7 +203,6 @@ def decide(
         and shopper.used_on_campaign >= campaign.max_redemptions_per_customer
     ):
         return Refused(Reason.CUSTOMER_LIMIT_REACHED)
-    discount = compute_discount(campaign.discount, cart, lines)
     if campaign.budget is not None and campaign.budget_used + discount.total > campaign.budget:
         # Never a silently smaller discount: the whole discount or none.
         return Refused(Reason.BUDGET_EXHAUSTED)

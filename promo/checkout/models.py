@@ -1,4 +1,4 @@
-"""Redemptions and per-customer usage.
+"""What the checkout writes: redemptions, usage per customer, first orders, answers.
 
 A redemption records the terms it was granted under (discount, its split
 over lines, order amount, commission) so that later campaign changes never
@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
     text,
@@ -42,6 +43,18 @@ class CustomerUsage(Base):
     used: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class CustomerOrders(Base):
+    """How many live redemptions a customer identity holds across all campaigns:
+    a customer with one is never on a first order. Consumed in the same
+    statement as the other limits, so concurrent first orders cannot both pass."""
+
+    __tablename__ = "customer_orders"
+    __table_args__ = (CheckConstraint("live >= 0", name="live_non_negative"),)
+
+    customer_key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    live: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Redemption(Base):
     __tablename__ = "redemptions"
     __table_args__ = (
@@ -62,6 +75,9 @@ class Redemption(Base):
     campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id"), index=True)
     affiliate_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("affiliates.id"), index=True)
     customer_key: Mapped[str | None] = mapped_column(String(400), index=True)
+    # The e-mail identity when the checkout named the customer by id and e-mail:
+    # both count against the limits, and both are given back by a rollback.
+    customer_alt_key: Mapped[str | None] = mapped_column(String(400))
     customer_id: Mapped[str | None] = mapped_column(String(128))
     order_id: Mapped[str] = mapped_column(String(128))
     currency: Mapped[str] = mapped_column(String(3))
@@ -76,3 +92,22 @@ class Redemption(Base):
     budget_returned: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     rolled_back_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class IdempotencyRecord(Base):
+    """The answer given under an Idempotency-Key, written in the same
+    transaction (or statement) as the effect it describes."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # The operation and the API key that sent it: keys of one integration
+    # are never seen by another.
+    scope: Mapped[str] = mapped_column(String(128))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -1,0 +1,176 @@
+"""Redeem: validate again, then consume every limit, record, and answer, all or nothing.
+
+One path on every database. The offer is read and decided (pure rules,
+promo.checkout.eligibility); a refusal there is answered and stored under
+the Idempotency-Key on its own. An accepted redemption runs the consuming
+steps of promo.checkout.steps with the answer as their last step: on
+PostgreSQL as one autocommitted statement, on SQLite one statement at a
+time in a ``BEGIN IMMEDIATE`` transaction. A step that gives nothing (a
+limit reached, an order or a key taken meanwhile) leaves nothing behind; the
+step it stopped at is classified once (``steps.refusal_at``) and that refusal
+is answered and stored like any other.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from promo.checkout import idempotency, screening, steps
+from promo.checkout.eligibility import Accepted, Offer, Refused, Shopper
+from promo.checkout.idempotency import Answer, AnswerKey
+from promo.checkout.models import Redemption
+from promo.checkout.reasons import MESSAGES, Reason
+from promo.checkout.schemas import RedeemRequest
+from promo.checkout.throttle import Attempt
+from promo.checkout.validation import validate
+from promo.checkout.views import redemption_read
+from promo.db.autocommit import Autocommit, Transactional
+from promo.errors import Conflict, render_domain_error
+from promo.ids import Kind, encode
+from promo.ledger.commission import commission_for
+
+# The answer's body starts with its id (the first field of RedemptionRead).
+ID_OPENING = b'{"id":"'
+
+
+def refusal(reason: Reason, details: dict[str, Any] | None = None) -> Conflict:
+    """A redemption refused for a checkout reason: 409 whose code is the reason."""
+    return Conflict(
+        reason.value, MESSAGES[reason], extra={"reason": reason.value, **(details or {})}
+    )
+
+
+def granted(
+    request: RedeemRequest, offer: Offer, shopper: Shopper, decision: Accepted, *, now: datetime
+) -> Redemption:
+    """The redemption ``decision`` grants, not yet written (no id)."""
+    campaign, code = offer.campaign, offer.code
+    discount = decision.discount
+    items_discount = discount.total - discount.shipping
+    order_amount = decision.eligible_subtotal - items_discount
+    commission, fixed = (
+        commission_for(order_amount, offer.plan) if code.affiliate_id is not None else (0, 0)
+    )
+    return Redemption(
+        id=0,
+        code_id=code.id,
+        campaign_id=campaign.id,
+        affiliate_id=code.affiliate_id,
+        customer_key=shopper.identity.primary,
+        customer_alt_key=shopper.identity.secondary,
+        customer_id=shopper.identity.customer_id,
+        order_id=request.order_id,
+        currency=campaign.currency,
+        order_amount=order_amount,
+        discount_total=discount.total,
+        discount_shipping=discount.shipping,
+        discount_lines=msgspec.to_builtins(discount.lines),
+        commission=commission,
+        commission_fixed=fixed,
+        refunded_amount=0,
+        budget_returned=0,
+        created_at=now,
+        rolled_back_at=None,
+    )
+
+
+def step_parameters(
+    red: Redemption, offer: Offer, key: AnswerKey, head: bytes, tail: bytes
+) -> dict[str, Any]:
+    """The parameters of the steps: the redemption as granted, its offer, its answer."""
+    return {
+        "campaign_id": red.campaign_id,
+        "code_id": red.code_id,
+        "code": offer.code.display,
+        "affiliate_id": red.affiliate_id,
+        "customer_key": red.customer_key,
+        "customer_alt_key": red.customer_alt_key,
+        "customer_id": red.customer_id,
+        "per_customer": offer.campaign.max_redemptions_per_customer,
+        "first_order_only": offer.campaign.first_order_only,
+        "order_id": red.order_id,
+        "currency": red.currency,
+        "order_amount": red.order_amount,
+        "discount": red.discount_total,
+        "discount_shipping": red.discount_shipping,
+        "discount_lines": red.discount_lines,
+        "commission": red.commission,
+        "commission_fixed": red.commission_fixed,
+        "now": red.created_at,
+        "available_at": red.created_at + timedelta(days=offer.holding_days),
+        "scope": key.scope,
+        "idempotency_key": key.key,
+        "request_hash": key.fingerprint,
+        "answer_head": head,
+        "answer_tail": tail,
+    }
+
+
+def _answer_around_id(red: Redemption, code: str) -> tuple[bytes, bytes]:
+    """The answer's body before and after the id, which the database writes in."""
+    body = msgspec.json.encode(msgspec.structs.replace(redemption_read(red, code), id=""))
+    if not body.startswith(ID_OPENING + b'"'):
+        raise AssertionError("a redemption's answer must open with its id")
+    return ID_OPENING, body[len(ID_OPENING) :]
+
+
+class Checkout(msgspec.Struct, frozen=True):
+    """How this service answers: its connections and its policy."""
+
+    reads: Autocommit
+    writes: Transactional
+    uniform: bool  # uniform refusals (promo.checkout.screening)
+
+
+async def redeem(
+    checkout: Checkout,
+    request: RedeemRequest,
+    key: AnswerKey,
+    attempt: Attempt,
+    *,
+    now: datetime,
+) -> Answer:
+    """Redeem ``request`` once under ``key``: 201 with the redemption, 409 with
+    the reason, or the first answer given under ``key``, replayed."""
+    offer, shopper, decision = await validate(
+        checkout.reads, request, now=now, usage_first=checkout.uniform, order_id=request.order_id
+    )
+    if isinstance(decision, Refused):
+        return await _refuse(checkout, key, attempt, decision.reason, decision.details, now)
+    assert offer is not None  # noqa: S101 (an Accepted decision always has an offer)
+    # A success is answered only if the caller is within its budgets (429 stores nothing).
+    await attempt.succeeded()
+    red = granted(request, offer, shopper, decision, now=now)
+    head, tail = _answer_around_id(red, offer.code.display)
+    params = step_parameters(red, offer, key, head, tail)
+
+    def body(redemption_id: int) -> bytes:
+        return head + encode(Kind.REDEMPTION, redemption_id).encode() + tail
+
+    result = await steps.run(checkout.writes, params, body)
+    if isinstance(result, steps.Stopped):
+        if result.step == "answer":
+            return await idempotency.replay(checkout.reads, key)
+        reason = await steps.refusal_at(checkout.reads, result, params)
+        return await _refuse(checkout, key, attempt, reason, None, now)
+    return Answer(201, body(result))
+
+
+async def _refuse(
+    checkout: Checkout,
+    key: AnswerKey,
+    attempt: Attempt,
+    reason: Reason,
+    details: dict[str, Any] | None,
+    now: datetime,
+) -> Answer:
+    """Count the refusal in the budgets (429, storing nothing, when over one),
+    then answer it and store it under the key, unless a first answer is there."""
+    await screening.settle_refusal(attempt, "redeem", reason, checkout.uniform)
+    status, body = render_domain_error(
+        screening.conceal(refusal(reason, details), checkout.uniform)
+    )
+    return await idempotency.store_or_replay(checkout.writes, key, status, body, now=now)

@@ -1,0 +1,499 @@
+"""The consuming steps of a redemption, each defined once, and their inverse.
+
+A redemption is these steps, in this order (which is also the lock order):
+
+1. ``redemption``: the row, one per live order (the partial unique index judges);
+2. ``campaign``: one redemption and the discount taken from its count and budget;
+3. ``code``: one use of the code;
+4. ``customer``, ``customer_alt``: one use for each identity key of the shopper
+   (id and e-mail both count, promo.identity), within the per-customer limit;
+5. ``first_order``, ``first_order_alt``: one live order for each identity key,
+   which on a ``first_order_only`` campaign must be the first;
+6. ``ledger``: the redemption's ledger entry;
+7. ``answer``: the answer stored under the request's Idempotency-Key.
+
+Each condition is part of the step's own statement (``used < max``), never
+checked first and written after, so limits stay exact under concurrency.
+Every step is a SQLAlchemy Core statement built by one function from a
+``Chain``: what "the steps before succeeded" and "the redemption's id" are.
+Composed into one statement of data-modifying CTEs (PostgreSQL: each CTE
+gated on the ones before, one round trip, autocommitted; a step that gives
+nothing makes ``promo_abandon(step)`` raise, which undoes the whole
+statement), or run one by one inside a transaction (SQLite, where
+``BEGIN IMMEDIATE`` serialises writers): the same statements, the same stop
+at the same step, so the same answers on both databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.expression import BindParameter
+from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.types import JSON, TypeEngine
+
+from promo.campaigns.models import Campaign
+from promo.checkout.models import CustomerOrders, CustomerUsage, IdempotencyRecord, Redemption
+from promo.checkout.reasons import Reason
+from promo.codes.models import Code
+from promo.db.autocommit import Autocommit, Transactional
+from promo.db.metadata import UtcDateTime
+from promo.db.public_ids import public_id
+from promo.ids import Kind
+from promo.ledger.models import LedgerEntry
+
+campaigns = cast(Table, Campaign.__table__)
+codes = cast(Table, Code.__table__)
+usage = cast(Table, CustomerUsage.__table__)
+orders = cast(Table, CustomerOrders.__table__)
+redemptions = cast(Table, Redemption.__table__)
+entries = cast(Table, LedgerEntry.__table__)
+answers = cast(Table, IdempotencyRecord.__table__)
+
+# Raised by promo_abandon(step) (migrations): the statement stopped at ``step``,
+# named in the error's DETAIL.
+ABANDONED = "PR001"
+
+
+class _Typed(ColumnElement[Any]):
+    """A bound parameter that PostgreSQL is told the type of (``CAST``): in an
+    ``INSERT ... SELECT`` it has no column to infer it from. Plain elsewhere."""
+
+    inherit_cache = True
+    # Part of the statement's cache key, so SQLAlchemy's compiled cache sees it.
+    _traverse_internals = [("param", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, param: BindParameter[Any]) -> None:
+        self.param = param
+        self.type = param.type
+
+
+@compiles(_Typed)
+def _plain(element: _Typed, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.param, **kw))
+
+
+@compiles(_Typed, "postgresql")
+def _cast(element: _Typed, compiler: Any, **kw: Any) -> str:
+    sql_type = compiler.dialect.type_compiler_instance.process(element.param.type)
+    return f"CAST({compiler.process(element.param, **kw)} AS {sql_type})"
+
+
+# Parameters are bound as ``p_<name>``: SQLAlchemy would take a parameter named
+# like a column of an UPDATE's table for a value to SET.
+PREFIX = "p_"
+
+
+def param(name: str, type_: TypeEngine[Any] | type[TypeEngine[Any]]) -> ColumnElement[Any]:
+    return _Typed(bindparam(PREFIX + name, type_=type_))
+
+
+def _bound(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {PREFIX + name: value for name, value in params.items()}
+
+
+@dataclass(frozen=True)
+class Chain:
+    """How one step sees the ones before it."""
+
+    gate: ColumnElement[bool]  # every step before succeeded
+    redemption_id: ColumnElement[Any]  # the redemption's id, once written
+    answer_body: ColumnElement[Any]  # the answer's body, with that id in it
+
+
+def _redemption(chain: Chain, insert: Any) -> Any:
+    columns = {
+        "code_id": param("code_id", BigInteger),
+        "campaign_id": param("campaign_id", BigInteger),
+        "affiliate_id": param("affiliate_id", BigInteger),
+        "customer_key": param("customer_key", String),
+        "customer_alt_key": param("customer_alt_key", String),
+        "customer_id": param("customer_id", String),
+        "order_id": param("order_id", String),
+        "currency": param("currency", String),
+        "order_amount": param("order_amount", BigInteger),
+        "discount_total": param("discount", BigInteger),
+        "discount_shipping": param("discount_shipping", BigInteger),
+        "discount_lines": param("discount_lines", JSON),
+        "commission": param("commission", BigInteger),
+        "commission_fixed": param("commission_fixed", BigInteger),
+        "refunded_amount": literal(0, BigInteger),
+        "budget_returned": literal(0, BigInteger),
+        "created_at": param("now", UtcDateTime),
+    }
+    return (
+        insert(redemptions)
+        .from_select(list(columns), select(*columns.values()).where(chain.gate))
+        .on_conflict_do_nothing(
+            index_elements=["order_id"], index_where=text("rolled_back_at IS NULL")
+        )
+        .returning(redemptions.c.id)
+    )
+
+
+def _campaign(chain: Chain, insert: Any) -> Any:
+    discount = param("discount", BigInteger)
+    return (
+        update(campaigns)
+        .where(
+            campaigns.c.id == param("campaign_id", BigInteger),
+            campaigns.c.status == "active",
+            or_(
+                campaigns.c.max_redemptions.is_(None),
+                campaigns.c.redemptions_used < campaigns.c.max_redemptions,
+            ),
+            or_(
+                campaigns.c.budget.is_(None),
+                campaigns.c.budget_used + discount <= campaigns.c.budget,
+            ),
+            chain.gate,
+        )
+        .values(
+            redemptions_used=campaigns.c.redemptions_used + 1,
+            budget_used=campaigns.c.budget_used + discount,
+        )
+        .returning(campaigns.c.id)
+    )
+
+
+def _code(chain: Chain, insert: Any) -> Any:
+    return (
+        update(codes)
+        .where(
+            codes.c.id == param("code_id", BigInteger),
+            codes.c.active.is_(True),
+            codes.c.live,
+            or_(codes.c.max_redemptions.is_(None), codes.c.used < codes.c.max_redemptions),
+            chain.gate,
+        )
+        .values(used=codes.c.used + 1)
+        .returning(codes.c.id)
+    )
+
+
+def _customer(key_name: str) -> Callable[[Chain, Any], Any]:
+    def build(chain: Chain, insert: Any) -> Any:
+        limit = param("per_customer", Integer)
+        key = param(key_name, String)
+        row = select(param("campaign_id", BigInteger), key, literal(1, Integer))
+        return (
+            insert(usage)
+            .from_select(["campaign_id", "customer_key", "used"], row.where(chain.gate))
+            .on_conflict_do_update(
+                index_elements=[usage.c.campaign_id, usage.c.customer_key],
+                set_={"used": usage.c.used + 1},
+                where=or_(limit.is_(None), usage.c.used < limit),
+            )
+            .returning(usage.c.used)
+        )
+
+    return build
+
+
+def _first_order(key_name: str) -> Callable[[Chain, Any], Any]:
+    def build(chain: Chain, insert: Any) -> Any:
+        first_only = param("first_order_only", Boolean)
+        row = select(param(key_name, String), literal(1, Integer))
+        return (
+            insert(orders)
+            .from_select(["customer_key", "live"], row.where(chain.gate))
+            .on_conflict_do_update(
+                index_elements=[orders.c.customer_key],
+                set_={"live": orders.c.live + 1},
+                where=or_(not_(first_only), orders.c.live == 0),
+            )
+            .returning(orders.c.live)
+        )
+
+    return build
+
+
+def _ledger(chain: Chain, insert: Any) -> Any:
+    columns = {
+        "created_at": param("now", UtcDateTime),
+        "kind": literal("redemption", String),
+        "redemption_id": chain.redemption_id,
+        "order_id": param("order_id", String),
+        "code": param("code", String),
+        "campaign_id": param("campaign_id", BigInteger),
+        "affiliate_id": param("affiliate_id", BigInteger),
+        "currency": param("currency", String),
+        "order_amount": param("order_amount", BigInteger),
+        "discount": param("discount", BigInteger),
+        "commission": param("commission", BigInteger),
+        "available_at": param("available_at", UtcDateTime),
+    }
+    return (
+        insert(entries)
+        .from_select(list(columns), select(*columns.values()).where(chain.gate))
+        .returning(entries.c.id)
+    )
+
+
+def _answer(chain: Chain, insert: Any) -> Any:
+    now = param("now", UtcDateTime)
+    columns = {
+        "scope": param("scope", String),
+        "key": param("idempotency_key", String),
+        "request_hash": param("request_hash", String),
+        "status_code": literal(201, Integer),
+        "response_body": chain.answer_body,
+        "created_at": now,
+        "completed_at": now,
+    }
+    return (
+        insert(answers)
+        .from_select(list(columns), select(*columns.values()).where(chain.gate))
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+        .returning(answers.c.id)
+    )
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    build: Callable[[Chain, Any], Any]
+    # The parameter that must be set for the step to run (identity keys).
+    needs: str | None = None
+
+
+STEPS = (
+    Step("redemption", _redemption),
+    Step("campaign", _campaign),
+    Step("code", _code),
+    Step("customer", _customer("customer_key"), needs="customer_key"),
+    Step("customer_alt", _customer("customer_alt_key"), needs="customer_alt_key"),
+    Step("first_order", _first_order("customer_key"), needs="customer_key"),
+    Step("first_order_alt", _first_order("customer_alt_key"), needs="customer_alt_key"),
+    Step("ledger", _ledger),
+    Step("answer", _answer),
+)
+
+
+def _one_statement() -> Any:
+    """PostgreSQL: every step a CTE gated on the ones before; the redemption's id,
+    or ``promo_abandon(first step that gave nothing)``."""
+    done: list[tuple[Step, Any]] = []
+    passed: list[ColumnElement[bool]] = []
+    red_id: ColumnElement[Any] = literal(None, BigInteger)
+    red_scalar: ColumnElement[Any] = red_id
+    body: ColumnElement[Any] = literal(None, LargeBinary)
+    for step in STEPS:
+        own = [] if step.needs is None else [param(step.needs, String).is_not(None)]
+        chain = Chain(gate=and_(true(), *passed, *own), redemption_id=red_id, answer_body=body)
+        cte = step.build(chain, postgresql.insert).cte(step.name)
+        ran = exists(select(literal(1)).select_from(cte))
+        needs = [] if step.needs is None else [param(step.needs, String).is_(None)]
+        passed.append(or_(*needs, ran) if needs else ran)
+        done.append((step, cte))
+        if step.name == "redemption":
+            # Steps that use the id select from the redemption's CTE (one row).
+            red_id, red_scalar = cte.c.id, select(cte.c.id).scalar_subquery()
+            rendered = public_id(Kind.REDEMPTION, red_id)
+            body = (
+                param("answer_head", LargeBinary)
+                .op("||", return_type=LargeBinary)(func.convert_to(rendered, "UTF8"))
+                .op("||", return_type=LargeBinary)(param("answer_tail", LargeBinary))
+            )
+    stopped = case(
+        *((not_(ok), literal(step.name)) for (step, _), ok in zip(done, passed, strict=True)),
+        else_=literal("answer"),
+    )
+    answer_ran = passed[-1]
+    return select(
+        case((answer_ran, red_scalar), else_=func.promo_abandon(stopped, type_=BigInteger)).label(
+            "redemption_id"
+        )
+    )
+
+
+ONE_STATEMENT = _one_statement()
+_ONE_BY_ONE = Chain(
+    gate=true(),
+    redemption_id=param("redemption_id", BigInteger),
+    answer_body=param("response_body", LargeBinary),
+)
+ONE_BY_ONE = {step.name: step.build(_ONE_BY_ONE, sqlite.insert) for step in STEPS}
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """The steps stopped at ``step``: nothing they did may be kept."""
+
+    step: str
+
+
+async def run_in_one_statement(writes: Autocommit, params: Mapping[str, Any]) -> int | Stopped:
+    """All steps as one autocommitted statement: the redemption's id, or where it
+    stopped (and then it changed nothing)."""
+    try:
+        row = await writes.first(ONE_STATEMENT, _bound(params))
+    except Exception as exc:
+        stopped = _abandoned_at(exc)
+        if stopped is None:
+            raise
+        return Stopped(stopped)
+    assert row is not None  # noqa: S101 (the statement answers one row or raises)
+    return int(row["redemption_id"])
+
+
+async def run_one_by_one(
+    unit: Autocommit, params: Mapping[str, Any], render_body: Callable[[int], bytes]
+) -> int | Stopped:
+    """The same steps one statement at a time, inside the caller's transaction,
+    which must roll back when they stopped."""
+    values = dict(params)
+    redemption_id: int | None = None
+    for step in STEPS:
+        if step.needs is not None and values[step.needs] is None:
+            continue
+        if step.name == "answer":
+            assert redemption_id is not None  # noqa: S101 (the first step set it)
+            values["response_body"] = render_body(redemption_id)
+        row = await unit.first(ONE_BY_ONE[step.name], _bound(values))
+        if row is None:
+            return Stopped(step.name)
+        if step.name == "redemption":
+            redemption_id = values["redemption_id"] = int(row["id"])
+    assert redemption_id is not None  # noqa: S101
+    return redemption_id
+
+
+async def run(
+    writes: Transactional, params: Mapping[str, Any], render_body: Callable[[int], bytes]
+) -> int | Stopped:
+    """All the steps, composed as this database takes them best: the redemption's
+    id, or the step they stopped at (and then nothing they did is kept)."""
+    if writes.dialect == "postgresql":
+        return await run_in_one_statement(writes, params)
+    async with writes.transaction() as unit:
+        result = await run_one_by_one(unit, params, render_body)
+        if isinstance(result, Stopped):
+            await unit.rollback()
+        return result
+
+
+def _abandoned_at(exc: BaseException) -> str | None:
+    """The step named by promo_abandon(), for its error bare or wrapped."""
+    for candidate in (exc, getattr(exc, "orig", None), exc.__cause__):
+        if getattr(candidate, "sqlstate", None) == ABANDONED:
+            return str(getattr(candidate, "detail", "") or "")
+    return None
+
+
+# Why a step gave nothing, read right after it stopped.
+CAMPAIGN_STATE = select(
+    campaigns.c.status, campaigns.c.max_redemptions, campaigns.c.redemptions_used
+).where(campaigns.c.id == bindparam("campaign_id"))
+CODE_STATE = select(and_(codes.c.active, codes.c.live).label("active")).where(
+    codes.c.id == bindparam("code_id")
+)
+
+
+async def refusal_at(reads: Autocommit, stopped: Stopped, params: Mapping[str, Any]) -> Reason:
+    """The one classification of a stop, the same on every database."""
+    if stopped.step == "redemption":
+        return Reason.ORDER_ALREADY_REDEEMED
+    if stopped.step == "campaign":
+        row = await reads.first(CAMPAIGN_STATE, {"campaign_id": params["campaign_id"]})
+        assert row is not None  # noqa: S101 (campaigns are never deleted)
+        if row["status"] != "active":
+            return Reason.CAMPAIGN_INACTIVE
+        if row["max_redemptions"] is not None and row["redemptions_used"] >= row["max_redemptions"]:
+            return Reason.CAMPAIGN_EXHAUSTED
+        return Reason.BUDGET_EXHAUSTED
+    if stopped.step == "code":
+        row = await reads.first(CODE_STATE, {"code_id": params["code_id"]})
+        active = row is not None and row["active"]
+        return Reason.CODE_EXHAUSTED if active else Reason.CODE_DISABLED
+    if stopped.step in ("customer", "customer_alt"):
+        return Reason.CUSTOMER_LIMIT_REACHED
+    if stopped.step in ("first_order", "first_order_alt"):
+        return Reason.FIRST_ORDER_ONLY
+    raise AssertionError(f"no refusal for a stop at {stopped.step!r}")
+
+
+# The inverse, for a rollback: the same rows in the same order.
+LOCK_CAMPAIGN = (
+    select(campaigns.c.id).where(campaigns.c.id == bindparam("campaign_id")).with_for_update()
+)
+RETURN_TO_CAMPAIGN = (
+    update(campaigns)
+    .where(campaigns.c.id == bindparam("campaign_id"))
+    .values(
+        redemptions_used=campaigns.c.redemptions_used - bindparam("uses", type_=Integer),
+        budget_used=campaigns.c.budget_used - bindparam("budget_back", type_=BigInteger),
+    )
+    .returning(campaigns.c.id)
+)
+RETURN_TO_CODE = (
+    update(codes)
+    .where(codes.c.id == bindparam("code_id"))
+    .values(used=codes.c.used - 1)
+    .returning(codes.c.id)
+)
+RETURN_TO_CUSTOMER = (
+    update(usage)
+    .where(
+        usage.c.campaign_id == bindparam("of_campaign"),
+        usage.c.customer_key == bindparam("of_customer"),
+    )
+    .values(used=usage.c.used - 1)
+    .returning(usage.c.id)
+)
+RETURN_ORDER = (
+    update(orders)
+    .where(orders.c.customer_key == bindparam("of_customer"))
+    .values(live=orders.c.live - 1)
+    .returning(orders.c.customer_key)
+)
+
+
+async def give_back(
+    unit: Autocommit,
+    *,
+    campaign_id: int,
+    code_id: int,
+    customer_keys: tuple[str, ...],
+    budget: int,
+    redemption: bool,
+) -> None:
+    """Give back ``budget`` and, for a full rollback (``redemption``), one use of
+    every counter the redemption consumed; in the lock order of the steps. The
+    caller took the campaign row first (``LOCK_CAMPAIGN``)."""
+    uses = 1 if redemption else 0
+    await unit.first(
+        RETURN_TO_CAMPAIGN, {"campaign_id": campaign_id, "uses": uses, "budget_back": budget}
+    )
+    if not redemption:
+        return
+    await unit.first(RETURN_TO_CODE, {"code_id": code_id})
+    for key in customer_keys:
+        await unit.first(RETURN_TO_CUSTOMER, {"of_campaign": campaign_id, "of_customer": key})
+    for key in customer_keys:
+        await unit.first(RETURN_ORDER, {"of_customer": key})

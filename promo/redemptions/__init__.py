@@ -1,1 +1,0 @@
-"""Checkout: validate, redeem and roll back codes against carts."""
