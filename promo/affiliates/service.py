@@ -22,7 +22,7 @@ from promo.auth.service import create_key
 from promo.campaigns.schemas import Commission
 from promo.campaigns.service import check_percent, percent
 from promo.errors import Invalid, NotFound
-from promo.identity import canonical_email
+from promo.identity import NotAnEmail, canonical_email
 from promo.money import is_currency
 
 
@@ -47,7 +47,10 @@ def _apply_commission(affiliate: Affiliate, commission: Commission | None) -> No
 
 def _apply_email(affiliate: Affiliate, email: str) -> None:
     affiliate.email = email.strip()
-    affiliate.email_key = canonical_email(email)
+    try:
+        affiliate.email_key = canonical_email(email)
+    except NotAnEmail as exc:
+        raise Invalid.field("email", f"not an e-mail address: {exc}") from None
 
 
 def commission_of(affiliate: Affiliate) -> Commission | None:

@@ -16,7 +16,7 @@ MAX_CART_ITEMS = 1000
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 LineId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=NO_NUL)]
 CustomerId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]
-CustomerEmail = Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=NO_NUL)]
+CustomerEmail = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=NO_NUL)]
 OrderId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]
 
 

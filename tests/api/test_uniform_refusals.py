@@ -64,7 +64,7 @@ def app(
     configured = make_settings(
         settings.database_url,
         uniform_refusals=uniform,
-        throttle_failures_per_key=THROTTLE_LIMIT,
+        throttle_failures_per_customer=THROTTLE_LIMIT,
     )
     return create_app(configured, engine=engine, connection=connection, clock=clock)
 
@@ -269,11 +269,12 @@ async def test_with_the_setting_off_every_reason_is_told(
 async def test_concealed_refusals_spend_the_throttle_budget_alike(
     client: httpx.AsyncClient, checkout: dict[str, str], unusable: dict[str, str]
 ) -> None:
+    me = {"customer_id": "cus_1"}
     for _ in range(THROTTLE_LIMIT):
-        assert (await validate(client, checkout, unusable["expired"])).json()["reason"] == (
+        assert (await validate(client, checkout, unusable["expired"], **me)).json()["reason"] == (
             "code_unavailable"
         )
     response = await client.post(
-        "/v1/validations", json={"code": "ENDED10", "cart": TSHIRTS}, headers=checkout
+        "/v1/validations", json={"code": "ENDED10", "cart": TSHIRTS, **me}, headers=checkout
     )
     assert response.status_code == 429

@@ -33,7 +33,7 @@ from tests.support.factories import bearer, make_key
 from tests.support.redis import RedisServer, RedisUnavailable, start_redis
 from tests.support.server import ServerProcess, start_server
 
-KEY_LIMIT = 30
+LIMIT = 30
 # A day-long window: the run never straddles two buckets (see fire_guesses).
 WINDOW = 86_400
 WORKER_CLIENT = "promo-worker"
@@ -192,7 +192,8 @@ def shared_server(
         extra_env={
             # Named, so that the test can tell the workers' connections in CLIENT LIST.
             "PROMO_REDIS_URL": f"{redis_server.url}?client_name={WORKER_CLIENT}",
-            "PROMO_THROTTLE_FAILURES_PER_KEY": str(KEY_LIMIT),
+            "PROMO_THROTTLE_FAILURES_PER_CUSTOMER": str(LIMIT),
+            "PROMO_THROTTLE_KEY_SLOWDOWN_MS": "0",
             "PROMO_THROTTLE_WINDOW_SECONDS": str(WINDOW),
         },
     )
@@ -231,10 +232,14 @@ async def test_two_workers_share_one_failure_budget_through_redis(
             await asyncio.sleep(left + 1)
 
         def guess(i: int) -> Any:
-            body = {"code": f"GUESS{i:05d}", "cart": cart(item("A", 1, 1000))}
+            body = {
+                "code": f"GUESS{i:05d}",
+                "customer_id": "guesser",
+                "cart": cart(item("A", 1, 1000)),
+            }
             return http.post("/v1/validations", json=body, headers=keys["guesser"])
 
-        answers = [await guess(i) for i in range(3 * KEY_LIMIT)]
+        answers = [await guess(i) for i in range(3 * LIMIT)]
         # A worker that never served a guess proves nothing: go on (each further
         # guess is refused, after reading the shared counts) until both have.
         extra = 0
@@ -244,20 +249,25 @@ async def test_two_workers_share_one_failure_budget_through_redis(
         assert await worker_connections(redis_client) == 2, "one worker served every request"
 
         statuses = [r.status_code for r in answers]
-        # Exactly the limit, not once per worker: the first KEY_LIMIT answers are
+        # Exactly the limit, not once per worker: the first LIMIT answers are
         # told the code does not exist, every later one is throttled.
-        assert statuses == [200] * KEY_LIMIT + [429] * (len(answers) - KEY_LIMIT)
-        assert {r.json()["reason"] for r in answers[:KEY_LIMIT]} == {"code_not_found"}
-        for refused in answers[KEY_LIMIT:]:
+        assert statuses == [200] * LIMIT + [429] * (len(answers) - LIMIT)
+        assert {r.json()["reason"] for r in answers[:LIMIT]} == {"code_not_found"}
+        for refused in answers[LIMIT:]:
             assert refused.json()["code"] == "too_many_failed_attempts"
             assert int(refused.headers["retry-after"]) >= 1
 
-        # Another checkout is not slowed down, on whichever worker answers it.
-        for _ in range(6):
+        # Another shopper, through the same checkout or another, is answered as
+        # usual, on whichever worker answers it.
+        for i in range(6):
             valid = await http.post(
                 "/v1/validations",
-                json={"code": "shared-2o", "cart": cart(item("A", 1, 1000))},
-                headers=keys["shop"],
+                json={
+                    "code": "shared-2o",
+                    "customer_id": f"honest-{i}",
+                    "cart": cart(item("A", 1, 1000)),
+                },
+                headers=keys["shop" if i % 2 else "guesser"],
             )
             assert valid.status_code == 200, valid.text
             assert valid.json()["valid"] is True
@@ -272,10 +282,14 @@ async def test_a_burst_of_simultaneous_guesses_gets_exactly_the_budget_through(
     async with httpx.AsyncClient(base_url=shared_server.url, limits=limits, timeout=60) as http:
 
         def guess(i: int) -> Any:
-            body = {"code": f"BURST{i:05d}", "cart": cart(item("A", 1, 1000))}
+            body = {
+                "code": f"BURST{i:05d}",
+                "customer_id": "burst",
+                "cart": cart(item("A", 1, 1000)),
+            }
             return http.post("/v1/validations", json=body, headers=keys["burst"])
 
-        answers = await asyncio.gather(*[guess(i) for i in range(3 * KEY_LIMIT)])
+        answers = await asyncio.gather(*[guess(i) for i in range(3 * LIMIT)])
     statuses = sorted(r.status_code for r in answers)
-    assert statuses == [200] * KEY_LIMIT + [429] * (2 * KEY_LIMIT)
+    assert statuses == [200] * LIMIT + [429] * (2 * LIMIT)
     assert {r.json()["reason"] for r in answers if r.status_code == 200} == {"code_not_found"}
