@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.auth.roles import Role
 from tests.support.api import (
@@ -24,7 +25,7 @@ from tests.support.api import (
     with_key,
 )
 from tests.support.clock import FrozenClock
-from tests.support.factories import bearer
+from tests.support.factories import bearer, make_key
 
 TSHIRTS = cart(item("TSHIRT-1", 2, 2500, "summer"), item("GIFT-CARD", 1, 5000))
 REPLAYED = "Idempotent-Replayed"
@@ -295,3 +296,29 @@ async def test_same_key_on_rollbacks_of_two_redemptions_are_independent(
     assert REPLAYED not in second.headers
     assert second.json()["id"] == two["id"]
     assert second.json()["refunded_amount"] == 100
+
+
+async def test_two_checkout_integrations_never_see_each_others_answers(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    clock: FrozenClock,
+    checkout: dict[str, str],
+    marketer: dict[str, str],
+    summer: dict[str, Any],
+) -> None:
+    """Keys are scoped to the API key: a second store's checkout (same role)
+    sending the same Idempotency-Key and body is a new request of its own."""
+    other_store = bearer(await make_key(db, Role.CHECKOUT, now=clock()))
+    key = str(uuid.uuid4())
+    first = await redeem(client, checkout, key=key, **order(order_id="ord_shop_a"))
+    assert first.status_code == 201, first.text
+    # The same body under the same key from the other store: its own answer.
+    theirs = await redeem(client, other_store, key=key, **order(order_id="ord_shop_a"))
+    assert REPLAYED not in theirs.headers
+    assert theirs.status_code == 409
+    assert theirs.json()["code"] == "order_already_redeemed"
+    # Another body under that key from the other store is no reuse either.
+    mine = await redeem(client, other_store, key=str(uuid.uuid4()), **order(order_id="ord_b"))
+    assert mine.status_code == 201, mine.text
+    again = await redeem(client, checkout, key=key, **order(order_id="ord_shop_a"))
+    assert (again.content, again.headers[REPLAYED]) == (first.content, "true")
