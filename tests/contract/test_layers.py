@@ -1,0 +1,90 @@
+"""Dependencies point down: a domain imports only from the layers below it.
+
+The layers, lowest first (STYLE.md): the foundation (errors, ids, money,
+settings, the database plumbing, customer identity), then the catalogue
+(campaigns, affiliates, API keys, the audit log, codes), the ledger
+(accounting), and the checkout, which reads the catalogue and appends to
+the ledger. HTTP routes are edges: they may use any service below them, but
+never another domain's routes. The app, the CLI and the demo sit on top.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "promo"
+
+LAYERS: list[set[str]] = [
+    {"errors", "clock", "ids", "money", "settings", "schemas", "identity", "observability"},
+    {"db"},
+    {"campaigns"},
+    {"affiliates"},
+    {"auth"},
+    {"audit"},
+    {"codes"},
+    {"ledger"},
+    {"checkout"},
+    {"deps", "health", "api_document"},
+]
+# Modules that put the others together, above every layer.
+TOP = {"app", "cli", "demo", "openapi", "__main__", "__init__"}
+ROUTES = {"routes.py", "batch_routes.py", "audit_routes.py"}
+
+
+def layer_of(name: str) -> int:
+    for index, members in enumerate(LAYERS):
+        if name in members:
+            return index
+    raise AssertionError(f"promo.{name} belongs to no layer: add it to LAYERS")
+
+
+def modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def imported(path: Path) -> set[str]:
+    """The top-level promo packages ``path`` imports (anywhere in the module)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("promo."):
+            found.add(node.module)
+        elif isinstance(node, ast.ImportFrom) and node.module == "promo":
+            found.update(f"promo.{alias.name}" for alias in node.names)
+    return found
+
+
+def domain_of(path: Path) -> str:
+    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_a_module_imports_only_from_its_layer_or_below(path: Path) -> None:
+    domain = domain_of(path)
+    if domain in TOP or path.relative_to(PACKAGE).as_posix() == "db/models.py":
+        return  # db/models.py gathers every domain's tables for the metadata
+    own = layer_of(domain)
+    edge = path.name in ROUTES
+    route_modules = {name.removesuffix(".py") for name in ROUTES}
+    wrong = []
+    for module in imported(path):
+        target = module.split(".")[1]
+        if target == domain:
+            continue
+        if target in TOP:
+            wrong.append(module)
+        elif edge:
+            if module.rsplit(".", 1)[-1] in route_modules:
+                wrong.append(f"{module} (routes use services, never other routes)")
+        elif layer_of(target) > own:
+            wrong.append(module)
+    assert not wrong, f"promo/{path.relative_to(PACKAGE)} imports from above: {sorted(wrong)}"
+
+
+def test_every_domain_is_in_a_layer() -> None:
+    for path in modules():
+        domain = domain_of(path)
+        if domain not in TOP:
+            layer_of(domain)
