@@ -298,19 +298,22 @@ STEPS = (
 def _one_statement() -> Any:
     """PostgreSQL: every step a CTE gated on the ones before; the redemption's id,
     or ``promo_abandon(first step that gave nothing)``."""
-    done: list[tuple[Step, Any]] = []
-    passed: list[ColumnElement[bool]] = []
+    # ``reached``: every step so far ran, or was skipped for want of its key.
+    # A step that ran implies the ones before it did (it was gated on them),
+    # so each condition names at most one CTE beside the one before it.
+    reached: ColumnElement[bool] = true()
+    done: list[tuple[Step, ColumnElement[bool]]] = []
     red_id: ColumnElement[Any] = literal(None, BigInteger)
     red_scalar: ColumnElement[Any] = red_id
     body: ColumnElement[Any] = literal(None, LargeBinary)
     for step in STEPS:
-        own = [] if step.needs is None else [param(step.needs, String).is_not(None)]
-        chain = Chain(gate=and_(true(), *passed, *own), redemption_id=red_id, answer_body=body)
+        needed = param(step.needs, String) if step.needs is not None else None
+        gate = reached if needed is None else and_(reached, needed.is_not(None))
+        chain = Chain(gate=gate, redemption_id=red_id, answer_body=body)
         cte = step.build(chain, postgresql.insert).cte(step.name)
         ran = exists(select(literal(1)).select_from(cte))
-        needs = [] if step.needs is None else [param(step.needs, String).is_(None)]
-        passed.append(or_(*needs, ran) if needs else ran)
-        done.append((step, cte))
+        reached = ran if needed is None else or_(and_(needed.is_(None), reached), ran)
+        done.append((step, reached))
         if step.name == "redemption":
             # Steps that use the id select from the redemption's CTE (one row).
             red_id, red_scalar = cte.c.id, select(cte.c.id).scalar_subquery()
@@ -320,13 +323,9 @@ def _one_statement() -> Any:
                 .op("||", return_type=LargeBinary)(func.convert_to(rendered, "UTF8"))
                 .op("||", return_type=LargeBinary)(param("answer_tail", LargeBinary))
             )
-    stopped = case(
-        *((not_(ok), literal(step.name)) for (step, _), ok in zip(done, passed, strict=True)),
-        else_=literal("answer"),
-    )
-    answer_ran = passed[-1]
+    stopped = case(*((not_(ok), literal(step.name)) for step, ok in done), else_=literal("answer"))
     return select(
-        case((answer_ran, red_scalar), else_=func.promo_abandon(stopped, type_=BigInteger)).label(
+        case((reached, red_scalar), else_=func.promo_abandon(stopped, type_=BigInteger)).label(
             "redemption_id"
         )
     )
