@@ -26,6 +26,7 @@ from promo.campaigns.routes import CampaignController
 from promo.clock import Clock, utc_now
 from promo.codes.batch_jobs import BatchRunner
 from promo.codes.batch_routes import CampaignCodeBatchController, CodeBatchController
+from promo.codes.dedicated_routes import AffiliateCodeController, MyCodeController
 from promo.codes.routes import CampaignCodeController, CodeController
 from promo.codes.service import provide_release_codes
 from promo.db.autocommit import AsyncpgAutocommit, Autocommit, SessionAutocommit
@@ -66,7 +67,9 @@ ROUTE_HANDLERS: list[Any] = [
     commission_report,
     my_earnings,
     AffiliateController,
+    AffiliateCodeController,
     MeController,
+    MyCodeController,
     list_audit,
 ]
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promo.affiliates.models import EMAIL_UNIQUE, Affiliate
 from promo.affiliates.schemas import AffiliateCreate, AffiliatePatch
 from promo.auth.roles import Role
-from promo.auth.service import create_key
+from promo.auth.service import Principal, create_key
 from promo.campaigns.schemas import Commission
 from promo.campaigns.service import check_percent, percent
 from promo.db.integrity import violated_unique_index
@@ -110,6 +110,13 @@ async def create_affiliate(
         )
     await session.refresh(affiliate)
     return affiliate, key
+
+
+def own_affiliate_id(principal: Principal) -> int:
+    """The affiliate a /v1/me call is about: always the key's own, never one named."""
+    if principal.affiliate_id is None:  # an admin key: it is no affiliate
+        raise NotFound("affiliate_not_found", "This API key is not bound to an affiliate")
+    return principal.affiliate_id
 
 
 async def get_affiliate(session: AsyncSession, affiliate_id: int | None) -> Affiliate:

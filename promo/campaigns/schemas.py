@@ -229,6 +229,9 @@ class OpenCampaign(Schema):
     ends_at: datetime | None
     timezone: str | None
     code_prefix: str | None
+    affiliate_aliases: bool
+    """Whether this affiliate may add aliases (beginning with the code_prefix)."""
+    max_aliases_per_affiliate: int
     discount: DiscountSpec
     min_subtotal: int | None
     min_quantity: int | None
