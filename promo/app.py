@@ -28,7 +28,9 @@ from promo.checkout.throttle import Limit, MemoryStore, RedisStore, Throttle
 from promo.clock import Clock, utc_now
 from promo.codes.batch_jobs import BatchRunner
 from promo.codes.batch_routes import CampaignCodeBatchController, CodeBatchController
+from promo.codes.dedicated_routes import AffiliateCodeController, MyCodeController
 from promo.codes.routes import CampaignCodeController, CodeController
+from promo.codes.service import provide_release_codes
 from promo.db.autocommit import AsyncpgAutocommit, Autocommit, SessionAutocommit
 from promo.db.engine import (
     create_engine,
@@ -65,7 +67,9 @@ ROUTE_HANDLERS: list[Any] = [
     commission_report,
     my_earnings,
     AffiliateController,
+    AffiliateCodeController,
     MeController,
+    MyCodeController,
     list_audit,
 ]
 
@@ -174,6 +178,7 @@ def create_app(
             "unit": Provide(provide_unit),
             "clock": Provide(provide_clock, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),
+            "release_codes": Provide(provide_release_codes, sync_to_thread=False),
         },
         middleware=[
             request_id_middleware,

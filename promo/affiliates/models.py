@@ -6,20 +6,25 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Integer, Numeric, String
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from promo.db.metadata import Base, BigId, UtcDateTime
 
+EMAIL_UNIQUE = "uq_affiliates_email_key"
+"""One affiliate per canonical e-mail: the database judges concurrent creations."""
+
 
 class Affiliate(Base):
     __tablename__ = "affiliates"
+    __table_args__ = (Index(EMAIL_UNIQUE, "email_key", unique=True),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320))
-    # Canonical form of the e-mail (see customer identity) for self-referral checks.
-    email_key: Mapped[str] = mapped_column(String(320), index=True)
+    # Canonical form of the e-mail (see customer identity) for self-referral
+    # checks; unique, so that one person is one affiliate.
+    email_key: Mapped[str] = mapped_column(String(320))
     # Commission override; NULL falls back to the campaign's default.
     commission_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
     commission_fixed: Mapped[int | None] = mapped_column(BigInteger)

@@ -1,7 +1,10 @@
 """/v1/affiliates (marketer) and /v1/me (an affiliate's self-service).
 
 Under /v1/me the affiliate is always the one bound to the calling key, never
-one named in the request, so an affiliate cannot reach another's data.
+one named in the request, so an affiliate cannot reach another's data. The
+affiliates' codes (``/v1/affiliates/{id}/codes``, ``/v1/me/codes``) are the
+codes domain's routes (``promo.codes.dedicated_routes``): codes sit above
+affiliates.
 """
 
 from __future__ import annotations
@@ -9,9 +12,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Response, get, patch, post
-from litestar.datastructures import State
-from litestar.openapi.datastructures import ResponseSpec
+from litestar import Controller, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from promo import audit
@@ -26,25 +27,12 @@ from promo.affiliates.schemas import (
 )
 from promo.auth.guards import allow
 from promo.auth.roles import Role
-from promo.auth.service import Principal
 from promo.campaigns import service as campaigns
 from promo.campaigns.schemas import Commission, OpenCampaign, OpenCampaignPage
-from promo.codes import dedicated
-from promo.codes.routes import code_read
-from promo.codes.schemas import CodePage, DedicatedCodeCreate, DedicatedCodeRead
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
-from promo.errors import NotFound
-from promo.ids import Kind, decode, encode, require
+from promo.ids import Kind, encode, require
 from promo.ledger.commission import Plan, effective_plan
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
-from promo.settings import Settings
-
-ALREADY_GRANTED = {
-    200: ResponseSpec(
-        data_container=DedicatedCodeRead,
-        description="The code was granted before and nothing new was created",
-    )
-}
 
 
 def affiliate_read(affiliate: Affiliate) -> AffiliateRead:
@@ -59,24 +47,6 @@ def affiliate_read(affiliate: Affiliate) -> AffiliateRead:
         created_at=affiliate.created_at,
         updated_at=affiliate.updated_at,
     )
-
-
-def _granted(grant: dedicated.Grant) -> Response[DedicatedCodeRead]:
-    """201 when this request stored a code, 200 when it only found the earlier ones."""
-    body = DedicatedCodeRead(
-        code=code_read(grant.code), alias=code_read(grant.alias) if grant.alias else None
-    )
-    return Response(body, status_code=201 if grant.created else 200)
-
-
-def _own_affiliate_id(principal: Principal) -> int:
-    if principal.affiliate_id is None:  # an admin key: it is no affiliate
-        raise NotFound("affiliate_not_found", "This API key is not bound to an affiliate")
-    return principal.affiliate_id
-
-
-def _campaign_id(public_id: str) -> int | None:
-    return decode(Kind.CAMPAIGN, public_id)
 
 
 class AffiliateController(Controller):
@@ -139,32 +109,6 @@ class AffiliateController(Controller):
         )
         return read
 
-    @post("/{affiliate_id:str}/codes", status_code=201, responses=ALREADY_GRANTED)
-    async def grant_code(
-        self,
-        affiliate_id: FromPath[str],
-        data: JSONBody[DedicatedCodeCreate],
-        session: DbSession,
-        clock: ClockDep,
-        state: State,
-        principal: Caller,
-    ) -> Response[DedicatedCodeRead]:
-        """The affiliate's dedicated code for a campaign (201 first, 200 after), and an alias."""
-        settings: Settings = state.settings
-        grant = await dedicated.grant_dedicated_code(
-            session,
-            secret=settings.secret,
-            affiliate_id=require(Kind.AFFILIATE, affiliate_id),
-            campaign_id=_campaign_id(data.campaign_id),
-            alias=data.alias,
-            self_service=False,
-            now=clock(),
-        )
-        await audit.record(
-            session, principal, "affiliate.code", affiliate_id, now=clock(), details=data
-        )
-        return _granted(grant)
-
 
 class MeController(Controller):
     path = "/v1/me"
@@ -174,7 +118,7 @@ class MeController(Controller):
     @get("/")
     async def get_me(self, principal: Caller, session: DbSession) -> AffiliateRead:
         """The calling affiliate's own account."""
-        affiliate = await service.get_affiliate(session, _own_affiliate_id(principal))
+        affiliate = await service.get_affiliate(session, service.own_affiliate_id(principal))
         return affiliate_read(affiliate)
 
     @get("/campaigns")
@@ -187,7 +131,7 @@ class MeController(Controller):
         limit: PageLimit = DEFAULT_LIMIT,
     ) -> OpenCampaignPage:
         """Running campaigns open to affiliates, with the commission this affiliate earns."""
-        affiliate = await service.get_affiliate(session, _own_affiliate_id(principal))
+        affiliate = await service.get_affiliate(session, service.own_affiliate_id(principal))
         rows = await campaigns.list_open_campaigns(
             session, now=clock(), after_id=decode_cursor(cursor), limit=limit
         )
@@ -206,6 +150,8 @@ class MeController(Controller):
                     ends_at=campaign.ends_at,
                     timezone=campaign.timezone,
                     code_prefix=campaign.code_prefix,
+                    affiliate_aliases=campaign.affiliate_aliases,
+                    max_aliases_per_affiliate=campaign.max_aliases_per_affiliate,
                     discount=campaigns.discount_of(campaign),
                     min_subtotal=rules.min_subtotal,
                     min_quantity=rules.min_quantity,
@@ -220,48 +166,3 @@ class MeController(Controller):
                 )
             )
         return OpenCampaignPage(items=items, next_cursor=next_cursor([c.id for c in rows], limit))
-
-    @get("/codes")
-    async def list_my_codes(
-        self,
-        principal: Caller,
-        session: DbSession,
-        campaign_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
-        cursor: PageCursor = None,
-        limit: PageLimit = DEFAULT_LIMIT,
-    ) -> CodePage:
-        """The calling affiliate's live codes (dedicated, aliases, assigned), oldest first."""
-        if campaign_id is not None and _campaign_id(campaign_id) is None:
-            raise NotFound("campaign_not_found", "No such campaign")
-        rows = await dedicated.list_affiliate_codes(
-            session,
-            _own_affiliate_id(principal),
-            campaign_id=_campaign_id(campaign_id) if campaign_id is not None else None,
-            after_id=decode_cursor(cursor),
-            limit=limit,
-        )
-        return CodePage(
-            items=[code_read(c) for c in rows], next_cursor=next_cursor([c.id for c in rows], limit)
-        )
-
-    @post("/codes", status_code=201, responses=ALREADY_GRANTED)
-    async def grant_my_code(
-        self,
-        principal: Caller,
-        data: JSONBody[DedicatedCodeCreate],
-        session: DbSession,
-        clock: ClockDep,
-        state: State,
-    ) -> Response[DedicatedCodeRead]:
-        """Ask for one's own code for a campaign open to affiliates (403 ``campaign_not_open``)."""
-        settings: Settings = state.settings
-        grant = await dedicated.grant_dedicated_code(
-            session,
-            secret=settings.secret,
-            affiliate_id=_own_affiliate_id(principal),
-            campaign_id=_campaign_id(data.campaign_id),
-            alias=data.alias,
-            self_service=True,
-            now=clock(),
-        )
-        return _granted(grant)

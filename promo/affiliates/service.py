@@ -3,7 +3,10 @@
 Deactivating an affiliate needs nothing more than the flag: validation joins
 the code's affiliate and reports ``code_disabled``, and authentication refuses
 keys bound to an inactive affiliate. The canonical e-mail is kept beside the
-typed one so that self-referral is one equality at validation time.
+typed one so that self-referral is one equality at validation time; it is
+unique (``uq_affiliates_email_key``), so a second affiliate with the same
+address, however spelled, is 409 ``affiliate_email_taken``, even when two
+creations race: the index decides, and its name classifies the error.
 """
 
 from __future__ import annotations
@@ -12,16 +15,18 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from msgspec import UNSET
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promo.affiliates.models import Affiliate
+from promo.affiliates.models import EMAIL_UNIQUE, Affiliate
 from promo.affiliates.schemas import AffiliateCreate, AffiliatePatch
 from promo.auth.roles import Role
-from promo.auth.service import create_key
+from promo.auth.service import Principal, create_key
 from promo.campaigns.schemas import Commission
 from promo.campaigns.service import check_percent, percent
-from promo.errors import Invalid, NotFound
+from promo.db.integrity import violated_unique_index
+from promo.errors import Conflict, FieldError, Invalid, NotFound
 from promo.identity import NotAnEmail, canonical_email
 from promo.money import is_currency
 
@@ -53,6 +58,23 @@ def _apply_email(affiliate: Affiliate, email: str) -> None:
         raise Invalid.field("email", f"not an e-mail address: {exc}") from None
 
 
+async def _flush(session: AsyncSession, affiliate: Affiliate) -> None:
+    """Write the affiliate; 409 ``affiliate_email_taken`` if another one has its address."""
+    key = affiliate.email_key  # a failed flush expires the row
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        table = Affiliate.__table__
+        if isinstance(table, Table) and violated_unique_index(exc, table) == EMAIL_UNIQUE:
+            message = f"another affiliate already has this e-mail ({key})"
+            raise Conflict(
+                "affiliate_email_taken",
+                f"email: {message}",
+                errors=[FieldError("email", message)],
+            ) from None
+        raise
+
+
 def commission_of(affiliate: Affiliate) -> Commission | None:
     """The affiliate's own plan, or None when the campaign's default applies."""
     if affiliate.commission_percent is None and affiliate.commission_fixed is None:
@@ -79,7 +101,7 @@ async def create_affiliate(
     _apply_email(affiliate, data.email)
     _apply_commission(affiliate, data.commission)
     session.add(affiliate)
-    await session.flush()
+    await _flush(session, affiliate)
     key = None
     if data.create_key:
         _, key = await create_key(
@@ -91,6 +113,13 @@ async def create_affiliate(
         )
     await session.refresh(affiliate)
     return affiliate, key
+
+
+def own_affiliate_id(principal: Principal) -> int:
+    """The affiliate a /v1/me call is about: always the key's own, never one named."""
+    if principal.affiliate_id is None:  # an admin key: it is no affiliate
+        raise NotFound("affiliate_not_found", "This API key is not bound to an affiliate")
+    return principal.affiliate_id
 
 
 async def get_affiliate(session: AsyncSession, affiliate_id: int | None) -> Affiliate:
@@ -132,6 +161,6 @@ async def patch_affiliate(
     if patch.active is not UNSET:
         affiliate.active = patch.active
     affiliate.updated_at = now
-    await session.flush()
+    await _flush(session, affiliate)
     await session.refresh(affiliate)
     return affiliate

@@ -11,7 +11,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Integer, Numeric, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Integer,
+    Numeric,
+    String,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from promo.db.metadata import Base, BigId, UtcDateTime
@@ -44,6 +54,11 @@ class Campaign(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     code_prefix: Mapped[str | None] = mapped_column(String(16))
     open_to_affiliates: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Affiliates' aliases (promo.codes.dedicated): off unless the marketer allows them.
+    affiliate_aliases: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    max_aliases_per_affiliate: Mapped[int] = mapped_column(
+        Integer, default=1, server_default=text("1")
+    )
 
     discount_type: Mapped[str] = mapped_column(String(16))
     percent_off: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))

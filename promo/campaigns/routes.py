@@ -1,10 +1,16 @@
-"""/v1/campaigns (marketer)."""
+"""/v1/campaigns (marketer).
+
+Archiving releases the campaign's codes: the codes domain's step, received by
+dependency injection (``release_codes``, provided by the app) because this
+domain sits below codes and never imports it.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from promo import audit
@@ -17,13 +23,14 @@ from promo.campaigns.schemas import (
     CampaignPage,
     CampaignPatch,
     CampaignRead,
-    Limits,
     Status,
     Usage,
 )
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
 from promo.ids import Kind, decode, encode
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
+
+ReleaseCodesDep = NamedDependency[service.ReleaseCodes]
 
 
 def campaign_read(campaign: Campaign) -> CampaignRead:
@@ -37,13 +44,11 @@ def campaign_read(campaign: Campaign) -> CampaignRead:
         timezone=campaign.timezone,
         code_prefix=campaign.code_prefix,
         open_to_affiliates=campaign.open_to_affiliates,
+        affiliate_aliases=campaign.affiliate_aliases,
+        max_aliases_per_affiliate=campaign.max_aliases_per_affiliate,
         discount=service.discount_of(campaign),
         rules=service.rules_of(campaign),
-        limits=Limits(
-            max_redemptions=campaign.max_redemptions,
-            max_redemptions_per_customer=campaign.max_redemptions_per_customer,
-            budget=campaign.budget,
-        ),
+        limits=service.limits_of(campaign),
         commission=service.commission_of(campaign),
         usage=Usage(redemptions=campaign.redemptions_used, budget_used=campaign.budget_used),
         created_at=campaign.created_at,
@@ -98,10 +103,16 @@ class CampaignController(Controller):
         session: DbSession,
         clock: ClockDep,
         principal: Caller,
+        release_codes: ReleaseCodesDep,
     ) -> CampaignRead:
-        """Change fields, or the status (pause, resume, archive). Archived is final."""
+        """Change fields, or the status (pause, resume, archive). Archived is final.
+
+        ``rules``, ``limits`` and ``commission`` are JSON merge patches (RFC 7396)."""
         campaign = await service.get_campaign(session, decode(Kind.CAMPAIGN, campaign_id))
-        patched = campaign_read(await service.patch_campaign(session, campaign, data, now=clock()))
+        changed = await service.patch_campaign(
+            session, campaign, data, release_codes=release_codes, now=clock()
+        )
+        patched = campaign_read(changed)
         await audit.record(
             session, principal, "campaign.update", patched.id, now=clock(), details=data
         )

@@ -26,6 +26,10 @@ Token = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=NO_NUL)
 TokenList = Annotated[list[Token], msgspec.Meta(max_length=1000)]
 CodePrefix = Annotated[str, msgspec.Meta(pattern="^[A-Za-z0-9]{1,12}$")]
 Status = Literal["draft", "active", "paused", "archived"]
+CustomerIds = Annotated[
+    list[Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]],
+    msgspec.Meta(max_length=10_000),
+]
 
 
 def check_reach(field: str, percent: Decimal | None) -> None:
@@ -76,10 +80,7 @@ class Rules(Schema):
     exclude_skus: TokenList = msgspec.field(default_factory=list)
     exclude_categories: TokenList = msgspec.field(default_factory=list)
     first_order_only: bool = False
-    customer_ids: Annotated[
-        list[Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]],
-        msgspec.Meta(max_length=10_000),
-    ] = msgspec.field(default_factory=list)
+    customer_ids: CustomerIds = msgspec.field(default_factory=list)
 
 
 class Limits(Schema):
@@ -96,6 +97,49 @@ class Commission(Schema):
         check_reach("percent", self.percent)
 
 
+# The sections' merge patches (RFC 7396, promo.campaigns.merge): each field of the
+# section, UNSET when absent, None to remove it (back to its default).
+TokenListPatch = TokenList | UnsetType | None
+
+
+class RulesPatch(Schema):
+    min_subtotal: PositiveAmount | UnsetType | None = UNSET
+    min_quantity: Count | UnsetType | None = UNSET
+    include_skus: TokenListPatch = UNSET
+    include_categories: TokenListPatch = UNSET
+    exclude_skus: TokenListPatch = UNSET
+    exclude_categories: TokenListPatch = UNSET
+    first_order_only: bool | UnsetType | None = UNSET
+    customer_ids: CustomerIds | UnsetType | None = UNSET
+
+
+class LimitsPatch(Schema):
+    max_redemptions: Count | UnsetType | None = UNSET
+    max_redemptions_per_customer: Count | UnsetType | None = UNSET
+    budget: PositiveAmount | UnsetType | None = UNSET
+
+
+class CommissionPatch(Schema):
+    percent: Percent | UnsetType | None = UNSET
+    fixed: Amount | UnsetType | None = UNSET
+
+    def __post_init__(self) -> None:
+        check_reach("percent", self.percent if isinstance(self.percent, Decimal) else None)
+
+
+MaxAliases = Annotated[
+    int,
+    msgspec.Meta(ge=1, le=1000, description="Aliases one affiliate may hold in this campaign"),
+]
+AffiliateAliases = Annotated[
+    bool,
+    msgspec.Meta(
+        description="Affiliates may add aliases (codes beginning with the code_prefix, "
+        "outside every batch pattern's space); needs a code_prefix"
+    ),
+]
+
+
 class CampaignCreate(Schema):
     name: Name
     currency: Currency
@@ -106,6 +150,8 @@ class CampaignCreate(Schema):
     timezone: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     code_prefix: CodePrefix | None = None
     open_to_affiliates: bool = False
+    affiliate_aliases: AffiliateAliases = False
+    max_aliases_per_affiliate: MaxAliases = 1
     rules: Rules = msgspec.field(default_factory=Rules)
     limits: Limits = msgspec.field(default_factory=Limits)
     commission: Commission = msgspec.field(default_factory=Commission)
@@ -116,7 +162,10 @@ class CampaignCreate(Schema):
 
 
 class CampaignPatch(Schema):
-    """Only the fields sent change; ``null`` clears an optional field."""
+    """Only the fields sent change; ``null`` clears an optional field. ``rules``,
+    ``limits`` and ``commission`` are merge patches (RFC 7396): only their keys
+    sent change, ``null`` removes one (``null`` for the section resets all of it);
+    ``discount`` is replaced whole."""
 
     name: Name | UnsetType = UNSET
     status: Status | UnsetType = UNSET
@@ -126,10 +175,12 @@ class CampaignPatch(Schema):
     timezone: Annotated[str, msgspec.Meta(max_length=64)] | UnsetType | None = UNSET
     code_prefix: CodePrefix | UnsetType | None = UNSET
     open_to_affiliates: bool | UnsetType = UNSET
+    affiliate_aliases: AffiliateAliases | UnsetType = UNSET
+    max_aliases_per_affiliate: MaxAliases | UnsetType = UNSET
     discount: DiscountSpec | UnsetType = UNSET
-    rules: Rules | UnsetType = UNSET
-    limits: Limits | UnsetType = UNSET
-    commission: Commission | UnsetType = UNSET
+    rules: RulesPatch | UnsetType | None = UNSET
+    limits: LimitsPatch | UnsetType | None = UNSET
+    commission: CommissionPatch | UnsetType | None = UNSET
 
     def __post_init__(self) -> None:
         check_instant("starts_at", self.starts_at)
@@ -151,6 +202,8 @@ class CampaignRead(Schema):
     timezone: str | None
     code_prefix: str | None
     open_to_affiliates: bool
+    affiliate_aliases: bool
+    max_aliases_per_affiliate: int
     discount: DiscountSpec
     rules: Rules
     limits: Limits
@@ -176,6 +229,9 @@ class OpenCampaign(Schema):
     ends_at: datetime | None
     timezone: str | None
     code_prefix: str | None
+    affiliate_aliases: bool
+    """Whether this affiliate may add aliases (beginning with the code_prefix)."""
+    max_aliases_per_affiliate: int
     discount: DiscountSpec
     min_subtotal: int | None
     min_quantity: int | None

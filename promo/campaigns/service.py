@@ -1,21 +1,28 @@
 """Campaign lifecycle: create, read, list, update, and status transitions.
 
 Consistency rules that a schema cannot express (window order, known currency
-and timezone, percent precision, discount currency) are checked here and
-reported as 422 naming the field.
+and timezone, percent precision, discount currency, a prefix for affiliates'
+aliases, a budget no lower than what is spent) are checked here and reported
+as 422 naming the field.
+
+Codes sit above campaigns: archiving releases the campaign's codes, which is
+the codes domain's business, so the caller hands ``patch_campaign`` the codes
+domain's ``release_codes`` (``ReleaseCodes``) instead of this module reaching up.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from msgspec import UNSET
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from promo.campaigns.merge import merge
 from promo.campaigns.models import Campaign
 from promo.campaigns.schemas import (
     CampaignCreate,
@@ -28,8 +35,7 @@ from promo.campaigns.schemas import (
     Percentage,
     Rules,
 )
-from promo.codes.models import Code
-from promo.errors import Conflict, Invalid, NotFound
+from promo.errors import Conflict, FieldError, Invalid, NotFound
 from promo.money import is_currency
 
 # Which status may follow which; archived is final.
@@ -40,6 +46,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "archived": frozenset({"archived"}),
 }
 _CENT = Decimal("0.01")
+
+ReleaseCodes = Callable[[AsyncSession, int], Awaitable[None]]
+"""Frees an archived campaign's canonical forms for reuse (promo.codes.service.release_codes)."""
 
 
 def check_percent(field: str, percent: Decimal, *, allow_zero: bool) -> None:
@@ -60,6 +69,8 @@ def _check(
     timezone: str | None,
     discount: DiscountSpec,
     commission: Commission,
+    code_prefix: str | None,
+    affiliate_aliases: bool,
 ) -> None:
     if not is_currency(currency):
         raise Invalid.field("currency", f"unknown ISO 4217 currency {currency!r}")
@@ -76,6 +87,24 @@ def _check(
         raise Invalid.field("discount.currency", f"must be the campaign's currency {currency}")
     if commission.percent is not None:
         check_percent("commission.percent", commission.percent, allow_zero=True)
+    if affiliate_aliases and not code_prefix:
+        # Without a prefix an affiliate could take any code at all (FREE50, SUMMER20).
+        raise Invalid.field(
+            "code_prefix", "required while affiliate_aliases is true: aliases begin with it"
+        )
+
+
+def _check_budget(budget: int | None, budget_used: int) -> None:
+    """A budget covers at least what was already granted; lowering it to exactly that
+    exhausts the campaign."""
+    if budget is not None and budget < budget_used:
+        message = f"must be at least {budget_used}, the discount already granted"
+        raise Invalid(
+            "budget_below_spent",
+            f"limits.budget: {message}",
+            errors=[FieldError("limits.budget", message)],
+            extra={"budget_used": budget_used},
+        )
 
 
 def percent(value: Decimal | None) -> Decimal | None:
@@ -122,6 +151,19 @@ def rules_of(campaign: Campaign) -> Rules:
     return msgspec.convert(campaign.rules, Rules)
 
 
+def limits_of(campaign: Campaign) -> Limits:
+    return Limits(
+        max_redemptions=campaign.max_redemptions,
+        max_redemptions_per_customer=campaign.max_redemptions_per_customer,
+        budget=campaign.budget,
+    )
+
+
+def code_prefix(text: str | None) -> str | None:
+    """Prefixes are stored upper-case, as dedicated codes show them."""
+    return text.upper() if text else None
+
+
 async def create_campaign(
     session: AsyncSession, data: CampaignCreate, *, now: datetime
 ) -> Campaign:
@@ -132,6 +174,8 @@ async def create_campaign(
         timezone=data.timezone,
         discount=data.discount,
         commission=data.commission,
+        code_prefix=data.code_prefix,
+        affiliate_aliases=data.affiliate_aliases,
     )
     campaign = Campaign(
         name=data.name,
@@ -140,8 +184,10 @@ async def create_campaign(
         starts_at=data.starts_at,
         ends_at=data.ends_at,
         timezone=data.timezone,
-        code_prefix=data.code_prefix.upper() if data.code_prefix else None,
+        code_prefix=code_prefix(data.code_prefix),
         open_to_affiliates=data.open_to_affiliates,
+        affiliate_aliases=data.affiliate_aliases,
+        max_aliases_per_affiliate=data.max_aliases_per_affiliate,
         rules=msgspec.to_builtins(data.rules),
         redemptions_used=0,
         budget_used=0,
@@ -177,7 +223,12 @@ async def list_campaigns(
 
 
 async def patch_campaign(
-    session: AsyncSession, campaign: Campaign, patch: CampaignPatch, *, now: datetime
+    session: AsyncSession,
+    campaign: Campaign,
+    patch: CampaignPatch,
+    *,
+    release_codes: ReleaseCodes,
+    now: datetime,
 ) -> Campaign:
     """Apply the fields sent. Later validations see the new terms; past
     redemptions keep the amounts they were granted."""
@@ -199,7 +250,16 @@ async def patch_campaign(
         and patch.discount is UNSET
     ):
         discount = FixedAmount(amount_off=discount.amount_off, currency=None)
-    commission = commission_of(campaign) if patch.commission is UNSET else patch.commission
+    rules = rules_of(campaign) if patch.rules is UNSET else merge(rules_of(campaign), patch.rules)
+    limits = (
+        limits_of(campaign) if patch.limits is UNSET else merge(limits_of(campaign), patch.limits)
+    )
+    commission = (
+        commission_of(campaign)
+        if patch.commission is UNSET
+        else merge(commission_of(campaign), patch.commission)
+    )
+    prefix = campaign.code_prefix if patch.code_prefix is UNSET else code_prefix(patch.code_prefix)
     _check(
         currency=currency,
         starts_at=campaign.starts_at if patch.starts_at is UNSET else patch.starts_at,
@@ -207,21 +267,37 @@ async def patch_campaign(
         timezone=campaign.timezone if patch.timezone is UNSET else patch.timezone,
         discount=discount,
         commission=commission,
+        code_prefix=prefix,
+        affiliate_aliases=(
+            campaign.affiliate_aliases
+            if patch.affiliate_aliases is UNSET
+            else patch.affiliate_aliases
+        ),
     )
-    for field in ("name", "currency", "starts_at", "ends_at", "timezone", "open_to_affiliates"):
+    if limits.budget is not None and limits.budget != campaign.budget:
+        # Hold the row so that no redemption spends more between this check and
+        # the commit (they wait for it, then see the new budget).
+        await session.refresh(campaign, ["budget_used"], with_for_update=True)
+        _check_budget(limits.budget, campaign.budget_used)
+    for field in (
+        "name",
+        "currency",
+        "starts_at",
+        "ends_at",
+        "timezone",
+        "open_to_affiliates",
+        "affiliate_aliases",
+        "max_aliases_per_affiliate",
+    ):
         value = getattr(patch, field)
         if value is not UNSET:
             setattr(campaign, field, value)
-    if patch.code_prefix is not UNSET:
-        campaign.code_prefix = patch.code_prefix.upper() if patch.code_prefix else None
+    campaign.code_prefix = prefix
     if patch.discount is not UNSET:
         _apply_discount(campaign, patch.discount)
-    if patch.rules is not UNSET:
-        campaign.rules = msgspec.to_builtins(patch.rules)
-    if patch.limits is not UNSET:
-        _apply_limits(campaign, patch.limits)
-    if patch.commission is not UNSET:
-        _apply_commission(campaign, patch.commission)
+    campaign.rules = msgspec.to_builtins(rules)
+    _apply_limits(campaign, limits)
+    _apply_commission(campaign, commission)
     if patch.status is not UNSET and patch.status != campaign.status:
         campaign.status = patch.status
         if patch.status == "archived":
@@ -230,13 +306,6 @@ async def patch_campaign(
     await session.flush()
     await session.refresh(campaign)
     return campaign
-
-
-async def release_codes(session: AsyncSession, campaign_id: int) -> None:
-    """Archiving frees the campaign's canonical forms for reuse (SUMMER20 next year)."""
-    await session.execute(
-        update(Code).where(Code.campaign_id == campaign_id, Code.live).values(live=False)
-    )
 
 
 async def list_open_campaigns(

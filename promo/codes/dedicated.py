@@ -17,6 +17,16 @@ dedicated row per (campaign, affiliate); the insert goes through ``ON CONFLICT
 DO NOTHING``, and a refused insert reads the winner. When the derived code's
 canonical form is taken by another live code, a counter joins the numbers
 until a free form is found.
+
+Aliases (``ANNA10``-style extra codes) are the affiliate's own choice of
+text, so they are fenced in: off unless the campaign has ``affiliate_aliases``;
+then they begin with the campaign's ``code_prefix`` (on the canonical form),
+stay outside the space of every live batch pattern (an alias there would read
+as one of a batch's guess-resistant codes, or take one of its codes), and
+count against ``max_aliases_per_affiliate`` for the campaign. Concurrent
+requests of one affiliate for one campaign are serialised (an advisory lock
+on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) so that they cannot both pass the
+limit.
 """
 
 from __future__ import annotations
@@ -28,16 +38,17 @@ from datetime import datetime
 from functools import lru_cache
 
 from hashids import Hashids
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.affiliates.service import get_affiliate
 from promo.campaigns.models import Campaign
 from promo.campaigns.service import get_campaign
 from promo.codes.canonical import InvalidCode, canonical
-from promo.codes.models import Code
+from promo.codes.models import Code, CodeBatch
+from promo.codes.patterns import canonical_pattern, matcher, parse_charset, parse_pattern
 from promo.codes.service import canonical_or_invalid, insert_code
-from promo.errors import Conflict, Forbidden
+from promo.errors import Conflict, Forbidden, Invalid
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 """Upper-case letters and digits that are their own canonical form and cannot be misread."""
@@ -46,6 +57,8 @@ MIN_HASH_LENGTH = 6
 # codes shadowing one affiliate's forms); stop with a clear error.
 MAX_ATTEMPTS = 64
 _SALT_CONTEXT = b"promo:dedicated-codes:v1"
+# Advisory lock namespace (PostgreSQL) of "aliases of one affiliate in one campaign".
+ALIAS_LOCK_NAMESPACE = 0xA11A5
 
 
 def salt_from_secret(secret: str) -> str:
@@ -73,11 +86,13 @@ def derive_code(
 
 @dataclass(frozen=True)
 class Grant:
-    """What a request for a dedicated code yields; ``created`` if it stored any code."""
+    """What a request for a dedicated code yields; ``created`` if it stored any code,
+    ``alias_created`` if the alias is new."""
 
     code: Code
     alias: Code | None
     created: bool
+    alias_created: bool = False
 
 
 async def grant_dedicated_code(
@@ -104,14 +119,20 @@ async def grant_dedicated_code(
     affiliate = await get_affiliate(session, affiliate_id)
     if not affiliate.active:
         raise Conflict("affiliate_inactive", "An inactive affiliate gets no codes")
+    if alias_form is not None:
+        await _check_alias(session, campaign, alias_form)
     code, created = await _dedicated(session, secret, campaign, affiliate.id, now)
-    alias_code = None
+    alias_code, alias_created = None, False
     if alias is not None and alias_form is not None:
         alias_code, alias_created = await _alias(
             session, campaign, affiliate.id, text=alias, form=alias_form, now=now
         )
-        created = created or alias_created
-    return Grant(code=code, alias=alias_code, created=created)
+    return Grant(
+        code=code,
+        alias=alias_code,
+        created=created or alias_created,
+        alias_created=alias_created,
+    )
 
 
 async def _find_dedicated(
@@ -165,6 +186,56 @@ async def _dedicated(
     )
 
 
+async def _check_alias(session: AsyncSession, campaign: Campaign, form: str) -> None:
+    """What the campaign allows of an alias, before anything is written."""
+    if not campaign.affiliate_aliases:
+        raise Conflict(
+            "aliases_not_allowed",
+            "This campaign takes no aliases (its affiliate_aliases is false)",
+        )
+    # The prefix's canonical form (letters and digits only, so no slot in it).
+    prefix = canonical_pattern(campaign.code_prefix or "")
+    if not (form.startswith(prefix) and len(form) > len(prefix)):
+        raise Invalid.field(
+            "alias",
+            f"must begin with the campaign's code prefix {campaign.code_prefix} and go on after it",
+            "alias_prefix_mismatch",
+        )
+    if await _in_a_batch_space(session, form):
+        raise Invalid.field(
+            "alias",
+            "reads like a code of a generated batch of codes; choose another",
+            "alias_in_batch_space",
+        )
+
+
+async def _in_a_batch_space(session: AsyncSession, form: str) -> bool:
+    """Whether ``form`` is one of the codes some live batch pattern can produce.
+
+    Live: the batch's campaign is not archived (archived campaigns release
+    their codes). A pattern's codes are as long as its canonical form.
+    """
+    patterns = await session.execute(
+        select(CodeBatch.pattern, CodeBatch.charset)
+        .join(Campaign, Campaign.id == CodeBatch.campaign_id)
+        .where(Campaign.status != "archived", func.length(CodeBatch.pattern) == len(form))
+        .distinct()
+    )
+    return any(
+        matcher(parse_pattern(pattern, parse_charset(charset))).fullmatch(form)
+        for pattern, charset in patterns
+    )
+
+
+async def _lock_aliases(session: AsyncSession, campaign_id: int, affiliate_id: int) -> None:
+    """Serialise alias requests of one affiliate and campaign until commit."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:namespace, hashtext(:key))"),
+            {"namespace": ALIAS_LOCK_NAMESPACE, "key": f"{campaign_id}:{affiliate_id}"},
+        )
+
+
 async def _alias(
     session: AsyncSession,
     campaign: Campaign,
@@ -175,6 +246,23 @@ async def _alias(
     now: datetime,
 ) -> tuple[Code, bool]:
     """An extra code for the same affiliate and campaign; the same alias again is no conflict."""
+    await _lock_aliases(session, campaign.id, affiliate_id)
+    mine = (
+        Code.kind == "alias",
+        Code.campaign_id == campaign.id,
+        Code.affiliate_id == affiliate_id,
+    )
+    held = await session.scalar(select(Code).where(*mine, Code.canonical == form, Code.live))
+    if held is not None:
+        return held, False
+    count = await session.scalar(select(func.count()).select_from(Code).where(*mine, Code.live))
+    if (count or 0) >= campaign.max_aliases_per_affiliate:
+        raise Conflict(
+            "alias_limit_reached",
+            f"An affiliate may hold {campaign.max_aliases_per_affiliate} alias(es) "
+            "in this campaign (max_aliases_per_affiliate)",
+            extra={"max_aliases_per_affiliate": campaign.max_aliases_per_affiliate},
+        )
     code = await insert_code(
         session,
         campaign_id=campaign.id,
@@ -187,14 +275,6 @@ async def _alias(
     )
     if code is not None:
         return code, True
-    holder = await session.scalar(select(Code).where(Code.canonical == form, Code.live))
-    if (
-        holder is not None
-        and holder.kind == "alias"
-        and holder.campaign_id == campaign.id
-        and holder.affiliate_id == affiliate_id
-    ):
-        return holder, False
     raise Conflict(
         "alias_taken",
         f"{text.strip()!r} is taken: a live code reads the same ({form})",

@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from msgspec import UNSET
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.affiliates.models import Affiliate
 from promo.campaigns.models import Campaign
+from promo.campaigns.service import ReleaseCodes
 from promo.codes.canonical import InvalidCode, canonical
 from promo.codes.models import Code
 from promo.codes.schemas import CodePatch
@@ -100,6 +101,19 @@ async def create_code(
             extra={"canonical": form},
         )
     return code
+
+
+async def release_codes(session: AsyncSession, campaign_id: int) -> None:
+    """Archiving frees the campaign's canonical forms for reuse (SUMMER20 next year);
+    the rows stay, as history. Handed to ``promo.campaigns.service.patch_campaign``."""
+    await session.execute(
+        update(Code).where(Code.campaign_id == campaign_id, Code.live).values(live=False)
+    )
+
+
+def provide_release_codes() -> ReleaseCodes:
+    """The ``release_codes`` dependency of the campaigns' PATCH route."""
+    return release_codes
 
 
 async def find_code(session: AsyncSession, text: str) -> Code:

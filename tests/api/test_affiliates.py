@@ -120,7 +120,12 @@ async def test_list_pages_in_creation_order_and_filters_on_active(
     client: httpx.AsyncClient, marketer: dict[str, str]
 ) -> None:
     ids = [
-        (await create_affiliate(client, marketer, name=f"Affiliate {i}"))["id"] for i in range(5)
+        (
+            await create_affiliate(
+                client, marketer, name=f"Affiliate {i}", email=f"affiliate{i}@example.com"
+            )
+        )["id"]
+        for i in range(5)
     ]
     await client.patch(f"/v1/affiliates/{ids[1]}", json={"active": False}, headers=marketer)
 
@@ -286,3 +291,44 @@ async def test_me_with_a_key_bound_to_no_affiliate_is_404(
     response = await client.get("/v1/me", headers=bearer(keys[Role.ADMIN]))
     assert response.status_code == 404
     assert response.json()["code"] == "affiliate_not_found"
+
+
+@pytest.mark.parametrize(
+    "spelling", ["Anna.Smith+promo@GMail.com", "annasmith@googlemail.com", "AnnaSmith+x@gmail.com"]
+)
+async def test_a_second_affiliate_with_the_same_canonical_email_is_409(
+    client: httpx.AsyncClient, marketer: dict[str, str], spelling: str
+) -> None:
+    first = await create_affiliate(client, marketer)
+    response = await client.post(
+        "/v1/affiliates", json={"name": "Anna again", "email": spelling}, headers=marketer
+    )
+    assert response.status_code == 409, response.text
+    problem = response.json()
+    assert problem["code"] == "affiliate_email_taken"
+    assert problem["errors"][0]["field"] == "email"
+    listed = await client.get("/v1/affiliates", params={"limit": 500}, headers=marketer)
+    names = [a["name"] for a in listed.json()["items"]]
+    assert "Anna again" not in names
+    assert first["name"] in names
+
+
+async def test_patching_onto_another_affiliates_email_is_409_onto_its_own_is_fine(
+    client: httpx.AsyncClient, marketer: dict[str, str]
+) -> None:
+    anna = await create_affiliate(client, marketer)
+    bob = await create_affiliate(client, marketer, name="Bob", email="bob@example.com")
+    taken = await client.patch(
+        f"/v1/affiliates/{bob['id']}", json={"email": "anna.smith@gmail.com"}, headers=marketer
+    )
+    assert taken.status_code == 409, taken.text
+    assert taken.json()["code"] == "affiliate_email_taken"
+    assert taken.json()["errors"][0]["field"] == "email"
+    kept = await client.get(f"/v1/affiliates/{bob['id']}", headers=marketer)
+    assert kept.json()["email"] == "bob@example.com"
+
+    respelled = await client.patch(
+        f"/v1/affiliates/{anna['id']}", json={"email": "annasmith@gmail.com"}, headers=marketer
+    )
+    assert respelled.status_code == 200, respelled.text
+    assert respelled.json()["email"] == "annasmith@gmail.com"

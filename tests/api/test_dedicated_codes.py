@@ -24,6 +24,7 @@ from tests.support.clock import FrozenClock
 from tests.support.factories import bearer
 
 OPEN = {"open_to_affiliates": True}
+ALIASES = {"affiliate_aliases": True}
 HASH = re.compile(f"^[{ALPHABET}]{{6,}}$")
 
 
@@ -206,23 +207,27 @@ async def test_a_taken_canonical_form_leads_to_the_next_derivation(
 async def test_alias_is_granted_once_and_validates(
     client: httpx.AsyncClient, marketer: dict[str, str], checkout: dict[str, str]
 ) -> None:
-    campaign = await create_campaign(client, marketer)
+    campaign = await create_campaign(client, marketer, **ALIASES)
     anna = await new_affiliate(client, marketer)
     await ask(client, marketer, anna["id"], campaign["id"])
-    granted = await ask(client, marketer, anna["id"], campaign["id"], alias="Anna-10")
+    granted = await ask(client, marketer, anna["id"], campaign["id"], alias="Summer-Anna-10")
     assert granted.status_code == 201, "the alias is new"
     alias = granted.json()["alias"]
-    assert (alias["code"], alias["canonical"], alias["kind"]) == ("Anna-10", "ANNA10", "alias")
+    assert (alias["code"], alias["canonical"], alias["kind"]) == (
+        "Summer-Anna-10",
+        "SUMMERANNA10",
+        "alias",
+    )
     assert alias["affiliate_id"] == anna["id"]
     assert alias["campaign_id"] == campaign["id"]
 
-    again = await ask(client, marketer, anna["id"], campaign["id"], alias="anna10")
+    again = await ask(client, marketer, anna["id"], campaign["id"], alias="summerAnna10")
     assert again.status_code == 200
     assert again.json() == granted.json()
 
     response = await client.post(
         "/v1/validations",
-        json={"code": "ANNA 1O", "cart": cart(item("TSHIRT-1", 1, 2500))},
+        json={"code": "SUMMER ANNA 1O", "cart": cart(item("TSHIRT-1", 1, 2500))},
         headers=checkout,
     )
     assert response.json()["valid"] is True
@@ -232,18 +237,18 @@ async def test_alias_is_granted_once_and_validates(
 async def test_a_taken_alias_is_409_and_grants_nothing(
     client: httpx.AsyncClient, marketer: dict[str, str], db: AsyncSession, taken_by: str
 ) -> None:
-    campaign = await create_campaign(client, marketer)
+    campaign = await create_campaign(client, marketer, **ALIASES)
     anna = await new_affiliate(client, marketer)
     if taken_by == "vanity":
-        await create_code(client, marketer, campaign["id"], "ANNA10")
+        await create_code(client, marketer, campaign["id"], "SUMMERANNA10")
     else:
         bob = await new_affiliate(client, marketer, "Bob")
-        bobs = await ask(client, marketer, bob["id"], campaign["id"], alias="ANNA10")
+        bobs = await ask(client, marketer, bob["id"], campaign["id"], alias="SUMMERANNA10")
         assert bobs.status_code == 201
-    response = await ask(client, marketer, anna["id"], campaign["id"], alias="anna-1o")
+    response = await ask(client, marketer, anna["id"], campaign["id"], alias="summer-anna-1o")
     assert response.status_code == 409
     assert response.json()["code"] == "alias_taken"
-    assert response.json()["canonical"] == "ANNA10"
+    assert response.json()["canonical"] == "SUMMERANNA10"
     annas = await db.scalar(
         select(func.count())
         .select_from(Code)
@@ -314,10 +319,10 @@ async def test_unknown_fields_and_missing_campaign_are_422(
 async def test_an_affiliate_asks_for_its_own_code_on_an_open_campaign(
     client: httpx.AsyncClient, marketer: dict[str, str]
 ) -> None:
-    campaign = await create_campaign(client, marketer, **OPEN)
+    campaign = await create_campaign(client, marketer, **OPEN, **ALIASES)
     anna = await new_affiliate(client, marketer, create_key=True)
     own = bearer(anna["key"])
-    first = await ask(client, own, None, campaign["id"], alias="ANNA10")
+    first = await ask(client, own, None, campaign["id"], alias="SUMMERANNA10")
     assert first.status_code == 201, first.text
     assert first.json()["code"]["affiliate_id"] == anna["id"]
     by_marketer = await ask(client, marketer, anna["id"], campaign["id"])
@@ -329,7 +334,7 @@ async def test_an_affiliate_asks_for_its_own_code_on_an_open_campaign(
     items = listed.json()["items"]
     assert [(c["kind"], c["code"]) for c in items] == [
         ("dedicated", first.json()["code"]["code"]),
-        ("alias", "ANNA10"),
+        ("alias", "SUMMERANNA10"),
     ]
 
 

@@ -96,14 +96,18 @@ async def warm_up(service: Service, headers: dict[str, str]) -> None:
 
 
 async def test_concurrent_first_requests_make_exactly_one_code(service: Service) -> None:
-    campaign = await created(service, "/v1/campaigns", merged(SUMMER, {"open_to_affiliates": True}))
+    campaign = await created(
+        service,
+        "/v1/campaigns",
+        merged(SUMMER, {"open_to_affiliates": True, "affiliate_aliases": True}),
+    )
     anna = await created(
         service,
         "/v1/affiliates",
         {"name": "Anna", "email": "anna@example.com", "create_key": True},
     )
     await warm_up(service, bearer(anna["key"]))
-    body = {"campaign_id": campaign["id"], "alias": "ANNA10"}
+    body = {"campaign_id": campaign["id"], "alias": "SUMMERANNA10"}
     by_marketer = [
         service.client.post(
             f"/v1/affiliates/{anna['id']}/codes", json=body, headers=service.marketer
@@ -119,7 +123,7 @@ async def test_concurrent_first_requests_make_exactly_one_code(service: Service)
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {201: 1, 200: REQUESTS - 1}, [r.text for r in responses]
     assert len({r.json()["code"]["code"] for r in responses}) == 1
-    assert {r.json()["alias"]["canonical"] for r in responses} == {"ANNA10"}
+    assert {r.json()["alias"]["canonical"] for r in responses} == {"SUMMERANNA10"}
     assert await count_dedicated(service.engine, anna["id"]) == 1
 
 

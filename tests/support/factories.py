@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,12 +16,19 @@ from promo.campaigns.models import Campaign
 
 
 async def make_affiliate(
-    db: AsyncSession, *, now: datetime, name: str = "Anna", active: bool = True
+    db: AsyncSession,
+    *,
+    now: datetime,
+    name: str = "Anna",
+    active: bool = True,
+    email: str | None = None,
 ) -> Affiliate:
+    """An affiliate whose e-mail is ``<name>@example.com`` unless given (e-mails are unique)."""
+    email = email or f"{name.lower()}@example.com"
     affiliate = Affiliate(
         name=name,
-        email=f"{name.lower()}@example.com",
-        email_key=f"{name.lower()}@example.com",
+        email=email,
+        email_key=email,
         commission_percent=None,
         commission_fixed=None,
         payout_thresholds={},
@@ -61,7 +69,9 @@ async def make_key(
     db: AsyncSession, role: Role, *, now: datetime, affiliate_id: int | None = None
 ) -> str:
     if role is Role.AFFILIATE and affiliate_id is None:
-        affiliate_id = (await make_affiliate(db, now=now)).id
+        # Its own address, so that tests can still make "Anna" (anna@example.com).
+        unique = f"key.holder.{uuid.uuid4().hex[:12]}@example.com"
+        affiliate_id = (await make_affiliate(db, now=now, name="Key holder", email=unique)).id
     _, plaintext = await create_key(
         db, role=role, affiliate_id=affiliate_id, name=f"test {role}", now=now
     )
