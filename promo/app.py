@@ -83,6 +83,8 @@ def build_throttle(settings: Settings) -> Throttle:
         Limit("ip", settings.throttle_failures_per_ip),
         # The checkout's key is shared by all its shoppers: a signal, not a refusal.
         Limit("key", settings.throttle_failures_per_key, refuses=False),
+        # An affiliate probing for taken aliases is one partner: refused past it.
+        Limit("affiliate", settings.throttle_failures_per_key),
     ]
     if settings.throttle_key_hard_cap is not None:
         limits.append(Limit("key", settings.throttle_key_hard_cap, counter="key"))

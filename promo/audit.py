@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from promo.auth.guards import allow
-from promo.auth.service import Principal
+from promo.auth.roles import Principal
 from promo.db.metadata import Base, BigId, UtcDateTime
 from promo.deps import DbSession, PageCursor, PageLimit
 from promo.ids import Kind, encode

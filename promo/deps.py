@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promo.auth.service import Principal
+from promo.auth.roles import Principal
 from promo.clock import Clock
 from promo.db.autocommit import Unit
 from promo.schemas import DEFAULT_LIMIT, MAX_LIMIT

@@ -27,6 +27,7 @@ from promo.affiliates.schemas import (
 )
 from promo.auth.guards import allow
 from promo.auth.roles import Role
+from promo.auth.service import create_key
 from promo.campaigns import service as campaigns
 from promo.campaigns.schemas import Commission, OpenCampaign, OpenCampaignPage
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
@@ -63,7 +64,16 @@ class AffiliateController(Controller):
         principal: Caller,
     ) -> AffiliateCreated:
         """Create an affiliate; with ``create_key`` its API key is in the answer, once."""
-        affiliate, key = await service.create_affiliate(session, data, now=clock())
+        affiliate = await service.create_affiliate(session, data, now=clock())
+        key = None
+        if data.create_key:
+            _, key = await create_key(
+                session,
+                role=Role.AFFILIATE,
+                affiliate_id=affiliate.id,
+                name=f"affiliate {data.name}"[:200],
+                now=clock(),
+            )
         read = affiliate_read(affiliate)
         await audit.record(
             session, principal, "affiliate.create", read.id, now=clock(), details=data

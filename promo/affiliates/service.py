@@ -21,8 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.affiliates.models import EMAIL_UNIQUE, Affiliate
 from promo.affiliates.schemas import AffiliateCreate, AffiliatePatch
-from promo.auth.roles import Role
-from promo.auth.service import Principal, create_key
+from promo.auth.roles import Principal
 from promo.campaigns.schemas import Commission
 from promo.campaigns.service import check_percent, percent
 from promo.db.integrity import violated_unique_index
@@ -86,8 +85,9 @@ def commission_of(affiliate: Affiliate) -> Commission | None:
 
 async def create_affiliate(
     session: AsyncSession, data: AffiliateCreate, *, now: datetime
-) -> tuple[Affiliate, str | None]:
-    """Store a new affiliate and, when asked, its API key (plaintext returned once)."""
+) -> Affiliate:
+    """Store a new affiliate (its API key, when asked, is made by the route: keys
+    sit above the affiliates they may be bound to)."""
     _check_commission(data.commission)
     _check_thresholds(data.payout_thresholds)
     affiliate = Affiliate(
@@ -102,17 +102,8 @@ async def create_affiliate(
     _apply_commission(affiliate, data.commission)
     session.add(affiliate)
     await _flush(session, affiliate)
-    key = None
-    if data.create_key:
-        _, key = await create_key(
-            session,
-            role=Role.AFFILIATE,
-            affiliate_id=affiliate.id,
-            name=f"affiliate {data.name}"[:200],
-            now=now,
-        )
     await session.refresh(affiliate)
-    return affiliate, key
+    return affiliate
 
 
 def own_affiliate_id(principal: Principal) -> int:

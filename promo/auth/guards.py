@@ -9,8 +9,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
-from promo.auth.roles import Role
-from promo.auth.service import Principal
+from promo.auth.roles import Principal, Role
 from promo.errors import Forbidden
 
 

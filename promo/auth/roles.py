@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+import msgspec
+
 
 class Role(StrEnum):
     ADMIN = "admin"
@@ -11,3 +13,11 @@ class Role(StrEnum):
     CHECKOUT = "checkout"
     AFFILIATE = "affiliate"
     ACCOUNTANT = "accountant"
+
+
+class Principal(msgspec.Struct, frozen=True):
+    """Who is calling: the key's id, its role and, for affiliates, which one."""
+
+    key_id: int
+    role: Role
+    affiliate_id: int | None = None

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import msgspec
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.affiliates.models import Affiliate
 from promo.auth.keys import display_prefix, generate_key, hash_key, hashes_match
 from promo.auth.models import ApiKey
-from promo.auth.roles import Role
+from promo.auth.roles import Principal, Role
 from promo.db.autocommit import Autocommit
 from promo.errors import Invalid, NotFound
-
-
-class Principal(msgspec.Struct, frozen=True):
-    """Who is calling: the key's id, its role and, for affiliates, which one."""
-
-    key_id: int
-    role: Role
-    affiliate_id: int | None = None
 
 
 async def create_key(

@@ -32,7 +32,7 @@ from sqlalchemy import Table, bindparam, delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promo.auth.service import Principal
+from promo.auth.roles import Principal
 from promo.checkout.models import IdempotencyRecord
 from promo.db import dialect
 from promo.db.autocommit import Autocommit, InSession

@@ -12,7 +12,7 @@ import ipaddress
 
 from prometheus_client import Counter
 
-from promo.auth.service import Principal
+from promo.auth.roles import Principal
 from promo.checkout.reasons import CONCEALED_REASONS, GUESS_REASONS, UNIFORM_MESSAGE, UNIFORM_REASON
 from promo.checkout.schemas import CheckoutRequest
 from promo.checkout.throttle import Attempt

@@ -27,8 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promo import audit
 from promo.affiliates.service import own_affiliate_id
 from promo.auth.guards import allow
-from promo.auth.roles import Role
-from promo.auth.service import Principal
+from promo.auth.roles import Principal, Role
 from promo.codes import dedicated
 from promo.codes.routes import code_read
 from promo.codes.schemas import CodePage, DedicatedCodeCreate, DedicatedCodeRead
@@ -166,7 +165,9 @@ class MyCodeController(Controller):
         settings: Settings = state.settings
         throttle: GuessThrottle = state.throttle
         affiliate = own_affiliate_id(principal)
-        attempt = await throttle.begin({"key": str(principal.key_id)}) if data.alias else None
+        # The affiliate's own budget (refusing: one partner, not a store's shoppers).
+        who: dict[str, str | None] = {"affiliate": str(principal.affiliate_id)}
+        attempt = await throttle.begin(who) if data.alias else None
         try:
             grant = await dedicated.grant_dedicated_code(
                 session,
