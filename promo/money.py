@@ -14,15 +14,44 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from types import MappingProxyType
 
-MAX_AMOUNT = 2**53 - 1
-"""The largest money amount (in minor units) accepted at the edge.
+MAX_AMOUNT = 10**9
+"""The largest amount (in minor units) accepted at the edge: a unit price, a
+cart total, shipping, a refund, a budget, a fixed commission, a threshold, an
+adjustment. 10**9 minor units is 10,000,000.00 EUR or USD, ¥1,000,000,000.
 
-2**53 - 1 is JavaScript's ``Number.MAX_SAFE_INTEGER``: JSON consumers that
-parse numbers into doubles (browsers, many reporting tools) still read every
-accepted amount exactly. It is also far inside a PostgreSQL ``bigint``
-(2**63 - 1): at least 1024 maximal amounts can be summed before a report or a
-budget counter could overflow, and real amounts are many orders smaller.
+Chosen from the sums, not from one order: every sum the service forms (a
+report, a balance, a payout) adds ledger entries, each at most ``MAX_ENTRY``,
+and ``MAX_ENTRY * ROWS_SAFE`` (about 2.1e15) stays four times below
+``MAX_SAFE_INTEGER``. So a million maximal orders in one report row still
+reach JSON as exact numbers that a JavaScript client reads exactly, and a
+bigint never comes near overflowing (2**63 - 1 is 4.6e9 maximal entries away).
+The price: in currencies whose minor unit is worth very little (IDR, IRR,
+VND...) the ceiling is lower in value (IDR 10,000,000.00).
 """
+
+MAX_QUANTITY = 10**6
+"""The largest quantity of one cart line; a line's total is still bounded by
+``MAX_AMOUNT`` (the cart total is)."""
+
+MAX_ENTRY = 2 * MAX_AMOUNT
+"""The largest magnitude of one ledger entry's amount: a discount is at most
+the cart total plus its shipping, a commission its percentage of the order
+plus a fixed part, each bounded by ``MAX_AMOUNT``."""
+
+MAX_SAFE_INTEGER = 2**53 - 1
+"""JavaScript's ``Number.MAX_SAFE_INTEGER``: the largest JSON number that every
+client (browsers, spreadsheets, most reporting tools parse into doubles)
+reads exactly. No sum the service answers with may exceed it."""
+
+ROWS_SAFE = 2**20
+"""How many maximal entries one sum may add and stay exact in JSON, with a
+margin (see ``MAX_AMOUNT``)."""
+
+
+def is_json_safe(amount: int) -> bool:
+    """True when ``amount`` reaches a JSON client exactly (|amount| <= 2**53 - 1)."""
+    return -MAX_SAFE_INTEGER <= amount <= MAX_SAFE_INTEGER
+
 
 # ISO 4217 List One (SIX, edition published 2026-01-01): every code with a
 # numeric minor unit. Codes whose minor unit is "N.A." (XDR, XUA, XSU, the

@@ -1,23 +1,41 @@
-"""The base of every msgspec Struct at the HTTP edge, and cursor pagination.
+"""The base of every msgspec Struct at the HTTP edge, the bounded money types,
+and cursor pagination.
 
 Inputs reject unknown fields (422 naming the field). Outputs keep explicit
-nulls so clients see every field of the contract.
+nulls so clients see every field of the contract. Every amount a client
+sends is one of the types below, so the bounds of ``promo.money`` hold at
+every edge.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
+from typing import Annotated
 
 import msgspec
 
 from promo.errors import Invalid
+from promo.money import MAX_AMOUNT, MAX_QUANTITY
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 # PostgreSQL text cannot hold U+0000: text that is stored or looked up refuses it
 # here (422 naming the field) rather than in the database (a 500).
 NO_NUL = r"^[^\x00]*$"
+
+Amount = Annotated[int, msgspec.Meta(ge=0, le=MAX_AMOUNT, description="Minor units")]
+PositiveAmount = Annotated[int, msgspec.Meta(ge=1, le=MAX_AMOUNT, description="Minor units")]
+SignedAmount = Annotated[
+    int, msgspec.Meta(ge=-MAX_AMOUNT, le=MAX_AMOUNT, description="Minor units")
+]
+Quantity = Annotated[int, msgspec.Meta(ge=1, le=MAX_QUANTITY)]
+
+# Ids are bigint keys: a cursor past the largest one would overflow the query's
+# parameter (a 500), so it is refused with the other malformed cursors.
+MAX_ID = 2**63 - 1
+_CURSOR = re.compile(r"v1:([0-9]{1,19})")
 
 
 class Schema(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -34,10 +52,10 @@ def decode_cursor(cursor: str | None) -> int | None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        version, _, value = raw.partition(":")
-        if version != "v1" or not value.isdigit() or len(value) > 19:
+        match = _CURSOR.fullmatch(raw)
+        if match is None or int(match[1]) > MAX_ID:
             raise ValueError(raw)
-        return int(value)
+        return int(match[1])
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise Invalid.field(
             "cursor", "not a cursor returned by this API", "invalid_cursor"

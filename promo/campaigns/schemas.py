@@ -9,11 +9,10 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from promo.money import MAX_AMOUNT
 from promo.schemas import NO_NUL, Schema
+from promo.schemas import Amount as Amount  # re-exported: checkout imports it from here
+from promo.schemas import PositiveAmount as PositiveAmount
 
-Amount = Annotated[int, msgspec.Meta(ge=0, le=MAX_AMOUNT, description="Minor units")]
-PositiveAmount = Annotated[int, msgspec.Meta(ge=1, le=MAX_AMOUNT, description="Minor units")]
 Count = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 Percent = Annotated[
     Decimal,

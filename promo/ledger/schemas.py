@@ -8,11 +8,9 @@ from typing import Annotated, Literal
 import msgspec
 
 from promo.campaigns.schemas import Currency, Instant
-from promo.money import MAX_AMOUNT
-from promo.schemas import NO_NUL, Schema
+from promo.schemas import NO_NUL, Schema, SignedAmount
 
 Kind = Literal["redemption", "reversal", "refund", "adjustment", "payout"]
-SignedAmount = Annotated[int, msgspec.Meta(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
 
 
 class EntryRead(Schema):

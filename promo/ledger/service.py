@@ -5,6 +5,11 @@ Status is derived, never stored: ``pending`` before ``available_at``, then
 pay, per affiliate and currency, the approved and unpaid entries as of an
 instant when their sum reaches the affiliate's threshold; an entry can be
 covered only once (primary key of payout_items), so nothing is paid twice.
+
+Sums are exact (Python ints; PostgreSQL sums bigints as numeric) and every
+one that is answered stays within ``MAX_SAFE_INTEGER``, the largest number a
+JSON client reads exactly: the bounds of ``promo.money`` keep realistic sums
+far below it, and past it a report is refused and a payout pays what fits.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from promo.db import dialect
 from promo.errors import Invalid, NotFound
 from promo.ledger import entries as ledger
 from promo.ledger.models import LedgerEntry, Payout, PayoutItem
-from promo.money import is_currency
+from promo.money import MAX_SAFE_INTEGER, is_currency, is_json_safe
 
 entries = cast(Table, LedgerEntry.__table__)
 items = cast(Table, PayoutItem.__table__)
@@ -135,6 +140,7 @@ async def run_payouts(session: AsyncSession, *, as_of: datetime, now: datetime) 
     groups: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
     for row in unpaid:
         groups[(row.affiliate_id, row.currency)].append((row.id, row.commission))
+    groups = {group: payable(covered) for group, covered in groups.items()}
     if not groups:
         return []
     thresholds = {
@@ -181,6 +187,18 @@ async def run_payouts(session: AsyncSession, *, as_of: datetime, now: datetime) 
     return paid
 
 
+def payable(covered: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The entries (id, commission) one payout may cover: in id order, up to the
+    first that would take the amount past ``MAX_SAFE_INTEGER``; the rest wait
+    for the next run, so no payout amount is a number JSON clients misread."""
+    total = 0
+    for position, (_, commission) in enumerate(covered):
+        total += commission
+        if total > MAX_SAFE_INTEGER:
+            return covered[:position]
+    return covered
+
+
 class Totals(msgspec.Struct, frozen=True):
     affiliate_id: int | None
     currency: str
@@ -191,6 +209,9 @@ class Totals(msgspec.Struct, frozen=True):
     approved: int
     paid: int
     balance: int
+
+
+SUMS = ("orders", "revenue", "discount", "pending", "approved", "paid", "balance")
 
 
 def _totals_query(now: datetime) -> Any:
@@ -231,10 +252,15 @@ async def commission_report(
     """Per affiliate and currency over the ledger rows that ``filters`` select."""
     rows = await session.execute(_totals_query(now).where(*filter_clauses(filters)))
     # PostgreSQL sums bigints as numeric (Decimal); the amounts are integers.
-    return [
-        msgspec.convert(
-            {k: int(v) if isinstance(v, Decimal) else v for k, v in row._asdict().items()},
-            Totals,
-        )
+    totals = [
+        {k: int(v) if isinstance(v, Decimal) else v for k, v in row._asdict().items()}
         for row in rows
     ]
+    for total in totals:
+        if not all(is_json_safe(total[name]) for name in SUMS):
+            raise Invalid(
+                "total_out_of_range",
+                f"a total in {total['currency']} exceeds {MAX_SAFE_INTEGER}, the largest "
+                "number JSON clients read exactly; report a shorter period (from, to)",
+            )
+    return [msgspec.convert(total, Totals) for total in totals]

@@ -13,9 +13,14 @@ from hypothesis import strategies as st
 from promo.money import (
     CURRENCY_EXPONENTS,
     MAX_AMOUNT,
+    MAX_ENTRY,
+    MAX_QUANTITY,
+    MAX_SAFE_INTEGER,
+    ROWS_SAFE,
     div_round_half_up,
     exponent,
     is_currency,
+    is_json_safe,
     percent_of,
     split_largest_remainder,
     to_major_units,
@@ -71,9 +76,28 @@ def test_unknown_or_non_money_codes_are_not_currencies(code: str) -> None:
         exponent(code)
 
 
-def test_max_amount_is_json_safe_and_sums_fit_a_bigint() -> None:
-    assert MAX_AMOUNT == 2**53 - 1
-    assert MAX_AMOUNT * 1024 < 2**63
+def test_a_million_maximal_entries_sum_far_inside_the_json_safe_range() -> None:
+    """Every amount of an entry is at most MAX_ENTRY; a sum of ROWS_SAFE of them
+    stays four times below 2**53 - 1, and far below a bigint's limit."""
+    assert MAX_SAFE_INTEGER == 2**53 - 1
+    assert MAX_AMOUNT <= MAX_ENTRY
+    assert ROWS_SAFE >= 2**20
+    assert MAX_ENTRY * ROWS_SAFE * 4 <= MAX_SAFE_INTEGER
+    assert MAX_ENTRY * ROWS_SAFE * 4096 < 2**63
+    # A line of the largest quantity cannot carry more than the cart total anyway.
+    assert MAX_QUANTITY * MAX_AMOUNT < 2**63
+
+
+near_the_edge = st.integers(min_value=-4, max_value=4).flatmap(
+    lambda offset: st.sampled_from([2**53 + offset, -(2**53) + offset])
+)
+
+
+@given(st.integers(min_value=-(2**60), max_value=2**60) | near_the_edge)
+def test_json_safe_means_a_double_reads_it_and_its_neighbours_exactly(amount: int) -> None:
+    """JavaScript's Number.isSafeInteger: no other integer parses to the same double."""
+    exact = all(int(float(n)) == n for n in (amount - 1, amount, amount + 1))
+    assert is_json_safe(amount) == exact
 
 
 # --- percent_of -------------------------------------------------------------
@@ -245,7 +269,8 @@ def test_split_refuses_impossible_input(total: int, weights: list[int]) -> None:
         (5, "BHD", "0.005"),
         (-12345, "KWD", "-12.345"),
         (12345, "CLF", "1.2345"),
-        (MAX_AMOUNT, "EUR", "90071992547409.91"),
+        (MAX_AMOUNT, "EUR", "10000000.00"),
+        (2**53 - 1, "EUR", "90071992547409.91"),
     ],
 )
 def test_to_major_units_formats_exactly(amount: int, currency: str, expected: str) -> None:
