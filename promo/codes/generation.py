@@ -8,10 +8,12 @@ committed transaction that also adds what it inserted to the batch's
 
 On PostgreSQL two rounds run at once on two connections (the database's work
 dominates and this machine has two cores); their ``generated`` updates are
-serialised by the batch row. Each round holds the campaign row ``FOR SHARE``
-(archiving waits for it, and later rounds see the archive and stop) and adds
-to ``generated`` only while the batch is still ``running``: a batch marked
-failed meanwhile gets no more codes, as the round rolls back.
+serialised by the batch row. Each round holds the campaign row ``FOR KEY
+SHARE`` (``promo.codes.rounds.hold_campaign``: archiving waits for it, later
+rounds see the archive and stop, and redemptions, which only update the
+campaign's counters, never wait) and adds to ``generated`` only while the
+batch is still ``running``: a batch marked failed meanwhile gets no more
+codes, as the round rolls back.
 
 A run also holds a PostgreSQL session advisory lock on its batch, which tells
 a restarting process that the batch is alive elsewhere (another worker, the
@@ -30,12 +32,17 @@ from datetime import datetime
 from sqlalchemy import case, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from promo.campaigns.models import Campaign
 from promo.clock import Clock
 from promo.codes.batches import UNFINISHED, batch_pattern
 from promo.codes.models import CodeBatch
 from promo.codes.patterns import Pattern
-from promo.codes.rounds import MAX_STALLED_ROUNDS, chunk_size, insert_round, stalled_message
+from promo.codes.rounds import (
+    MAX_STALLED_ROUNDS,
+    chunk_size,
+    hold_campaign,
+    insert_round,
+    stalled_message,
+)
 from promo.db.engine import create_sessionmaker
 from promo.db.metadata import UtcDateTime
 
@@ -218,10 +225,7 @@ async def _round(
     """One committed round; (codes inserted, the batch's ``generated`` after it)."""
     async with sessions() as session, session.begin():
         # Lock order: campaign, then batch (then codes), as everywhere.
-        campaign_status = await session.scalar(
-            select(Campaign.status).where(Campaign.id == campaign_id).with_for_update(read=True)
-        )
-        if campaign_status == "archived":
+        if not await hold_campaign(session, campaign_id):
             raise GenerationStopped("the campaign was archived while generating")
         batch = await session.get(CodeBatch, batch_id)
         if batch is None or batch.status != "running":
