@@ -15,9 +15,15 @@ campaign's counters, never wait) and adds to ``generated`` only while the
 batch is still ``running``: a batch marked failed meanwhile gets no more
 codes, as the round rolls back.
 
-A run also holds a PostgreSQL session advisory lock on its batch, which tells
-a restarting process that the batch is alive elsewhere (another worker, the
-CLI) and must not be reported interrupted.
+A run also holds a PostgreSQL advisory lock on its batch, which tells a
+restarting process that the batch is alive elsewhere (another worker, the
+CLI) and must not be reported interrupted. It is a transaction-level lock
+(``pg_try_advisory_xact_lock``) in a transaction kept open on a connection of
+its own for the whole run: a transaction-pooling PgBouncer keeps a server
+connection for a transaction, never for a session, so a session-level lock
+would stay behind on a server connection that another client then gets, and
+its unlock would go elsewhere. The open transaction writes nothing and holds
+no snapshot between statements (READ COMMITTED), so it holds back no vacuum.
 """
 
 from __future__ import annotations
@@ -85,38 +91,33 @@ async def held_connection(bind: Bind) -> AsyncIterator[AsyncConnection]:
 
 
 async def _try_lock(connection: AsyncConnection, batch_id: int) -> bool:
+    """Take the run lock of ``batch_id`` until the connection's transaction ends."""
     if connection.dialect.name != "postgresql":
         return True
     locked = await connection.scalar(
-        text("SELECT pg_try_advisory_lock(:namespace, :batch)"),
+        text("SELECT pg_try_advisory_xact_lock(:namespace, :batch)"),
         {"namespace": RUN_LOCK_NAMESPACE, "batch": batch_id},
     )
     return bool(locked)
 
 
-async def _unlock(connection: AsyncConnection, batch_id: int) -> None:
-    if connection.dialect.name == "postgresql":
-        await connection.execute(
-            text("SELECT pg_advisory_unlock(:namespace, :batch)"),
-            {"namespace": RUN_LOCK_NAMESPACE, "batch": batch_id},
-        )
-
-
 @asynccontextmanager
 async def _run_lock(bind: Bind, batch_id: int) -> AsyncIterator[bool]:
-    """Whether this process may run the batch; held (PostgreSQL) until the block ends."""
-    async with held_connection(bind) as connection:
-        owns = connection is not bind
-        locked = await _try_lock(connection, batch_id)
-        if owns and connection.in_transaction():
-            await connection.commit()  # the lock outlives the transaction
-        try:
-            yield locked
-        finally:
-            if locked:
-                await _unlock(connection, batch_id)
-                if owns and connection.in_transaction():
-                    await connection.commit()
+    """Whether this process may run the batch; held (PostgreSQL) until the block ends.
+
+    On a connection of its own the lock's transaction ends with the block; a
+    test's connection keeps it until the test's transaction ends.
+    """
+    if isinstance(bind, AsyncConnection):
+        yield await _try_lock(bind, batch_id)
+        return
+    if bind.dialect.name != "postgresql":
+        # SQLite serves one process, and an open transaction there would hold
+        # its write lock (BEGIN IMMEDIATE) against the run's own rounds.
+        yield True
+        return
+    async with bind.connect() as connection, connection.begin():
+        yield await _try_lock(connection, batch_id)
 
 
 async def run_batch(

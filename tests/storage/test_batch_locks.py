@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from promo.campaigns.models import Campaign
@@ -157,3 +157,38 @@ async def test_archiving_during_a_batch_round_leaves_no_live_code(
     assert ended.error == "the campaign was archived while generating"
     assert 0 < ended.generated < 6_000
     assert await live_codes(engine, campaign["id"]) == 0
+
+
+async def test_the_run_lock_of_a_batch_lives_in_a_transaction(
+    committed: Settings, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction-pooling PgBouncer keeps a transaction's server connection,
+    not a session's: the lock that says "this batch is alive" must belong to
+    an open transaction, or it would outlive the run on a pooled connection."""
+    hold = HeldRound(monkeypatch)
+    async with running(committed, engine) as service:
+        campaign = await create_campaign(service.client, service.marketer)
+        batch_id = await pending_batch(engine, campaign["id"], "HL-##########", 2_000)
+        run = asyncio.create_task(generation.run_batch(engine, batch_id, clock=utc_now))
+        await asyncio.wait_for(hold.held.wait(), HOLD_SECONDS)
+        try:
+            async with engine.connect() as connection:
+                holders = (
+                    await connection.execute(
+                        text(
+                            "SELECT a.xact_start IS NOT NULL AS in_transaction "
+                            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                            "WHERE l.locktype = 'advisory' AND l.granted "
+                            "AND l.classid = :namespace AND l.objid = :batch AND l.objsubid = 2"
+                        ),
+                        {"namespace": generation.RUN_LOCK_NAMESPACE, "batch": batch_id},
+                    )
+                ).all()
+        finally:
+            hold.release.set()
+            ended = await run
+    assert [row.in_transaction for row in holders] == [True]
+    assert ended is not None
+    assert ended.status == "done"
+    # Released with the run: a restart now finds nothing alive to leave alone.
+    assert await generation.fail_interrupted(engine, now=utc_now()) == []
