@@ -8,14 +8,22 @@ committed transaction that also adds what it inserted to the batch's
 
 On PostgreSQL two rounds run at once on two connections (the database's work
 dominates and this machine has two cores); their ``generated`` updates are
-serialised by the batch row. Each round holds the campaign row ``FOR SHARE``
-(archiving waits for it, and later rounds see the archive and stop) and adds
-to ``generated`` only while the batch is still ``running``: a batch marked
-failed meanwhile gets no more codes, as the round rolls back.
+serialised by the batch row. Each round holds the campaign row ``FOR KEY
+SHARE`` (``promo.codes.rounds.hold_campaign``: archiving waits for it, later
+rounds see the archive and stop, and redemptions, which only update the
+campaign's counters, never wait) and adds to ``generated`` only while the
+batch is still ``running``: a batch marked failed meanwhile gets no more
+codes, as the round rolls back.
 
-A run also holds a PostgreSQL session advisory lock on its batch, which tells
-a restarting process that the batch is alive elsewhere (another worker, the
-CLI) and must not be reported interrupted.
+A run also holds a PostgreSQL advisory lock on its batch, which tells a
+restarting process that the batch is alive elsewhere (another worker, the
+CLI) and must not be reported interrupted. It is a transaction-level lock
+(``pg_try_advisory_xact_lock``) in a transaction kept open on a connection of
+its own for the whole run: a transaction-pooling PgBouncer keeps a server
+connection for a transaction, never for a session, so a session-level lock
+would stay behind on a server connection that another client then gets, and
+its unlock would go elsewhere. The open transaction writes nothing and holds
+no snapshot between statements (READ COMMITTED), so it holds back no vacuum.
 """
 
 from __future__ import annotations
@@ -30,12 +38,17 @@ from datetime import datetime
 from sqlalchemy import case, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from promo.campaigns.models import Campaign
 from promo.clock import Clock
 from promo.codes.batches import UNFINISHED, batch_pattern
 from promo.codes.models import CodeBatch
 from promo.codes.patterns import Pattern
-from promo.codes.rounds import MAX_STALLED_ROUNDS, chunk_size, insert_round, stalled_message
+from promo.codes.rounds import (
+    MAX_STALLED_ROUNDS,
+    chunk_size,
+    hold_campaign,
+    insert_round,
+    stalled_message,
+)
 from promo.db.engine import create_sessionmaker
 from promo.db.metadata import UtcDateTime
 
@@ -78,38 +91,33 @@ async def held_connection(bind: Bind) -> AsyncIterator[AsyncConnection]:
 
 
 async def _try_lock(connection: AsyncConnection, batch_id: int) -> bool:
+    """Take the run lock of ``batch_id`` until the connection's transaction ends."""
     if connection.dialect.name != "postgresql":
         return True
     locked = await connection.scalar(
-        text("SELECT pg_try_advisory_lock(:namespace, :batch)"),
+        text("SELECT pg_try_advisory_xact_lock(:namespace, :batch)"),
         {"namespace": RUN_LOCK_NAMESPACE, "batch": batch_id},
     )
     return bool(locked)
 
 
-async def _unlock(connection: AsyncConnection, batch_id: int) -> None:
-    if connection.dialect.name == "postgresql":
-        await connection.execute(
-            text("SELECT pg_advisory_unlock(:namespace, :batch)"),
-            {"namespace": RUN_LOCK_NAMESPACE, "batch": batch_id},
-        )
-
-
 @asynccontextmanager
 async def _run_lock(bind: Bind, batch_id: int) -> AsyncIterator[bool]:
-    """Whether this process may run the batch; held (PostgreSQL) until the block ends."""
-    async with held_connection(bind) as connection:
-        owns = connection is not bind
-        locked = await _try_lock(connection, batch_id)
-        if owns and connection.in_transaction():
-            await connection.commit()  # the lock outlives the transaction
-        try:
-            yield locked
-        finally:
-            if locked:
-                await _unlock(connection, batch_id)
-                if owns and connection.in_transaction():
-                    await connection.commit()
+    """Whether this process may run the batch; held (PostgreSQL) until the block ends.
+
+    On a connection of its own the lock's transaction ends with the block; a
+    test's connection keeps it until the test's transaction ends.
+    """
+    if isinstance(bind, AsyncConnection):
+        yield await _try_lock(bind, batch_id)
+        return
+    if bind.dialect.name != "postgresql":
+        # SQLite serves one process, and an open transaction there would hold
+        # its write lock (BEGIN IMMEDIATE) against the run's own rounds.
+        yield True
+        return
+    async with bind.connect() as connection, connection.begin():
+        yield await _try_lock(connection, batch_id)
 
 
 async def run_batch(
@@ -218,10 +226,7 @@ async def _round(
     """One committed round; (codes inserted, the batch's ``generated`` after it)."""
     async with sessions() as session, session.begin():
         # Lock order: campaign, then batch (then codes), as everywhere.
-        campaign_status = await session.scalar(
-            select(Campaign.status).where(Campaign.id == campaign_id).with_for_update(read=True)
-        )
-        if campaign_status == "archived":
+        if not await hold_campaign(session, campaign_id):
             raise GenerationStopped("the campaign was archived while generating")
         batch = await session.get(CodeBatch, batch_id)
         if batch is None or batch.status != "running":

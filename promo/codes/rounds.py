@@ -13,6 +13,15 @@ uniqueness error.
   form, so concurrent rounds that draw the same codes take their index locks
   in the same order and cannot deadlock.
 - SQLite: ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``, executemany.
+
+A round first takes its campaign row ``FOR KEY SHARE`` (``hold_campaign``):
+the weakest row lock, the one the codes' foreign key takes anyway. It does
+not conflict with the ``UPDATE`` of the campaign's counters and budget that
+every redemption makes (a ``FOR NO KEY UPDATE``), so checkout never waits for
+a batch; it conflicts only with ``FOR UPDATE``, which archiving takes
+(``promo.campaigns.service.release_codes``). So an archive waits for the
+rounds in flight and then releases their codes too, and a round that starts
+after an archive sees it and inserts nothing.
 """
 
 from __future__ import annotations
@@ -21,8 +30,10 @@ import io
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from promo.campaigns.models import Campaign
 from promo.codes.batches import batch_pattern
 from promo.codes.models import Code, CodeBatch
 from promo.codes.patterns import Pattern, generate_rows, parse_rows
@@ -111,6 +122,22 @@ async def _executemany_round(
     return len((await session.execute(statement, rows)).all())
 
 
+async def hold_campaign(session: AsyncSession, campaign_id: int) -> bool:
+    """Whether the campaign still takes new codes (it is not archived); its row
+    stays held ``FOR KEY SHARE`` (PostgreSQL) until the transaction ends.
+
+    Under READ COMMITTED a lock that had to wait for an archive returns the
+    row as the archive left it, so a round never inserts into an archived
+    campaign. SQLite: the transaction already holds the database's write lock.
+    """
+    status = await session.scalar(
+        select(Campaign.status)
+        .where(Campaign.id == campaign_id)
+        .with_for_update(read=True, key_share=True)
+    )
+    return status is not None and status != "archived"
+
+
 async def insert_round(session: AsyncSession, batch: CodeBatch, pattern: Pattern, need: int) -> int:
     """Draw ``need`` codes and insert those that are free; how many went in."""
     if session.get_bind().dialect.name == "postgresql":
@@ -120,6 +147,8 @@ async def insert_round(session: AsyncSession, batch: CodeBatch, pattern: Pattern
 
 async def fill_inline(session: AsyncSession, batch: CodeBatch, *, now: datetime) -> CodeBatch:
     """Generate a small batch inside the caller's transaction and mark it done."""
+    if not await hold_campaign(session, batch.campaign_id):
+        raise Conflict("campaign_archived", "An archived campaign gets no new codes")
     pattern = batch_pattern(batch)
     stalled = 0
     while batch.generated < batch.count:

@@ -105,7 +105,13 @@ async def create_code(
 
 async def release_codes(session: AsyncSession, campaign_id: int) -> None:
     """Archiving frees the campaign's canonical forms for reuse (SUMMER20 next year);
-    the rows stay, as history. Handed to ``promo.campaigns.service.patch_campaign``."""
+    the rows stay, as history. Handed to ``promo.campaigns.service.patch_campaign``.
+
+    ``FOR UPDATE`` first: it waits for code inserts in flight (they hold the
+    row ``FOR KEY SHARE``: the foreign key, a batch round), so the UPDATE
+    below sees and releases their codes too; redemptions never take it.
+    """
+    await session.execute(select(Campaign.id).where(Campaign.id == campaign_id).with_for_update())
     await session.execute(
         update(Code).where(Code.campaign_id == campaign_id, Code.live).values(live=False)
     )
