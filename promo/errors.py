@@ -161,49 +161,82 @@ def render_domain_error(exc: DomainError) -> tuple[int, bytes]:
     return details.status_code, msgspec.json.encode(body)
 
 
+class StructFieldError(ValueError):
+    """Raised by a Struct's ``__post_init__`` about one of its own fields.
+
+    msgspec locates the error at the Struct (``$.commission``) and chains the
+    exception it caught: this type names the field within it, so the problem
+    says ``commission.percent`` without anyone reading the message.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
 # msgspec reports the failing location as "... - at `$.cart.items[0].quantity`".
 _AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
 _MISSING_FIELD = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
+# Litestar decodes the body as the handler's ``data`` argument, so the body's
+# paths are ``$.data...`` in the error of its signature model.
+_BODY_ARGUMENT = ".data"
 
 
-def _field_error(path: str, message: str) -> FieldError:
-    """Name the field exactly, including an unknown or missing field msgspec only
-    names in its message."""
+def _joined(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _field_error(path: str, message: str, cause: BaseException | None = None) -> FieldError:
+    """Name the field exactly, including a field msgspec only names in its
+    message (unknown, missing) or a Struct names in a ``StructFieldError``."""
+    if isinstance(cause, StructFieldError):
+        return FieldError(_joined(path, cause.field), cause.message)
     for pattern, meaning in ((_UNKNOWN_FIELD, "unknown field"), (_MISSING_FIELD, "required")):
         named = pattern.match(message)
         if named:
-            path = f"{path}.{named.group('name')}" if path else named.group("name")
-            message = meaning
-            break
+            return FieldError(_joined(path, named.group("name")), meaning)
     return FieldError(path or "body", message)
 
 
-def field_error_from_msgspec(message: str) -> FieldError:
-    """Turn a msgspec ``ValidationError`` message into ``FieldError(path, message)``."""
-    match = _AT_PATH.match(message.strip())
-    if match is None:
-        return _field_error("", message)
-    return _field_error((match.group("path") or "").lstrip("."), match.group("message"))
+def body_error_from_msgspec(error: msgspec.ValidationError) -> FieldError | None:
+    """The body's field error in the error of Litestar's signature model, with
+    the full path msgspec gives (Litestar's own items keep only the start of the
+    message and a path rebuilt from it); None when the error is not the body's."""
+    match = _AT_PATH.match(str(error).strip())
+    path = match.group("path") if match else None
+    inside = (f"{_BODY_ARGUMENT}.", f"{_BODY_ARGUMENT}[")
+    if match is None or path is None or not (path == _BODY_ARGUMENT or path.startswith(inside)):
+        return None
+    within = path[len(_BODY_ARGUMENT) :].lstrip(".")
+    return _field_error(within, match.group("message"), error.__cause__)
 
 
 def _validation_error(exc: ValidationException) -> ProblemDetailsException:
     """Litestar raises this for bodies, query and path parameters it cannot decode.
 
     Its items carry ``key`` (``data`` for the body as a whole, else the body
-    path or the parameter name) and ``message``.
+    path or the parameter name), ``message`` and ``source``; the body's item is
+    replaced by the one read from msgspec's own error (the exception's cause).
     """
     items = [
         item
         for item in (exc.extra if isinstance(exc.extra, list) else [])
         if isinstance(item, dict)
     ]
+    cause = exc.__cause__
+    body = body_error_from_msgspec(cause) if isinstance(cause, msgspec.ValidationError) else None
     errors: list[FieldError] = []
     for item in items:
         key = str(item.get("key") or "")
         message = str(item.get("message") or exc.detail)
         if key == "data" and message == "'data'":
             return problem(400, "body_required", "Bad request", "A JSON request body is required")
+        if body is not None and item.get("source") == "body":
+            errors.append(body)
+            body = None
+            continue
         errors.append(_field_error("" if key == "data" else key, message))
     if not errors:
         return problem(400, "bad_request", "Bad request", str(exc.detail))

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from promo.errors import StructFieldError
 from promo.schemas import NO_NUL, Schema
 from promo.schemas import Amount as Amount  # re-exported: checkout imports it from here
 from promo.schemas import PositiveAmount as PositiveAmount
@@ -38,7 +39,7 @@ def check_reach(field: str, percent: Decimal | None) -> None:
     field; a number this far out would break its rounding instead (a 500).
     """
     if percent is not None and percent.is_finite() and percent.adjusted() >= 3:
-        raise ValueError(f"{field}: must satisfy 0 < percent <= 100")
+        raise StructFieldError(field, "must satisfy 0 < percent <= 100")
 
 
 def check_instant(field: str, value: datetime | UnsetType | None) -> None:
@@ -48,7 +49,7 @@ def check_instant(field: str, value: datetime | UnsetType | None) -> None:
         try:
             value.astimezone(UTC)
         except OverflowError:
-            raise ValueError(f"{field}: must lie between years 1 and 9999 in UTC") from None
+            raise StructFieldError(field, "must lie between years 1 and 9999 in UTC") from None
 
 
 class Percentage(Schema, tag="percentage", tag_field="type"):

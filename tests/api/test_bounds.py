@@ -36,19 +36,13 @@ MiB = 1024 * 1024
 
 def misnamed(response: httpx.Response, field: str) -> str | None:
     """None when ``response`` is a 422 problem whose first field error is ``field``,
-    else what is wrong with it.
-
-    ``"discount > percent_off"``: the error is on ``discount`` and its message names
-    ``percent_off`` (checks of a whole object report the object's path)."""
+    else what is wrong with it."""
     if response.status_code != 422 or not response.headers["content-type"].startswith(PROBLEM):
         return f"{response.status_code} {response.text[:300]}"
     body = response.json()
-    where, _, inner = field.partition(" > ")
     errors = body.get("errors") or [{}]
-    if errors[0].get("field") != where or not body["detail"].startswith(f"{where}:"):
+    if errors[0].get("field") != field or not body["detail"].startswith(f"{field}:"):
         return f"names {errors[0].get('field')!r}: {body['detail'][:300]}"
-    if inner and not errors[0]["message"].startswith(f"{inner}:"):
-        return f"message does not name {inner!r}: {errors[0]['message']}"
     return None
 
 
@@ -363,7 +357,7 @@ CAMPAIGN_BOUNDS: list[tuple[str, dict[str, Any], str]] = [
     ("negative percent", campaign(**percentage(-5)), "discount.percent_off"),
     ("percent NaN", campaign(**percentage("NaN")), "discount.percent_off"),
     ("percent Infinity", campaign(**percentage("Infinity")), "discount.percent_off"),
-    ("percent 1e999999", campaign(**percentage("1e999999")), "discount > percent_off"),
+    ("percent 1e999999", campaign(**percentage("1e999999")), "discount.percent_off"),
     ("percent 1e-999999", campaign(**percentage("1e-999999")), "discount.percent_off"),
     ("percent not a number", campaign(**percentage("ten")), "discount.percent_off"),
     (
@@ -384,7 +378,7 @@ CAMPAIGN_BOUNDS: list[tuple[str, dict[str, Any], str]] = [
     (
         "commission percent 1e999999",
         campaign(commission={"percent": "1e999999"}),
-        "commission > percent",
+        "commission.percent",
     ),
     ("commission with 3 decimals", campaign(commission={"percent": "1.001"}), "commission.percent"),
     (
@@ -396,14 +390,14 @@ CAMPAIGN_BOUNDS: list[tuple[str, dict[str, Any], str]] = [
     (
         "starts_at before year 1 in UTC",
         campaign(starts_at="0001-01-01T00:00:00+10:00"),
-        "body > starts_at",
+        "starts_at",
     ),
     (
         "starts_at after 9999 in UTC",
         campaign(starts_at="9999-12-31T23:00:00-10:00", ends_at=None),
-        "body > starts_at",
+        "starts_at",
     ),
-    ("ends_at after 9999 in UTC", campaign(ends_at="9999-12-31T23:00:00-10:00"), "body > ends_at"),
+    ("ends_at after 9999 in UTC", campaign(ends_at="9999-12-31T23:00:00-10:00"), "ends_at"),
 ]
 
 
@@ -420,9 +414,9 @@ async def test_campaign_out_of_bounds_names_the_field(
 CAMPAIGN_PATCH_BOUNDS: list[tuple[str, dict[str, Any], str]] = [
     ("name with NUL", {"name": NUL}, "name"),
     ("name of 201", {"name": "n" * 201}, "name"),
-    ("starts_at before year 1", {"starts_at": "0001-01-01T00:00:00+10:00"}, "body > starts_at"),
-    ("ends_at after 9999", {"ends_at": "9999-12-31T23:00:00-10:00"}, "body > ends_at"),
-    ("percent 1e999999", percentage("1e999999"), "discount > percent_off"),
+    ("starts_at before year 1", {"starts_at": "0001-01-01T00:00:00+10:00"}, "starts_at"),
+    ("ends_at after 9999", {"ends_at": "9999-12-31T23:00:00-10:00"}, "ends_at"),
+    ("percent 1e999999", percentage("1e999999"), "discount.percent_off"),
     ("percent with 3 decimals", percentage("0.125"), "discount.percent_off"),
     ("1001 include_skus", {"rules": {"include_skus": ["s"] * 1001}}, "rules.include_skus"),
     ("budget over MAX_AMOUNT", {"limits": {"budget": MAX_AMOUNT + 1}}, "limits.budget"),

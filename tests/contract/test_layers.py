@@ -33,6 +33,8 @@ LAYERS: list[set[str]] = [
 ]
 # Modules that put the others together, above every layer.
 TOP = {"app", "cli", "demo", "openapi", "__main__", "__init__"}
+
+
 def is_routes(name: str) -> bool:
     return name.endswith("routes.py")
 
