@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from promo.campaigns.schemas import Amount, Currency, Token
+from promo.campaigns.schemas import Currency, Token
 from promo.codes.schemas import CodeText
 from promo.money import MAX_AMOUNT
-from promo.schemas import NO_NUL, Schema
+from promo.schemas import NO_NUL, Amount, Schema
 
 MAX_CART_ITEMS = 1000
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
