@@ -14,11 +14,13 @@ same characters, into its query.
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, literal
+from sqlalchemy import case, literal
 from sqlalchemy.sql import ColumnElement
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TEXT_MARK = "'"
+# The same characters as a POSIX bracket expression ("-" last, so it is literal).
+FORMULA_START_PATTERN = "^[" + "".join(sorted(FORMULA_STARTS, key=lambda c: c == "-")) + "]"
 
 
 def neutralise(text: str) -> str:
@@ -28,6 +30,4 @@ def neutralise(text: str) -> str:
 
 def neutralise_sql(text: ColumnElement[str]) -> ColumnElement[str]:
     """``neutralise`` as a SQL expression (NULL stays NULL)."""
-    return case(
-        (func.substr(text, 1, 1).in_(FORMULA_STARTS), literal(TEXT_MARK) + text), else_=text
-    )
+    return case((text.regexp_match(FORMULA_START_PATTERN), literal(TEXT_MARK) + text), else_=text)

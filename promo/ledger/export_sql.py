@@ -19,7 +19,7 @@ from sqlalchemy import Select, Text, bindparam, case, cast, func, literal, liter
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql import ColumnElement
 
-from promo.csv_cells import neutralise_sql
+from promo.csv_cells import FORMULA_START_PATTERN, neutralise_sql
 from promo.db.public_ids import with_public_ids
 from promo.ids import Kind
 from promo.ledger.service import Filters, entries, filter_clauses, items
@@ -102,9 +102,12 @@ def _fields(c: Columns, ids: Ids) -> list[tuple[str, ColumnElement[str], bool]]:
 def _csv_field(value: ColumnElement[str], free_text: bool) -> ColumnElement[str]:
     if not free_text:
         return func.coalesce(value, literal(""))
-    value = neutralise_sql(value)
-    quoted = literal('"') + func.replace(value, '"', '""') + literal('"')
-    return case((value.regexp_match(NEEDS_QUOTES), quoted), else_=func.coalesce(value, ""))
+    # Most text needs neither: one regular expression decides, as before the rule.
+    special = value.regexp_match(f"{FORMULA_START_PATTERN}|{NEEDS_QUOTES}")
+    shown = neutralise_sql(value)
+    quoted = literal('"') + func.replace(shown, '"', '""') + literal('"')
+    rendered = case((shown.regexp_match(NEEDS_QUOTES), quoted), else_=shown)
+    return case((special, rendered), else_=func.coalesce(value, ""))
 
 
 def csv_line(c: Columns, ids: Ids) -> ColumnElement[str]:
