@@ -41,6 +41,7 @@ from promo.db.session import provide_session, provide_unit
 from promo.deps import provide_clock
 from promo.errors import problem_details_plugin
 from promo.health import HealthController
+from promo.ledger.payout_routes import get_payout, list_payouts
 from promo.ledger.routes import (
     LedgerController,
     commission_report,
@@ -64,6 +65,8 @@ ROUTE_HANDLERS: list[Any] = [
     my_redemptions,
     LedgerController,
     run_payouts,
+    list_payouts,
+    get_payout,
     commission_report,
     my_earnings,
     AffiliateController,

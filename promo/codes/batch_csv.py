@@ -21,13 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from promo.codes.generation import Bind, held_connection
 from promo.codes.models import Code
+from promo.csv_cells import neutralise
 
 HEADER = b"code\n"
 PAGE = 5_000
 
 
 def _lines(codes: list[str]) -> bytes:
-    return ("\n".join(codes) + "\n").encode("ascii") if codes else b""
+    # A code may start with "-" (a pattern's literal part): neutralised for spreadsheets.
+    return ("\n".join(map(neutralise, codes)) + "\n").encode("ascii") if codes else b""
 
 
 async def batch_codes_csv(bind: Bind, batch_id: int) -> AsyncIterator[bytes]:

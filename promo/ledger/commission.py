@@ -3,9 +3,12 @@
 Commission = round_half_up(net order x percent / 100) + fixed, where the net
 order is the eligible items after discount (shipping excluded). The
 affiliate's own plan overrides the campaign's default, field by field.
-A partial refund shrinks the percentage part by the refunded share (round
-half up, computed on the cumulative share so that repeated refunds never
-drift); the fixed part goes only with a full rollback.
+A partial refund shrinks the percentage part by the refunded share:
+``round_half_up(percentage x refunded so far / order amount)`` is taken back,
+computed on the cumulative refund so that repeated refunds never drift, the
+rule that also gives the budget back its share of the discount. Each refund's
+entry is the new target less what the redemption's entries already add up to;
+the fixed part goes only with the full rollback, which reverses all of it.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ def commission_after_refund(
     commission: int, fixed: int, order_amount: int, refunded_total: int
 ) -> int:
     """What the redemption's commission is worth once ``refunded_total`` of the
-    order has been refunded (not yet fully)."""
+    order has been refunded (not yet fully): less the refunded share of the
+    percentage part, rounded half up."""
     percentage = commission - fixed
-    return fixed + share(percentage, order_amount - refunded_total, order_amount)
+    return commission - share(percentage, refunded_total, order_amount)

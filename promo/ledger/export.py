@@ -5,7 +5,9 @@ session closed, so the export opens its own connection with its own
 snapshot (REPEATABLE READ on PostgreSQL; a deferred read transaction on
 SQLite, which WAL keeps from blocking writers) and reads in id order.
 Amounts are decimal major units per currency exponent; timestamps are UTC
-ISO 8601; ids are the public ones.
+ISO 8601; ids are the public ones. In CSV, client text that would start a
+spreadsheet formula is neutralised (``promo.csv_cells``); JSON lines keep it
+as written.
 
 PostgreSQL renders the rows itself, a chunk per query, on two connections
 sharing one snapshot (``promo.ledger.export_sql``, ``export_streams``); on
@@ -24,7 +26,9 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from promo.csv_cells import neutralise
 from promo.ids import Kind, encode
+from promo.ledger.export_sql import FREE_TEXT
 from promo.ledger.export_streams import stream_rendered
 from promo.ledger.service import Filters, entries, entries_with_payout, filter_clauses
 from promo.money import to_major_units
@@ -47,6 +51,7 @@ COLUMNS = (
     "note",
 )
 BATCH_ROWS = 5000
+_FREE_TEXT_AT = frozenset(COLUMNS.index(name) for name in FREE_TEXT)
 
 
 def _instant(value: datetime) -> str:
@@ -81,7 +86,9 @@ def _csv(rows: list[tuple[str, ...]], header: bool) -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180
     if header:
         writer.writerow(COLUMNS)
-    writer.writerows(rows)
+    writer.writerows(
+        [neutralise(v) if i in _FREE_TEXT_AT else v for i, v in enumerate(row)] for row in rows
+    )
     return buffer.getvalue().encode()
 
 

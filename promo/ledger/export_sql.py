@@ -19,6 +19,7 @@ from sqlalchemy import Select, Text, bindparam, case, cast, func, literal, liter
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql import ColumnElement
 
+from promo.csv_cells import FORMULA_START_PATTERN, neutralise_sql
 from promo.db.public_ids import with_public_ids
 from promo.ids import Kind
 from promo.ledger.service import Filters, entries, filter_clauses, items
@@ -32,6 +33,9 @@ Line = Callable[[Columns, Ids], ColumnElement[str]]
 INSTANT_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
 # Python's csv module (QUOTE_MINIMAL) quotes a field holding one of these.
 NEEDS_QUOTES = '[",\r\n]'
+# The columns holding text a client wrote: CSV neutralises what would start a
+# formula (``promo.csv_cells``) and quotes; JSON escapes. Both renderers use this.
+FREE_TEXT = ("order_id", "code", "note")
 
 
 def _unit() -> ColumnElement[Any]:
@@ -75,34 +79,39 @@ ID_COLUMNS = {
 
 def _fields(c: Columns, ids: Ids) -> list[tuple[str, ColumnElement[str], bool]]:
     """(column, text or NULL, free text?) in the export's column order."""
-    return [
-        ("id", ids["id"], False),
-        ("created_at", _instant(c.created_at), False),
-        ("kind", c.kind, False),
-        ("redemption_id", ids["redemption_id"], False),
-        ("order_id", func.nullif(c.order_id, ""), True),
-        ("code", func.nullif(c.code, ""), True),
-        ("campaign_id", ids["campaign_id"], False),
-        ("affiliate_id", ids["affiliate_id"], False),
-        ("currency", c.currency, False),
-        ("order_amount", _major(c, "order_amount"), False),
-        ("discount", _major(c, "discount"), False),
-        ("commission", _major(c, "commission"), False),
-        ("available_at", _instant(c.available_at), False),
-        ("payout_id", ids["paid_by"], False),
-        ("note", func.nullif(c.note, ""), True),
+    fields: list[tuple[str, ColumnElement[str]]] = [
+        ("id", ids["id"]),
+        ("created_at", _instant(c.created_at)),
+        ("kind", c.kind),
+        ("redemption_id", ids["redemption_id"]),
+        ("order_id", func.nullif(c.order_id, "")),
+        ("code", func.nullif(c.code, "")),
+        ("campaign_id", ids["campaign_id"]),
+        ("affiliate_id", ids["affiliate_id"]),
+        ("currency", c.currency),
+        ("order_amount", _major(c, "order_amount")),
+        ("discount", _major(c, "discount")),
+        ("commission", _major(c, "commission")),
+        ("available_at", _instant(c.available_at)),
+        ("payout_id", ids["paid_by"]),
+        ("note", func.nullif(c.note, "")),
     ]
+    return [(name, value, name in FREE_TEXT) for name, value in fields]
 
 
 def _csv_field(value: ColumnElement[str], free_text: bool) -> ColumnElement[str]:
     if not free_text:
         return func.coalesce(value, literal(""))
-    quoted = literal('"') + func.replace(value, '"', '""') + literal('"')
-    return case((value.regexp_match(NEEDS_QUOTES), quoted), else_=func.coalesce(value, ""))
+    # Most text needs neither: one regular expression decides, as before the rule.
+    special = value.regexp_match(f"{FORMULA_START_PATTERN}|{NEEDS_QUOTES}")
+    shown = neutralise_sql(value)
+    quoted = literal('"') + func.replace(shown, '"', '""') + literal('"')
+    rendered = case((shown.regexp_match(NEEDS_QUOTES), quoted), else_=shown)
+    return case((special, rendered), else_=func.coalesce(value, ""))
 
 
 def csv_line(c: Columns, ids: Ids) -> ColumnElement[str]:
-    """One RFC 4180 record, CRLF included."""
+    """One RFC 4180 record, CRLF included; client text neutralised (``promo.csv_cells``)."""
     first, *rest = (_csv_field(value, free_text) for _, value, free_text in _fields(c, ids))
     line = first
     for field in rest:

@@ -57,6 +57,24 @@ class PayoutRead(Schema):
     created_at: datetime
 
 
+class PayoutSummary(PayoutRead, kw_only=True):
+    """A payout in the list: how many ledger entries it covers, not the entries."""
+
+    entries: int
+
+
+class PayoutPage(Schema):
+    items: list[PayoutSummary]
+    next_cursor: str | None
+
+
+class PayoutDetail(PayoutRead, kw_only=True):
+    """A payout and every ledger entry it covers, in id order (the payout's own
+    negative ``payout`` entry excluded): what a transfer is reconciled against."""
+
+    items: list[EntryRead]
+
+
 class PayoutRunResult(Schema):
     as_of: datetime
     payouts: list[PayoutRead]

@@ -199,6 +199,42 @@ def payable(covered: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return covered
 
 
+async def list_payouts(
+    session: AsyncSession,
+    *,
+    affiliate_id: int | None,
+    currency: str | None,
+    after_id: int | None,
+    limit: int,
+) -> list[Any]:
+    """Payouts in id order, each with ``entries``: how many entries it covers."""
+    covered = (
+        select(func.count())
+        .where(items.c.payout_id == payouts.c.id)
+        .scalar_subquery()
+        .label("entries")
+    )
+    query = select(*payouts.c, covered).order_by(payouts.c.id).limit(limit)
+    if after_id is not None:
+        query = query.where(payouts.c.id > after_id)
+    if affiliate_id is not None:
+        query = query.where(payouts.c.affiliate_id == affiliate_id)
+    if currency is not None:
+        query = query.where(payouts.c.currency == currency)
+    return list((await session.execute(query)).all())
+
+
+async def payout_with_entries(session: AsyncSession, payout_id: int) -> tuple[Any, list[Any]]:
+    """The payout and the entries it covers, in id order; 404 when there is none."""
+    payout = (await session.execute(select(payouts).where(payouts.c.id == payout_id))).first()
+    if payout is None:
+        raise NotFound("payout_not_found", "No such payout")
+    covered = await session.execute(
+        entries_with_payout().where(items.c.payout_id == payout_id).order_by(entries.c.id)
+    )
+    return payout, list(covered.all())
+
+
 class Totals(msgspec.Struct, frozen=True):
     affiliate_id: int | None
     currency: str

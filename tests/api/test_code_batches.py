@@ -342,6 +342,23 @@ async def test_csv_lists_every_code_of_the_batch_once(
     assert len(set(lines)) == 300
 
 
+async def test_csv_neutralises_codes_a_spreadsheet_would_run_as_a_formula(
+    client: Client, marketer: dict[str, str], db: AsyncSession
+) -> None:
+    """A pattern's literal part may start with "-": such codes get a leading quote
+    (OWASP CSV injection), and they still are the codes the batch made."""
+    campaign = await create_campaign(client, marketer)
+    batch = await create_batch(client, marketer, campaign["id"], count=20, pattern="-SUM-######")
+
+    response = await client.get(f"/v1/code-batches/{batch['id']}/codes.csv", headers=marketer)
+
+    assert response.status_code == 200
+    _, *lines = response.text.splitlines()
+    codes = [c.code for c in await batch_codes(db, batch)]
+    assert all(code.startswith("-SUM-") for code in codes)
+    assert sorted(lines) == sorted(f"'{code}" for code in codes)
+
+
 async def test_patch_disables_every_code_of_the_batch(
     client: Client, marketer: dict[str, str], checkout: dict[str, str], db: AsyncSession
 ) -> None:

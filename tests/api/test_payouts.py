@@ -464,3 +464,92 @@ async def test_a_payout_as_of_a_future_instant_pays_nothing_still_pending(
         assert response.json()["payouts"] == []
     (entry,) = await ledger_items(client, accountant)
     assert (entry["status"], entry["payout_id"]) == ("pending", None)
+
+
+# Reading payouts back
+
+
+async def test_payouts_are_listed_and_each_shows_the_entries_it_covers(
+    client: httpx.AsyncClient,
+    checkout: dict[str, str],
+    accountant: dict[str, str],
+    clock: FrozenClock,
+    affiliate: Any,
+) -> None:
+    anna = await affiliate("ANNA", holding_days=0)
+    bob = await affiliate("BOB", holding_days=0)
+    await sell(client, checkout, "ANNAEUR", 10000)  # 800
+    await sell(client, checkout, "ANNAEUR", 5000)  # 400
+    await sell(client, checkout, "ANNAJPY", 12000, currency="JPY")  # 960
+    await sell(client, checkout, "BOBEUR", 10000)  # 800
+    made = await pay(client, accountant, clock())
+
+    response = await client.get("/v1/payouts", headers=accountant)
+    assert response.status_code == 200, response.text
+    listed = response.json()["items"]
+    assert [p["id"] for p in listed] == [p["id"] for p in made]
+    assert [{k: v for k, v in p.items() if k != "entries"} for p in listed] == made
+    entries_of = {(p["affiliate_id"], p["currency"]): p["entries"] for p in listed}
+    assert entries_of == {(anna["id"], "EUR"): 2, (anna["id"], "JPY"): 1, (bob["id"], "EUR"): 1}
+
+    ledger = await ledger_items(client, accountant)
+    for payout in made:
+        response = await client.get(f"/v1/payouts/{payout['id']}", headers=accountant)
+        assert response.status_code == 200, response.text
+        detail = response.json()
+        assert {k: v for k, v in detail.items() if k != "items"} == payout
+        expected = [e for e in ledger if e["payout_id"] == payout["id"] and e["kind"] != "payout"]
+        assert detail["items"] == expected
+        assert sum(e["commission"] for e in detail["items"]) == payout["amount"]
+
+
+async def test_the_payout_list_pages_and_filters_by_affiliate_and_currency(
+    client: httpx.AsyncClient,
+    checkout: dict[str, str],
+    accountant: dict[str, str],
+    clock: FrozenClock,
+    affiliate: Any,
+) -> None:
+    anna = await affiliate("ANNA", holding_days=0)
+    await affiliate("BOB", holding_days=0)
+    for code, currency in [("ANNAEUR", "EUR"), ("ANNAJPY", "JPY"), ("BOBEUR", "EUR")]:
+        await sell(client, checkout, code, 10000, currency=currency)
+    made = await pay(client, accountant, clock())
+    assert len(made) == 3
+
+    seen: list[str] = []
+    params: dict[str, str] = {"limit": "1"}
+    while True:
+        response = await client.get("/v1/payouts", params=params, headers=accountant)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        seen.extend(p["id"] for p in page["items"])
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert seen == [p["id"] for p in made]
+
+    response = await client.get(
+        "/v1/payouts", params={"affiliate_id": anna["id"], "currency": "EUR"}, headers=accountant
+    )
+    assert response.status_code == 200, response.text
+    ((only),) = [response.json()["items"]]
+    assert [(p["affiliate_id"], p["currency"]) for p in only] == [(anna["id"], "EUR")]
+
+
+async def test_reading_payouts_is_for_accountants_and_admins(
+    client: httpx.AsyncClient, keys: dict[Role, str], accountant: dict[str, str]
+) -> None:
+    for role in (Role.ACCOUNTANT, Role.ADMIN):
+        response = await client.get("/v1/payouts", headers=bearer(keys[role]))
+        assert response.status_code == 200, (role, response.text)
+    for role in (Role.CHECKOUT, Role.MARKETER, Role.AFFILIATE):
+        response = await client.get("/v1/payouts", headers=bearer(keys[role]))
+        assert response.status_code == 403, (role, response.text)
+    for missing in ("pay_000000000000", "nope"):
+        response = await client.get(f"/v1/payouts/{missing}", headers=accountant)
+        assert response.status_code == 404, response.text
+        assert response.json()["code"] == "payout_not_found"
+    response = await client.get("/v1/payouts?currency=euro", headers=accountant)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["currency"]

@@ -52,7 +52,8 @@ def budget_back(refunded: int) -> int:
 
 
 def commission_left(refunded: int) -> int:
-    return FIXED + half_up(Fraction(PERCENTAGE * (ORDER_AMOUNT - refunded), ORDER_AMOUNT))
+    """What is taken back is the refunded share, rounded half up (as for the budget)."""
+    return FIXED + PERCENTAGE - half_up(Fraction(PERCENTAGE * refunded, ORDER_AMOUNT))
 
 
 @pytest.fixture
@@ -278,6 +279,30 @@ async def test_partial_refund_shrinks_only_the_percentage_commission(
         ("redemption", ORDER_AMOUNT, DISCOUNT, 530),
         ("refund", -1000, -250, 430 - 530),
     ]
+
+
+async def test_a_refund_takes_back_its_share_of_the_commission_rounded_half_up(
+    client: httpx.AsyncClient, checkout: dict[str, str], db: AsyncSession, anna: Affiliate
+) -> None:
+    """Order 8000 (10000 less 20%), commission 800 + 50: refunding 5 is a share of
+    0.5 of the percentage part, taken back as 1; refunding 5 more makes exactly
+    1 in all, so nothing more is taken; the rest reverses what is left."""
+    response = await redeem(
+        client,
+        checkout,
+        code="ANNA10",
+        cart=cart(item("TSHIRT-1", 1, 10000, "summer"), shipping=0),
+        customer_id="cus_half",
+        order_id="ord_half",
+    )
+    assert response.status_code == 201, response.text
+    sale = response.json()
+    assert (sale["order_amount"], sale["commission"]) == (8000, 850)
+    for amount in (5, 5, 7990):
+        refund = await rollback(client, checkout, sale["id"], amount=amount)
+        assert refund.status_code == 200, refund.text
+    commissions = [commission for *_, commission in await ledger_of(db, sale["id"])]
+    assert commissions == [850, -1, 0, -849]
 
 
 async def test_fixed_commission_stays_until_the_full_rollback(

@@ -8,6 +8,9 @@ instants, and ids past 2**48, where the public id grows a high part.
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
 import random
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
@@ -16,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import Values, column, values
@@ -23,7 +28,8 @@ from sqlalchemy.sql.expression import Values, column, values
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.db.public_ids import public_id
 from promo.ids import Kind, encode
-from promo.ledger.export import FORMATS, export_row, stream_ledger
+from promo.ledger import export_sql
+from promo.ledger.export import COLUMNS, FORMATS, export_row, stream_ledger
 from promo.ledger.export_streams import exported_snapshot, joined, stream_rendered
 from promo.ledger.models import LedgerEntry, Payout, PayoutItem
 from promo.ledger.service import Filters, entries, entries_with_payout
@@ -46,6 +52,14 @@ HOSTILE = [
     " leading and trailing ",
     '"',
     ",",
+    # What a spreadsheet would run as a formula (OWASP CSV injection).
+    "=1+1",
+    "+SUM(A1)",
+    "-2",
+    "@cmd",
+    "\tTAB first",
+    "\rCR first",
+    "'already quoted",
 ]
 CURRENCIES = ["EUR", "JPY", "BHD", "CLF", "USD", "KWD"]
 AMOUNTS = [0, 1, -1, 5, 99, -500, 1999, 10**12 + 7, -(2**62), 2**63 - 1]
@@ -69,7 +83,7 @@ async def engine(database: Settings) -> AsyncIterator[AsyncEngine]:
 
 
 def random_text(rng: random.Random) -> str:
-    alphabet = 'ab ,"\r\n\t\\é✓\x01\x1f\x7f'
+    alphabet = "ab ,\"\r\n\t\\é✓\x01\x1f\x7f=+-@'"
     return "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
 
 
@@ -198,3 +212,66 @@ async def test_a_snapshot_id_that_is_not_postgres_own_is_refused(engine: AsyncEn
     async with AsyncExitStack() as stack:
         with pytest.raises(ValueError, match="snapshot id"):
             await joined(engine, stack, "1'; DROP TABLE ledger_entries; --")
+
+
+# Any text PostgreSQL can store (no NUL, no lone surrogate), and text that starts
+# the way a formula does.
+storable = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+cell_text = st.text(storable, max_size=30) | st.builds(
+    str.__add__,
+    st.sampled_from(["=", "+", "-", "@", "\t", "\r", "'", '"', " "]),
+    st.text(storable, max_size=8),
+)
+
+
+async def render_both(database: Settings, texts: list[tuple[str, str, str]]) -> tuple[str, str]:
+    """The CSV rows of freshly inserted entries as PostgreSQL and Python render them."""
+    engine = create_engine(database)
+    try:
+        now = datetime(2026, 11, 27, tzinfo=UTC)
+        rows = [
+            {
+                "created_at": now,
+                "kind": "adjustment",
+                "order_id": order_id,
+                "code": code,
+                "currency": "EUR",
+                "order_amount": 0,
+                "discount": 0,
+                "commission": -n,
+                "available_at": now,
+                "note": note,
+            }
+            for n, (order_id, code, note) in enumerate(texts)
+        ]
+        async with engine.begin() as connection:
+            ids = list(
+                await connection.scalars(insert(LedgerEntry).returning(LedgerEntry.id), rows)
+            )
+            low, high = min(ids), max(ids) + 1
+            by_sql = await connection.scalar(
+                export_sql.chunk(Filters(), export_sql.csv_line), {"low": low, "high": high}
+            )
+            page = await connection.execute(
+                entries_with_payout()
+                .where(entries.c.id >= low, entries.c.id < high)
+                .order_by(entries.c.id)
+            )
+            _, render = FORMATS["csv"]
+            by_python = render([export_row(row) for row in page], False).decode()
+    finally:
+        await engine.dispose()
+    return by_sql, by_python
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=st.lists(st.tuples(cell_text, cell_text, cell_text), min_size=1, max_size=8))
+def test_both_renderers_neutralise_and_quote_any_client_text_alike(
+    database: Settings, texts: list[tuple[str, str, str]]
+) -> None:
+    by_sql, by_python = asyncio.run(render_both(database, texts))
+    assert by_sql == by_python
+    for row in csv.reader(io.StringIO(by_python, newline="")):
+        for name in ("order_id", "code", "note"):
+            cell = row[COLUMNS.index(name)]
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (name, row)

@@ -294,3 +294,46 @@ async def test_export_spanning_several_batches_has_one_header_and_every_row(
     assert sum(minor_units(row["commission"], "EUR") for row in rows) == 10_001 * 10_002 // 2
     jsonl = (await export(service, "jsonl", params)).text.splitlines()
     assert len(jsonl) == 10_001
+
+
+FORMULAS = ['=HYPERLINK("http://evil.test")', "+1+1", "-2", "@SUM(A1)", "\tcmd", "\rcmd"]
+
+
+async def test_client_text_that_a_spreadsheet_would_run_is_neutralised(service: Service) -> None:
+    """OWASP CSV injection: order ids, codes and notes starting with = + - @ TAB or CR
+    get a leading single quote in CSV (JSON lines keep the text as written); the
+    amounts the service writes stay numbers, negative ones included."""
+    engine = create_engine(service.settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            affiliate = await make_affiliate(session, now=service.clock(), name="Formula")
+            now = service.clock()
+            await session.execute(
+                insert(LedgerEntry),
+                [
+                    {
+                        "created_at": now,
+                        "kind": "adjustment",
+                        "affiliate_id": affiliate.id,
+                        "order_id": text,
+                        "code": text,
+                        "currency": "EUR",
+                        "order_amount": 0,
+                        "discount": 0,
+                        "commission": -500,
+                        "available_at": now,
+                        "note": text,
+                    }
+                    for text in [*FORMULAS, "plain - text", "'quoted"]
+                ],
+            )
+    finally:
+        await engine.dispose()
+    params = {"affiliate_id": encode(Kind.AFFILIATE, affiliate.id)}
+    rows = await export_rows(service, params)
+    expected = [f"'{text}" for text in FORMULAS] + ["plain - text", "'quoted"]
+    for column in ("order_id", "code", "note"):
+        assert [row[column] for row in rows] == expected, column
+    assert {row["commission"] for row in rows} == {"-5.00"}
+    jsonl = (await export(service, "jsonl", params)).text.splitlines()
+    assert [json.loads(line)["note"] for line in jsonl] == [*FORMULAS, "plain - text", "'quoted"]

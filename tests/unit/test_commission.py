@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from decimal import Decimal
 from fractions import Fraction
@@ -138,15 +139,15 @@ def test_commission_after_refund_matches_the_exact_share_rounded_half_up(
 ) -> None:
     commission, fixed, order_amount = redemption
     refunded = data.draw(st.integers(min_value=0, max_value=order_amount))
-    kept = Fraction((commission - fixed) * (order_amount - refunded), order_amount)
+    taken = Fraction((commission - fixed) * refunded, order_amount)
     assert commission_after_refund(commission, fixed, order_amount, refunded) == (
-        fixed + half_up(kept)
+        commission - half_up(taken)
     )
 
 
 def test_commission_after_refund_rounds_half_up() -> None:
-    # Percentage part 3 on an order of 4; half of it refunded keeps 1.5 -> 2.
-    assert commission_after_refund(3 + 10, 10, 4, 2) == 12
+    # Percentage part 3 on an order of 4; half of it refunded takes back 1.5 -> 2.
+    assert commission_after_refund(3 + 10, 10, 4, 2) == 11
     # 480 x 3798 / 4798 = 379.96 -> 380, plus the fixed 50.
     assert commission_after_refund(530, 50, 4798, 1000) == 430
 
@@ -200,3 +201,54 @@ def test_share_of_a_negative_amount_mirrors_the_positive(case: tuple[int, int, i
     amount, part, whole = case
     assume(amount > 0)
     assert share(-amount, part, whole) == -share(amount, part, whole)
+
+
+# --- sequences of refunds --------------------------------------------------------
+
+
+def target_oracle(commission: int, fixed: int, order_amount: int, refunded: int) -> int:
+    """What the README says the commission is worth after ``refunded``: nothing once
+    the whole order is refunded, else less the refunded share rounded half up."""
+    if refunded == order_amount:
+        return 0
+    return commission - half_up(Fraction((commission - fixed) * refunded, order_amount))
+
+
+@st.composite
+def refund_sequences(draw: st.DrawFn) -> tuple[tuple[int, int, int], list[int]]:
+    """A redemption and refunds (each at least 1) that add up to its order amount.
+    Small orders and refunds of half the order make shares of exactly .5 common."""
+    order_amount = draw(st.integers(min_value=1, max_value=200) | order_amounts)
+    commission, fixed = commission_for(
+        order_amount, Plan(percent=draw(st.none() | percents), fixed=draw(fixed_parts))
+    )
+    inner = st.integers(min_value=1, max_value=max(order_amount - 1, 1))
+    cuts = set(draw(st.lists(inner, max_size=11))) if order_amount > 1 else set()
+    if order_amount % 2 == 0 and draw(st.booleans()):
+        cuts.add(order_amount // 2)
+    bounds = [0, *sorted(cuts), order_amount]
+    return (commission, fixed, order_amount), [b - a for a, b in itertools.pairwise(bounds)]
+
+
+@given(case=refund_sequences())
+def test_refunds_adding_up_to_the_order_reverse_exactly_the_commission_credited(
+    case: tuple[tuple[int, int, int], list[int]],
+) -> None:
+    """The checkout's rule: each refund appends (the target for the cumulative refund)
+    less what the entries add up to so far; the last one is the full rollback."""
+    (commission, fixed, order_amount), refunds = case
+    entries = [commission]
+    refunded = 0
+    for amount in refunds:
+        before = refunded
+        refunded += amount
+        full = refunded == order_amount
+        target = 0 if full else commission_after_refund(commission, fixed, order_amount, refunded)
+        entry = target - sum(entries)
+        assert entry == target_oracle(commission, fixed, order_amount, refunded) - (
+            target_oracle(commission, fixed, order_amount, before)
+        )
+        assert entry <= 0
+        entries.append(entry)
+    assert sum(entries) == 0
+    assert sum(entries[1:]) == -commission
