@@ -1,12 +1,18 @@
-"""The audit log: who (which API key) did what to campaigns, codes, keys and payouts.
+"""The audit log: who did what to campaigns, codes, keys and payouts.
 
-Entries are written in the same transaction as the change they describe, so
-a change that rolls back leaves no audit line and a committed one always has
-one. Readable by admin at GET /v1/audit.
+"Who" is an API key (``actor`` "api", with the key's id and role) or the
+command line (``actor`` "cli:<OS user>", no key, role "admin": the CLI acts
+with the database's full rights, so an operator's `promo keys create` or
+`promo codes generate` is as visible as a request). Entries are written in
+the same transaction as the change they describe, so a change that rolls
+back leaves no audit line and a committed one always has one. Readable by
+admin at GET /v1/audit.
 """
 
 from __future__ import annotations
 
+import getpass
+import os
 from datetime import datetime
 from typing import Any, cast
 
@@ -17,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from promo.auth.guards import allow
-from promo.auth.roles import Principal
+from promo.auth.roles import Principal, Role
 from promo.db.metadata import Base, BigId, UtcDateTime
 from promo.deps import DbSession, PageCursor, PageLimit
 from promo.ids import Kind, encode
@@ -31,6 +37,8 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     key_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("api_keys.id"))
     role: Mapped[str] = mapped_column(String(16))
+    # "api" (a request made with key_id) or "cli:<OS user>".
+    actor: Mapped[str] = mapped_column(String(128), server_default="api")
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -38,10 +46,27 @@ class AuditEntry(Base):
 
 audit_log = cast(Table, AuditEntry.__table__)
 
+API_ACTOR = "api"
+
+
+class Cli(msgspec.Struct, frozen=True):
+    """The command line, run by ``os_user``."""
+
+    os_user: str
+
+
+def cli_actor() -> Cli:
+    """The CLI as run by this process's OS user (its uid when it has no name)."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no passwd entry and no LOGNAME/USER (containers)
+        user = f"uid {os.getuid()}"
+    return Cli(user[:100])
+
 
 async def record(
     session: AsyncSession,
-    principal: Principal,
+    who: Principal | Cli,
     action: str,
     target: str | None,
     *,
@@ -49,11 +74,16 @@ async def record(
     details: msgspec.Struct | dict[str, Any] | None = None,
 ) -> None:
     """Append one line; ``details`` is what was asked (never secrets)."""
+    if isinstance(who, Cli):
+        key_id, role, actor = None, Role.ADMIN.value, f"cli:{who.os_user}"
+    else:
+        key_id, role, actor = who.key_id, who.role.value, API_ACTOR
     await session.execute(
         insert(audit_log).values(
             at=now,
-            key_id=principal.key_id,
-            role=principal.role.value,
+            key_id=key_id,
+            role=role,
+            actor=actor,
             action=action,
             target=target,
             details=msgspec.to_builtins(details) if details is not None else {},
@@ -66,6 +96,7 @@ class AuditRead(Schema):
     at: datetime
     key_id: str | None
     role: str
+    actor: str
     action: str
     target: str | None
     details: dict[str, Any]
@@ -93,6 +124,7 @@ async def list_audit(
                 at=row.at,
                 key_id=encode(Kind.API_KEY, row.key_id) if row.key_id else None,
                 role=row.role,
+                actor=row.actor,
                 action=row.action,
                 target=row.target,
                 details=row.details or {},

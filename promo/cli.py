@@ -18,8 +18,10 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from promo import audit
 from promo.auth import service as keys_service
 from promo.auth.roles import Role
+from promo.auth.schemas import KeyCreate
 from promo.clock import utc_now
 from promo.db import migrate
 from promo.db.engine import create_engine, create_sessionmaker
@@ -215,10 +217,14 @@ def keys_create(role: str, affiliate: str | None, name: str) -> None:
             _fail(f"no such affiliate: {affiliate}")
 
     async def work(session: AsyncSession) -> tuple[str, str]:
+        now = utc_now()
         key, plaintext = await keys_service.create_key(
-            session, role=Role(role), affiliate_id=affiliate_id, name=name, now=utc_now()
+            session, role=Role(role), affiliate_id=affiliate_id, name=name, now=now
         )
-        return encode(Kind.API_KEY, key.id), plaintext
+        key_id = encode(Kind.API_KEY, key.id)
+        asked = KeyCreate(role=Role(role), affiliate_id=affiliate, name=name)
+        await audit.record(session, audit.cli_actor(), "key.create", key_id, now=now, details=asked)
+        return key_id, plaintext
 
     key_id, plaintext = _in_transaction(settings, work)
     click.echo(f"created {role} key {key_id}; store it now, it is not shown again:", err=True)
@@ -258,12 +264,15 @@ def keys_revoke(key: str) -> None:
     _ensure_schema(settings)
 
     async def work(session: AsyncSession) -> str:
+        now = utc_now()
         key_id = decode(Kind.API_KEY, key)
         if key_id is not None:
-            row = await keys_service.revoke_key(session, key_id, now=utc_now())
+            row = await keys_service.revoke_key(session, key_id, now=now)
         else:
-            row = await keys_service.revoke_key_by_prefix(session, key, now=utc_now())
-        return encode(Kind.API_KEY, row.id)
+            row = await keys_service.revoke_key_by_prefix(session, key, now=now)
+        revoked = encode(Kind.API_KEY, row.id)
+        await audit.record(session, audit.cli_actor(), "key.revoke", revoked, now=now)
+        return revoked
 
     click.echo(f"revoked {_in_transaction(settings, work)}")
 
@@ -344,12 +353,14 @@ async def _generate_codes(
 ) -> tuple[str, str, str | None]:
     """Create the batch (committed), then generate it in this process; (id, status, error)."""
     from promo.campaigns.service import get_campaign
+    from promo.codes.batch_schemas import CodeBatchCreate
     from promo.codes.batches import create_batch
     from promo.codes.generation import run_batch
 
     engine = create_engine(settings)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
+            now = utc_now()
             batch = await create_batch(
                 session,
                 await get_campaign(session, campaign_id),
@@ -359,9 +370,20 @@ async def _generate_codes(
                 max_redemptions_per_code=max_redemptions_per_code,
                 affiliate_id=affiliate_id,
                 max_guess_ratio=settings.max_guess_ratio,
-                now=utc_now(),
+                now=now,
             )
-        public_id = encode(Kind.CODE_BATCH, batch.id)
+            public_id = encode(Kind.CODE_BATCH, batch.id)
+            # What the same request would have recorded through the API.
+            asked = CodeBatchCreate(
+                count=count,
+                pattern=pattern,
+                charset=charset,
+                max_redemptions_per_code=max_redemptions_per_code,
+                affiliate_id=encode(Kind.AFFILIATE, affiliate_id) if affiliate_id else None,
+            )
+            await audit.record(
+                session, audit.cli_actor(), "code_batch.create", public_id, now=now, details=asked
+            )
         label = f"{public_id} {batch.display_pattern}"
         with click.progressbar(length=count, label=label, file=sys.stderr) as bar:
             done = 0

@@ -1,4 +1,4 @@
-"""/v1/campaigns/{id}/code-batches and /v1/code-batches/{id} (marketer)."""
+"""/v1/campaigns/{id}/code-batches (create, list) and /v1/code-batches/{id} (marketer)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,15 @@ from promo.codes.batch_csv import batch_codes_csv
 from promo.codes.batch_jobs import BatchRunner
 from promo.codes.batch_schemas import (
     CodeBatchCreate,
+    CodeBatchPage,
     CodeBatchPatch,
     CodeBatchPatched,
     CodeBatchRead,
 )
 from promo.codes.models import CodeBatch
-from promo.deps import Caller, ClockDep, DbSession
+from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
 from promo.ids import Kind, decode, encode, optional
+from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 from promo.settings import Settings
 
 
@@ -109,6 +111,24 @@ class CampaignCodeBatchController(Controller):
         # Started once the response is sent, hence after the batch row is committed.
         return Response(
             batch_read(batch), status_code=202, background=BackgroundTask(runner.start, batch.id)
+        )
+
+    @get("/")
+    async def list_batches(
+        self,
+        campaign_id: FromPath[str],
+        session: DbSession,
+        cursor: PageCursor = None,
+        limit: PageLimit = DEFAULT_LIMIT,
+    ) -> CodeBatchPage:
+        """The campaign's batches with their status and progress, oldest first (id order)."""
+        campaign = await get_campaign(session, decode(Kind.CAMPAIGN, campaign_id))
+        rows = await batches.list_batches(
+            session, campaign.id, after_id=decode_cursor(cursor), limit=limit
+        )
+        return CodeBatchPage(
+            items=[batch_read(b) for b in rows],
+            next_cursor=next_cursor([b.id for b in rows], limit),
         )
 
 

@@ -62,6 +62,11 @@ class CodeBatchRead(Schema):
     finished_at: datetime | None
 
 
+class CodeBatchPage(Schema):
+    items: list[CodeBatchRead]
+    next_cursor: str | None
+
+
 class CodeBatchPatched(Schema):
     """What ``PATCH /v1/code-batches/{id}`` did: every code of the batch set to ``active``."""
 

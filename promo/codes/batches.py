@@ -1,4 +1,5 @@
-"""Code batches: create one (after the campaign and guessability checks), read, enable/disable.
+"""Code batches: create one (after the campaign and guessability checks), read, list,
+enable/disable.
 
 The guessability bound keeps single-use codes hard to guess: all codes of a
 pattern, existing ones included, must stay within ``max_guess_ratio`` of the
@@ -127,6 +128,21 @@ async def get_batch(session: AsyncSession, batch_id: int | None) -> CodeBatch:
     if batch is None:
         raise NotFound("batch_not_found", "No such code batch")
     return batch
+
+
+async def list_batches(
+    session: AsyncSession, campaign_id: int, *, after_id: int | None, limit: int
+) -> list[CodeBatch]:
+    """The campaign's batches in id order (oldest first), after ``after_id``."""
+    query = (
+        select(CodeBatch)
+        .where(CodeBatch.campaign_id == campaign_id)
+        .order_by(CodeBatch.id)
+        .limit(limit)
+    )
+    if after_id is not None:
+        query = query.where(CodeBatch.id > after_id)
+    return list((await session.scalars(query)).all())
 
 
 async def set_batch_active(session: AsyncSession, batch: CodeBatch, active: bool) -> int:
