@@ -28,6 +28,8 @@ from litestar.plugins.problem_details import (
     ProblemDetailsException,
     ProblemDetailsPlugin,
 )
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("promo.errors")
@@ -98,6 +100,12 @@ class TooManyRequests(DomainError):
     title = "Too many requests"
 
 
+class Unavailable(DomainError):
+    """The service cannot answer now but will shortly (the database is down)."""
+
+    title = "Service unavailable"
+
+
 STATUS_OF: dict[type[DomainError], int] = {
     BadRequest: 400,
     Unauthenticated: 401,
@@ -106,7 +114,55 @@ STATUS_OF: dict[type[DomainError], int] = {
     Conflict: 409,
     Invalid: 422,
     TooManyRequests: 429,
+    Unavailable: 503,
 }
+
+# How long a client should wait before retrying while the database is away:
+# a restart of PostgreSQL takes a few seconds, and every pool reconnects on
+# the first request after it.
+DATABASE_RETRY_AFTER_SECONDS = 2
+# SQLSTATEs of a database that is unreachable, stopping, starting, or full: class
+# 08 (connection exception), 57P01 admin shutdown, 57P02 crash shutdown, 57P03
+# cannot connect now, 53300 too many connections.
+_UNAVAILABLE_SQLSTATE_CLASS = "08"
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def database_unavailable_error() -> Unavailable:
+    """The error of a request the database could not serve because it is away."""
+    return Unavailable(
+        "database_unavailable",
+        "The database cannot be reached; retry shortly",
+        extra={"retry_after": DATABASE_RETRY_AFTER_SECONDS},
+    )
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached now (rather than that
+    the request or the code is wrong), by exception type and SQLSTATE:
+
+    - ``OSError``: refused, reset or timed-out connections (asyncpg raises them
+      as they are when it connects, and SQLAlchemy passes them on);
+    - SQLAlchemy's pool timing out, or a ``DBAPIError`` on a connection it has
+      invalidated (its dialect saw the connection closed: it also drops the
+      pool's other connections, so the next requests reconnect);
+    - an error carrying one of the SQLSTATEs above, from asyncpg (``sqlstate``)
+      or wrapped by SQLAlchemy (``DBAPIError.orig``).
+    """
+    if isinstance(exc, Unavailable):
+        return True
+    if isinstance(exc, OSError | PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if isinstance(exc.orig, OSError):
+            return True
+        exc = exc.orig if exc.orig is not None else exc
+    sqlstate = getattr(exc, "sqlstate", None)
+    return isinstance(sqlstate, str) and (
+        sqlstate.startswith(_UNAVAILABLE_SQLSTATE_CLASS) or sqlstate in _UNAVAILABLE_SQLSTATES
+    )
 
 
 def problem(
@@ -141,7 +197,7 @@ def _domain_error(exc: DomainError) -> ProblemDetailsException:
     status = next(s for cls, s in STATUS_OF.items() if isinstance(exc, cls))
     extra = dict(exc.extra)
     headers = None
-    if status == 429 and "retry_after" in extra:
+    if status in (429, 503) and "retry_after" in extra:
         headers = {"Retry-After": str(extra["retry_after"])}
     return problem(
         status, exc.code, exc.title, exc.detail, errors=exc.errors, extra=extra, headers=headers
@@ -275,6 +331,12 @@ def _undecodable_body(exc: Exception) -> ProblemDetailsException:
 
 
 def _unexpected_error(exc: Exception) -> ProblemDetailsException:
+    """Every other exception: a database that is away is 503 with Retry-After
+    (its errors come from asyncpg, SQLAlchemy and the OS, with no common base);
+    anything else is a bug, 500."""
+    if is_database_unavailable(exc):
+        log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+        return _domain_error(database_unavailable_error())
     log.error("unhandled error", exc_info=exc)
     return problem(500, "internal_error", "Internal error", "Internal server error")
 
