@@ -100,12 +100,6 @@ class TooManyRequests(DomainError):
     title = "Too many requests"
 
 
-class Unavailable(DomainError):
-    """The service cannot answer now but will shortly (the database is down)."""
-
-    title = "Service unavailable"
-
-
 STATUS_OF: dict[type[DomainError], int] = {
     BadRequest: 400,
     Unauthenticated: 401,
@@ -114,7 +108,6 @@ STATUS_OF: dict[type[DomainError], int] = {
     Conflict: 409,
     Invalid: 422,
     TooManyRequests: 429,
-    Unavailable: 503,
 }
 
 # How long a client should wait before retrying while the database is away:
@@ -128,13 +121,10 @@ _UNAVAILABLE_SQLSTATE_CLASS = "08"
 _UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 
 
-def database_unavailable_error() -> Unavailable:
-    """The error of a request the database could not serve because it is away."""
-    return Unavailable(
-        "database_unavailable",
-        "The database cannot be reached; retry shortly",
-        extra={"retry_after": DATABASE_RETRY_AFTER_SECONDS},
-    )
+class DatabaseUnavailable(Exception):
+    """The database is away (down, restarting, the connection lost): raised where
+    asyncpg alone cannot say so. Not a ``DomainError``: it is no answer to the
+    request, so it is never stored under an Idempotency-Key; a retry runs again."""
 
 
 def is_database_unavailable(exc: BaseException) -> bool:
@@ -149,9 +139,7 @@ def is_database_unavailable(exc: BaseException) -> bool:
     - an error carrying one of the SQLSTATEs above, from asyncpg (``sqlstate``)
       or wrapped by SQLAlchemy (``DBAPIError.orig``).
     """
-    if isinstance(exc, Unavailable):
-        return True
-    if isinstance(exc, OSError | PoolTimeout):
+    if isinstance(exc, DatabaseUnavailable | OSError | PoolTimeout):
         return True
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
@@ -197,7 +185,7 @@ def _domain_error(exc: DomainError) -> ProblemDetailsException:
     status = next(s for cls, s in STATUS_OF.items() if isinstance(exc, cls))
     extra = dict(exc.extra)
     headers = None
-    if status in (429, 503) and "retry_after" in extra:
+    if status == 429 and "retry_after" in extra:
         headers = {"Retry-After": str(extra["retry_after"])}
     return problem(
         status, exc.code, exc.title, exc.detail, errors=exc.errors, extra=extra, headers=headers
@@ -330,13 +318,25 @@ def _undecodable_body(exc: Exception) -> ProblemDetailsException:
     return problem(400, "malformed_json", "Bad Request", "The request body cannot be decoded")
 
 
+def _database_unavailable(exc: Exception) -> ProblemDetailsException:
+    log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    retry_after = DATABASE_RETRY_AFTER_SECONDS
+    return problem(
+        503,
+        "database_unavailable",
+        "Service unavailable",
+        "The database cannot be reached; retry shortly",
+        extra={"retry_after": retry_after},
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 def _unexpected_error(exc: Exception) -> ProblemDetailsException:
     """Every other exception: a database that is away is 503 with Retry-After
     (its errors come from asyncpg, SQLAlchemy and the OS, with no common base);
     anything else is a bug, 500."""
     if is_database_unavailable(exc):
-        log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
-        return _domain_error(database_unavailable_error())
+        return _database_unavailable(exc)
     log.error("unhandled error", exc_info=exc)
     return problem(500, "internal_error", "Internal error", "Internal server error")
 
@@ -345,6 +345,7 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
     """The single error map of the app, handed to Litestar's problem-details support."""
     mapping: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
         DomainError: _domain_error,
+        DatabaseUnavailable: _database_unavailable,
         ValidationException: _validation_error,
         NotAuthorizedException: _http_error,
         PermissionDeniedException: _http_error,

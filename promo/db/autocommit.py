@@ -31,7 +31,7 @@ from sqlalchemy import Executable, make_url
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from promo.errors import database_unavailable_error
+from promo.errors import DatabaseUnavailable
 from promo.settings import Settings
 
 Row = Mapping[str, Any]
@@ -224,7 +224,7 @@ class AsyncpgTransaction:
             )
         except asyncpg.InterfaceError:
             if await self._was_lost():
-                raise database_unavailable_error() from None
+                raise DatabaseUnavailable("the connection was lost") from None
             raise
         return row
 
@@ -249,7 +249,7 @@ class AsyncpgTransaction:
             # The server ended the transaction with the connection: nothing was
             # committed, and nothing is left to roll back.
             if commit:
-                raise database_unavailable_error() from None
+                raise DatabaseUnavailable("the connection was lost") from None
         finally:
             if not self._lost:
                 with contextlib.suppress(asyncpg.InterfaceError):  # lost meanwhile

@@ -27,7 +27,7 @@ from promo.clock import utc_now
 from promo.db import migrate
 from promo.db.autocommit import AsyncpgAutocommit
 from promo.db.engine import create_engine, create_sessionmaker
-from promo.errors import Unavailable, is_database_unavailable
+from promo.errors import DatabaseUnavailable, is_database_unavailable
 from promo.settings import Settings
 from tests.conftest import IN_CI, TEST_SECRET, make_settings
 from tests.support.api import SUMMER, cart, item, merged
@@ -261,7 +261,7 @@ async def test_checkout_pool_reconnects_and_classifies_a_lost_transaction(
                 await asyncio.sleep(0.2)  # asyncpg reads the server's goodbye
                 await unit.first(PROBE, {})
 
-        with pytest.raises(Unavailable):
+        with pytest.raises(DatabaseUnavailable):
             await lose_the_connection()
         try:
             with pytest.raises(Exception) as refused:  # noqa: PT011 (classified below)

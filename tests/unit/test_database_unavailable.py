@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from promo.errors import database_unavailable_error, is_database_unavailable
+from promo.errors import DatabaseUnavailable, is_database_unavailable
 
 AWAY = [
     ConnectionRefusedError(111, "Connection refused"),
@@ -24,7 +24,7 @@ AWAY = [
     PoolTimeout("QueuePool limit reached"),
     DBAPIError("SELECT 1", None, Exception("gone"), connection_invalidated=True),
     DBAPIError("SELECT 1", None, ConnectionResetError()),
-    database_unavailable_error(),
+    DatabaseUnavailable("the connection was lost"),
 ]
 NOT_AWAY = [
     ValueError("x"),
