@@ -108,7 +108,7 @@ def build_autocommit(
     there to write without risking a failed lock upgrade; a test's single
     connection for both)."""
     if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
-        fast = AsyncpgAutocommit(settings.database_url, settings.db_pool_size)
+        fast = AsyncpgAutocommit(settings)
         return fast, fast
     name = bind.dialect.name
     return (

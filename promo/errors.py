@@ -28,6 +28,8 @@ from litestar.plugins.problem_details import (
     ProblemDetailsException,
     ProblemDetailsPlugin,
 )
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("promo.errors")
@@ -107,6 +109,48 @@ STATUS_OF: dict[type[DomainError], int] = {
     Invalid: 422,
     TooManyRequests: 429,
 }
+
+# How long a client should wait before retrying while the database is away:
+# a restart of PostgreSQL takes a few seconds, and every pool reconnects on
+# the first request after it.
+DATABASE_RETRY_AFTER_SECONDS = 2
+# SQLSTATEs of a database that is unreachable, stopping, starting, or full: class
+# 08 (connection exception), 57P01 admin shutdown, 57P02 crash shutdown, 57P03
+# cannot connect now, 53300 too many connections.
+_UNAVAILABLE_SQLSTATE_CLASS = "08"
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+class DatabaseUnavailable(Exception):
+    """The database is away (down, restarting, the connection lost): raised where
+    asyncpg alone cannot say so. Not a ``DomainError``: it is no answer to the
+    request, so it is never stored under an Idempotency-Key; a retry runs again."""
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached now (rather than that
+    the request or the code is wrong), by exception type and SQLSTATE:
+
+    - ``OSError``: refused, reset or timed-out connections (asyncpg raises them
+      as they are when it connects, and SQLAlchemy passes them on);
+    - SQLAlchemy's pool timing out, or a ``DBAPIError`` on a connection it has
+      invalidated (its dialect saw the connection closed: it also drops the
+      pool's other connections, so the next requests reconnect);
+    - an error carrying one of the SQLSTATEs above, from asyncpg (``sqlstate``)
+      or wrapped by SQLAlchemy (``DBAPIError.orig``).
+    """
+    if isinstance(exc, DatabaseUnavailable | OSError | PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if isinstance(exc.orig, OSError):
+            return True
+        exc = exc.orig if exc.orig is not None else exc
+    sqlstate = getattr(exc, "sqlstate", None)
+    return isinstance(sqlstate, str) and (
+        sqlstate.startswith(_UNAVAILABLE_SQLSTATE_CLASS) or sqlstate in _UNAVAILABLE_SQLSTATES
+    )
 
 
 def problem(
@@ -274,7 +318,25 @@ def _undecodable_body(exc: Exception) -> ProblemDetailsException:
     return problem(400, "malformed_json", "Bad Request", "The request body cannot be decoded")
 
 
+def _database_unavailable(exc: Exception) -> ProblemDetailsException:
+    log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    retry_after = DATABASE_RETRY_AFTER_SECONDS
+    return problem(
+        503,
+        "database_unavailable",
+        "Service unavailable",
+        "The database cannot be reached; retry shortly",
+        extra={"retry_after": retry_after},
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 def _unexpected_error(exc: Exception) -> ProblemDetailsException:
+    """Every other exception: a database that is away is 503 with Retry-After
+    (its errors come from asyncpg, SQLAlchemy and the OS, with no common base);
+    anything else is a bug, 500."""
+    if is_database_unavailable(exc):
+        return _database_unavailable(exc)
     log.error("unhandled error", exc_info=exc)
     return problem(500, "internal_error", "Internal error", "Internal server error")
 
@@ -283,6 +345,7 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
     """The single error map of the app, handed to Litestar's problem-details support."""
     mapping: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
         DomainError: _domain_error,
+        DatabaseUnavailable: _database_unavailable,
         ValidationException: _validation_error,
         NotAuthorizedException: _http_error,
         PermissionDeniedException: _http_error,

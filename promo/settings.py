@@ -39,6 +39,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     log_json: bool = True
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
     db_pool_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
+    # PostgreSQL: how long opening a connection may take before the request is
+    # answered 503 (a database host that drops packets would otherwise hold
+    # requests for minutes), and how long one statement of the checkout may run.
+    db_connect_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 5.0
+    db_command_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
     # Shared counters for several workers or hosts (throttling); else in-process.
     redis_url: str | None = None
     throttle_window_seconds: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 60

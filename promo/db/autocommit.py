@@ -10,19 +10,29 @@ statement, which on a validation is most of the service's time. The
 statements stay SQLAlchemy's, compiled once for asyncpg. Elsewhere (SQLite,
 tests bound to one connection) they run through a SQLAlchemy session of
 their own each. Rows come back as mappings (``row["column"]``).
+
+After a restart of PostgreSQL, asyncpg's pool replaces a connection it finds
+closed when it hands it out; a statement on a connection that dies under it,
+or a connection that cannot be opened, raises errors promo.errors classifies
+as the database being away (503), and the next call connects afresh.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, runtime_checkable
 
+import asyncpg
 from sqlalchemy import Executable, make_url
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from promo.errors import DatabaseUnavailable
+from promo.settings import Settings
 
 Row = Mapping[str, Any]
 
@@ -119,10 +129,12 @@ class AsyncpgAutocommit:
 
     dialect = "postgresql"
 
-    def __init__(self, database_url: str, size: int) -> None:
-        url = make_url(database_url).set(drivername="postgresql")
+    def __init__(self, settings: Settings) -> None:
+        url = make_url(settings.database_url).set(drivername="postgresql")
         self._dsn = url.render_as_string(hide_password=False)
-        self._size = size
+        self._size = settings.db_pool_size
+        self._connect_timeout = settings.db_connect_timeout_seconds
+        self._command_timeout = settings.db_command_timeout_seconds
         self._pool: Any = None
         self._starting: asyncio.Lock | None = None
         # By id, holding the statement so that its id is never reused.
@@ -134,14 +146,17 @@ class AsyncpgAutocommit:
             self._starting = self._starting or asyncio.Lock()
             async with self._starting:
                 if self._pool is None:
-                    import asyncpg
-
                     self._pool = await asyncpg.create_pool(
                         self._dsn,
-                        min_size=1,
+                        # No floor: asyncpg would keep reconnecting in the background
+                        # (a traceback a try) while the database is down; requests
+                        # connect on demand instead.
+                        min_size=0,
                         max_size=self._size,
                         init=_json_codecs,
                         reset=_nothing_to_reset,
+                        timeout=self._connect_timeout,
+                        command_timeout=self._command_timeout,
                     )
         return self._pool
 
@@ -183,6 +198,11 @@ class AsyncpgTransaction:
     as soon as the transaction ends, so that a request never holds one while it
     waits for another (its claim, its offer, a refusal stored on its own): with
     every connection held that way, the pool would deadlock under load.
+
+    A connection the server closes while the transaction holds it (a restart)
+    is detached by asyncpg's pool, whose every later call on it is an
+    ``InterfaceError``, as any misuse of asyncpg is: a termination listener tells
+    the two apart, and a lost connection is reported as the database being away.
     """
 
     dialect = "postgresql"
@@ -193,16 +213,34 @@ class AsyncpgTransaction:
         self._connection: Any = None
         self._transaction: Any = None
         self._ended = False
+        self._lost = False
+
+    def _on_terminated(self, _connection: Any) -> None:
+        self._lost = True
+
+    async def _was_lost(self) -> bool:
+        # asyncpg detaches the connection first and calls termination listeners
+        # on the next turn of the event loop: give it that turn.
+        await asyncio.sleep(0)
+        return self._lost
 
     async def first(self, statement: Executable, params: Mapping[str, Any]) -> Row | None:
         if self._ended:
             raise RuntimeError("the transaction has ended")
-        if self._connection is None:
-            self._connection = await self._pool.acquire()
-            self._transaction = self._connection.transaction()
-            await self._transaction.start()
         compiled = self._owner.compiled(statement)
-        row: Row | None = await self._connection.fetchrow(compiled.sql, *compiled.arguments(params))
+        try:
+            if self._connection is None:
+                self._connection = await self._pool.acquire()
+                self._connection.add_termination_listener(self._on_terminated)
+                self._transaction = self._connection.transaction()
+                await self._transaction.start()
+            row: Row | None = await self._connection.fetchrow(
+                compiled.sql, *compiled.arguments(params)
+            )
+        except asyncpg.InterfaceError:
+            if await self._was_lost():
+                raise DatabaseUnavailable("the connection was lost") from None
+            raise
         return row
 
     async def rollback(self) -> None:
@@ -215,10 +253,20 @@ class AsyncpgTransaction:
         if self._ended:
             return
         self._ended = True
-        if self._connection is None:
+        connection, self._connection = self._connection, None
+        if connection is None:
             return
         try:
             await (self._transaction.commit() if commit else self._transaction.rollback())
+        except asyncpg.InterfaceError:
+            if not await self._was_lost():
+                raise
+            # The server ended the transaction with the connection: nothing was
+            # committed, and nothing is left to roll back.
+            if commit:
+                raise DatabaseUnavailable("the connection was lost") from None
         finally:
-            await self._pool.release(self._connection)
-            self._connection = None
+            if not self._lost:
+                with contextlib.suppress(asyncpg.InterfaceError):  # lost meanwhile
+                    connection.remove_termination_listener(self._on_terminated)
+            await self._pool.release(connection)

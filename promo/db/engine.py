@@ -3,6 +3,13 @@
 SQLite runs every transaction as ``BEGIN IMMEDIATE`` with a busy timeout:
 writers are serialised across threads *and* processes, which is what makes
 usage counters correct on the embedded default. WAL keeps readers unblocked.
+
+PostgreSQL connections that the server closed (a restart) are dropped when they
+are checked out, with the rest of the pool, instead of failing a request: asyncpg
+already knows a connection is closed, so this costs no round trip (unlike
+``pool_pre_ping``). A connection that dies under a statement is seen as a
+disconnect by the dialect, which invalidates the pool the same way; that
+request gets 503 (promo.errors) and the next ones reconnect.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
@@ -31,9 +39,22 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_pool_size,
         "pool_pre_ping": False,
+        "connect_args": {"timeout": settings.db_connect_timeout_seconds},
     }
     options.update(overrides)
-    return create_async_engine(settings.database_url, **options)
+    engine = create_async_engine(settings.database_url, **options)
+    _drop_closed_connections(engine)
+    return engine
+
+
+def _drop_closed_connections(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            # Closed by the server: it restarted or cut us off, so every
+            # connection older than this one is as dead. SQLAlchemy invalidates
+            # them and connects afresh (which fails, classified, if it is down).
+            raise InvalidatePoolError("connection closed by the server")
 
 
 def _make_sqlite_transactions_immediate(engine: AsyncEngine) -> None:

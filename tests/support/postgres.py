@@ -94,6 +94,10 @@ class PostgresServer:
             "--encoding=UTF8",
             "--no-locale",
         )
+        self.launch()
+
+    def launch(self) -> None:
+        """Start the server on its data directory (again, after ``halt``)."""
         settings = [
             f"-p {self.port}",
             "-c listen_addresses=127.0.0.1",
@@ -122,6 +126,11 @@ class PostgresServer:
             "60",
             "start",
         )
+
+    def halt(self) -> None:
+        """Stop the server as an operator would (``-m fast``: clients are told and
+        disconnected), keeping its data for ``launch``."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         try:
