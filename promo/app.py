@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from promo import __version__
 from promo.affiliates.routes import AffiliateController, MeController
 from promo.api_document import CompletedJsonRenderPlugin
-from promo.audit import list_audit
+from promo.audit_routes import list_audit
 from promo.auth.guards import provide_principal
 from promo.auth.middleware import PUBLIC_PATHS, ApiKeyAuthentication
 from promo.auth.routes import KeyController, current_key

@@ -17,17 +17,12 @@ from datetime import datetime
 from typing import Any, cast
 
 import msgspec
-from litestar import get
-from sqlalchemy import JSON, ForeignKey, String, Table, insert, select
+from sqlalchemy import JSON, ForeignKey, String, Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from promo.auth.guards import allow
 from promo.auth.roles import Principal, Role
 from promo.db.metadata import Base, BigId, UtcDateTime
-from promo.deps import DbSession, PageCursor, PageLimit
-from promo.ids import Kind, encode
-from promo.schemas import DEFAULT_LIMIT, Schema, decode_cursor, next_cursor
 
 
 class AuditEntry(Base):
@@ -88,48 +83,4 @@ async def record(
             target=target,
             details=msgspec.to_builtins(details) if details is not None else {},
         )
-    )
-
-
-class AuditRead(Schema):
-    id: int
-    at: datetime
-    key_id: str | None
-    role: str
-    actor: str
-    action: str
-    target: str | None
-    details: dict[str, Any]
-
-
-class AuditPage(Schema):
-    items: list[AuditRead]
-    next_cursor: str | None
-
-
-@get("/v1/audit", tags=["operations"], guards=[allow()])
-async def list_audit(
-    session: DbSession, cursor: PageCursor = None, limit: PageLimit = DEFAULT_LIMIT
-) -> AuditPage:
-    """Administrative actions, oldest first."""
-    query = select(audit_log).order_by(audit_log.c.id).limit(limit)
-    after = decode_cursor(cursor)
-    if after is not None:
-        query = query.where(audit_log.c.id > after)
-    rows = (await session.execute(query)).all()
-    return AuditPage(
-        items=[
-            AuditRead(
-                id=row.id,
-                at=row.at,
-                key_id=encode(Kind.API_KEY, row.key_id) if row.key_id else None,
-                role=row.role,
-                actor=row.actor,
-                action=row.action,
-                target=row.target,
-                details=row.details or {},
-            )
-            for row in rows
-        ],
-        next_cursor=next_cursor([row.id for row in rows], limit),
     )

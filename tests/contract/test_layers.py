@@ -20,6 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "promo"
 LAYERS: list[set[str]] = [
     # auth.roles: who calls (Role, Principal), a type every layer may name.
     {"errors", "clock", "ids", "money", "settings", "schemas", "identity", "observability"}
+    | {"csv_cells"}
     | {"auth.roles"},
     {"db"},
     {"campaigns"},
@@ -29,7 +30,7 @@ LAYERS: list[set[str]] = [
     {"codes"},
     {"ledger"},
     {"checkout"},
-    {"deps", "health", "api_document"},
+    {"deps", "health", "api_document", "audit_routes"},
 ]
 # Modules that put the others together, above every layer.
 TOP = {"app", "cli", "demo", "openapi", "__main__", "__init__"}
