@@ -31,8 +31,6 @@ from litestar import Litestar, Response, get, post
 from litestar.datastructures import State
 from litestar.params import Parameter
 
-from promo.codes.canonical import InvalidCode, canonical
-from promo.money import percent_of
 from promo.checkout.schemas import (
     CheckoutRequest,
     DiscountOut,
@@ -41,6 +39,8 @@ from promo.checkout.schemas import (
     RedemptionRead,
     ValidationResult,
 )
+from promo.codes.canonical import InvalidCode, canonical
+from promo.money import percent_of
 
 LOOKUP = """
 SELECT c.id, c.campaign_id, c.code, c.active, c.max_redemptions AS code_max, c.used,
