@@ -57,6 +57,8 @@ ROUTE_ACCESS: list[tuple[str, str, frozenset[Role]]] = [
     ("GET", "/v1/ledger/export", ACCOUNTING),
     ("POST", "/v1/ledger/adjustments", ACCOUNTING),
     ("POST", "/v1/payouts", ACCOUNTING),
+    ("GET", "/v1/payouts", ACCOUNTING),
+    ("GET", "/v1/payouts/pay_x", ACCOUNTING),
     ("GET", "/v1/reports/commissions", ACCOUNTING),
     ("GET", "/v1/audit", frozenset({Role.ADMIN})),
 ]
