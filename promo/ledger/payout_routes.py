@@ -9,7 +9,7 @@ however many sales each one pays.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import get
 from litestar.params import FromPath, QueryParameter
@@ -17,22 +17,11 @@ from litestar.params import FromPath, QueryParameter
 from promo.auth.guards import allow
 from promo.auth.roles import Role
 from promo.deps import ClockDep, DbSession, PageCursor, PageLimit
-from promo.ids import Kind, encode, optional, require
+from promo.ids import Kind, optional, require
 from promo.ledger import service
 from promo.ledger.routes import PublicId, entry_read
-from promo.ledger.schemas import PayoutDetail, PayoutPage, PayoutSummary
+from promo.ledger.schemas import PayoutDetail, PayoutPage, PayoutSummary, payout_fields
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
-
-
-def payout_fields(row: Any) -> dict[str, Any]:
-    return {
-        "id": encode(Kind.PAYOUT, row.id),
-        "affiliate_id": encode(Kind.AFFILIATE, row.affiliate_id),
-        "currency": row.currency,
-        "amount": row.amount,
-        "as_of": row.as_of,
-        "created_at": row.created_at,
-    }
 
 
 @get("/v1/payouts", tags=["ledger"], guards=[allow(Role.ACCOUNTANT)])

@@ -34,6 +34,7 @@ from promo.ledger.schemas import (
     PayoutRead,
     PayoutRun,
     PayoutRunResult,
+    payout_fields,
 )
 from promo.ledger.schemas import Kind as EntryKind
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
@@ -224,17 +225,7 @@ async def _payout_reads(session: AsyncSession, ids: list[int]) -> list[PayoutRea
     rows = (
         await session.scalars(select(Payout).where(Payout.id.in_(ids)).order_by(Payout.id))
     ).all()
-    return [
-        PayoutRead(
-            id=encode(Kind.PAYOUT, p.id),
-            affiliate_id=encode(Kind.AFFILIATE, p.affiliate_id),
-            currency=p.currency,
-            amount=p.amount,
-            as_of=p.as_of,
-            created_at=p.created_at,
-        )
-        for p in rows
-    ]
+    return [PayoutRead(**payout_fields(p)) for p in rows]
 
 
 @post(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from promo.campaigns.schemas import Currency, Instant
+from promo.ids import Kind as IdKind
+from promo.ids import encode
 from promo.schemas import NO_NUL, Schema, SignedAmount
 
 Kind = Literal["redemption", "reversal", "refund", "adjustment", "payout"]
@@ -109,3 +111,15 @@ class Earnings(Schema):
 class EarningsRead(Schema):
     affiliate_id: str
     earnings: list[Earnings]
+
+
+def payout_fields(row: Any) -> dict[str, Any]:
+    """A payout row's fields as every payout answer shows them (list, detail, run)."""
+    return {
+        "id": encode(IdKind.PAYOUT, row.id),
+        "affiliate_id": encode(IdKind.AFFILIATE, row.affiliate_id),
+        "currency": row.currency,
+        "amount": row.amount,
+        "as_of": row.as_of,
+        "created_at": row.created_at,
+    }
