@@ -34,6 +34,7 @@ ROUTE_ACCESS: list[tuple[str, str, frozenset[Role]]] = [
     ("GET", "/v1/codes/SUMMER20", MARKETING),
     ("PATCH", "/v1/codes/SUMMER20", MARKETING),
     ("POST", "/v1/campaigns/cmp_x/code-batches", MARKETING),
+    ("GET", "/v1/campaigns/cmp_x/code-batches", MARKETING),
     ("GET", "/v1/code-batches/bat_x", MARKETING),
     ("PATCH", "/v1/code-batches/bat_x", MARKETING),
     ("GET", "/v1/code-batches/bat_x/codes.csv", MARKETING),
