@@ -33,8 +33,8 @@ TEST_SECRET = "test-secret-0123456789abcdef"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
+def running_postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL for a fixture to yield; missing binaries fail in CI."""
     try:
         server = start_postgres()
     except PostgresUnavailable as exc:
@@ -45,6 +45,11 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    yield from running_postgres()
 
 
 @pytest.fixture(scope="session")

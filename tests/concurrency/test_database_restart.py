@@ -29,10 +29,10 @@ from promo.db.autocommit import AsyncpgAutocommit
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.errors import DatabaseUnavailable, is_database_unavailable
 from promo.settings import Settings
-from tests.conftest import IN_CI, TEST_SECRET, make_settings
+from tests.conftest import TEST_SECRET, make_settings, running_postgres
 from tests.support.api import SUMMER, cart, item, merged
 from tests.support.factories import bearer, make_key
-from tests.support.postgres import PostgresServer, PostgresUnavailable, start_postgres
+from tests.support.postgres import PostgresServer
 from tests.support.server import ServerProcess, start_server
 
 PROBLEM = "application/problem+json"
@@ -53,16 +53,8 @@ class Restartable:
 
 @pytest.fixture(scope="module")
 def own_postgres() -> Iterator[PostgresServer]:
-    try:
-        server = start_postgres()
-    except PostgresUnavailable as exc:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL not available: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
+    """A server of this module's own: the tests stop and restart it."""
+    yield from running_postgres()
 
 
 @pytest.fixture(scope="module")
