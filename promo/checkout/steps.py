@@ -437,9 +437,13 @@ async def refusal_at(reads: Autocommit, stopped: Stopped, params: Mapping[str, A
     raise AssertionError(f"no refusal for a stop at {stopped.step!r}")
 
 
-# The inverse, for a rollback: the same rows in the same order.
+# The inverse, for a rollback: the same rows in the same order. FOR NO KEY
+# UPDATE, as the redemption's own UPDATE takes: it does not wait for a code
+# batch's rounds, which hold the row FOR KEY SHARE.
 LOCK_CAMPAIGN = (
-    select(campaigns.c.id).where(campaigns.c.id == bindparam("campaign_id")).with_for_update()
+    select(campaigns.c.id)
+    .where(campaigns.c.id == bindparam("campaign_id"))
+    .with_for_update(key_share=True)
 )
 RETURN_TO_CAMPAIGN = (
     update(campaigns)

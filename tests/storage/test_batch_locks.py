@@ -118,10 +118,20 @@ async def test_redemption_on_the_campaign_does_not_wait_for_a_batch_round(
                 ),
                 CHECKOUT_WAIT_SECONDS,
             )
+            assert response.status_code == 201, response.text
+            # Its rollback takes the campaign row as the redemption did: no wait either.
+            rolled_back = await asyncio.wait_for(
+                service.client.post(
+                    f"/v1/redemptions/{response.json()['id']}/rollback",
+                    json={},
+                    headers={**service.checkout, "Idempotency-Key": "rollback-during-batch"},
+                ),
+                CHECKOUT_WAIT_SECONDS,
+            )
         finally:
             hold.release.set()
             ended = await run
-    assert response.status_code == 201, response.text
+    assert rolled_back.status_code == 200, rolled_back.text
     assert ended is not None
     assert (ended.status, ended.generated) == ("done", 2_000)
 
