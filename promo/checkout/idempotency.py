@@ -51,6 +51,8 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 # How long a request waits for a twin still running before it is told 409.
 IN_FLIGHT_WAIT = "10s"
 LOCK_NOT_AVAILABLE = "55P03"
+# Refusals of the operation are its answer; input errors (400, 422) and 429 are not.
+STORED_REFUSALS = frozenset({404, 409})
 
 records = cast(Table, IdempotencyRecord.__table__)
 
@@ -199,9 +201,9 @@ async def run_once(
             status, result = await work()
         body = msgspec.json.encode(result)
     except DomainError as exc:
-        if not stored_when_refused(exc):
-            raise
         status, body = render_domain_error(exc)
+        if status not in STORED_REFUSALS:
+            raise
     await unit.first(
         COMPLETE,
         {
@@ -212,12 +214,6 @@ async def run_once(
         },
     )
     return Answer(status, body)
-
-
-def stored_when_refused(exc: DomainError) -> bool:
-    """Refusals of the operation are its answer; input errors and 429 are not."""
-    status, _ = render_domain_error(exc)
-    return status in (404, 409)
 
 
 def respond(answer: Answer) -> Response[bytes]:

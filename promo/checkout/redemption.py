@@ -29,6 +29,7 @@ from promo.checkout.validation import validate
 from promo.checkout.views import redemption_read
 from promo.db.autocommit import Autocommit, Transactional
 from promo.errors import Conflict, render_domain_error
+from promo.identity import Identity
 from promo.ids import Kind, encode
 from promo.ledger.commission import commission_for
 
@@ -128,6 +129,7 @@ class Checkout(msgspec.Struct, frozen=True):
 async def redeem(
     checkout: Checkout,
     request: RedeemRequest,
+    identity: Identity,
     key: AnswerKey,
     attempt: Attempt,
     *,
@@ -136,7 +138,12 @@ async def redeem(
     """Redeem ``request`` once under ``key``: 201 with the redemption, 409 with
     the reason, or the first answer given under ``key``, replayed."""
     offer, shopper, decision = await validate(
-        checkout.reads, request, now=now, usage_first=checkout.uniform, order_id=request.order_id
+        checkout.reads,
+        request,
+        identity,
+        now=now,
+        usage_first=checkout.uniform,
+        order_id=request.order_id,
     )
     if isinstance(decision, Refused):
         return await _refuse(checkout, key, attempt, decision.reason, decision.details, now)

@@ -56,9 +56,12 @@ async def create_validation(
     # Not injected: two dependencies cost Litestar a task group per request.
     principal, clock = provide_principal(request), provide_clock(state)
     throttle: Throttle = state.throttle
-    attempt = await throttle.begin(screening.identities(principal, data, identity_of(data)))
+    identity = identity_of(data)
+    attempt = await throttle.begin(screening.identities(principal, data, identity))
     uniform = state.settings.uniform_refusals
-    offer, _, decision = await validate(state.reads, data, now=clock(), usage_first=uniform)
+    offer, _, decision = await validate(
+        state.reads, data, identity, now=clock(), usage_first=uniform
+    )
     code = offer.code.display if offer else None
     campaign_id = encode(Kind.CAMPAIGN, offer.campaign.id) if offer else None
     if isinstance(decision, Accepted):
@@ -119,11 +122,12 @@ class RedemptionController(Controller):
         principal, clock = provide_principal(request), provide_clock(state)
         key = answer_key(idempotency_key, "redeem", principal, data)
         throttle: Throttle = state.throttle
-        attempt = await throttle.begin(screening.identities(principal, data, identity_of(data)))
+        identity = identity_of(data)
+        attempt = await throttle.begin(screening.identities(principal, data, identity))
         checkout = redemption.Checkout(
             reads=state.reads, writes=state.writes, uniform=state.settings.uniform_refusals
         )
-        return respond(await redemption.redeem(checkout, data, key, attempt, now=clock()))
+        return respond(await redemption.redeem(checkout, data, identity, key, attempt, now=clock()))
 
     @post(
         "/{redemption_id:str}/rollback",

@@ -53,16 +53,17 @@ def identity_of(request: CheckoutRequest) -> Identity:
 async def validate(
     reads: Autocommit,
     request: CheckoutRequest,
+    identity: Identity,
     *,
     now: datetime,
     usage_first: bool = False,
     order_id: str | None = None,
 ) -> tuple[Offer | None, Shopper, Accepted | Refused]:
     """Decide for one checkout; consumes nothing. ``usage_first``: see ``decide``;
-    ``order_id``: a redemption's order, refused when it already has one."""
+    ``order_id``: a redemption's order, refused when it already has one.
+    ``identity``: ``identity_of(request)``, which the caller's throttle needed first."""
     canonical = canonical_or_invalid(request.code)
     cart = cart_of(request)
-    identity = identity_of(request)
     offer, held = await load_offer(reads, canonical, identity, order_id)
     shopper = Shopper(
         identity=identity,

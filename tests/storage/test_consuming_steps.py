@@ -32,7 +32,7 @@ from promo.checkout.eligibility import Accepted, Offer
 from promo.checkout.idempotency import AnswerKey
 from promo.checkout.models import Redemption
 from promo.checkout.schemas import RedeemRequest
-from promo.checkout.validation import validate
+from promo.checkout.validation import identity_of, validate
 from promo.db.autocommit import AsyncpgAutocommit
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.ids import Kind, encode
@@ -87,7 +87,7 @@ class Service:
             RedeemRequest,
         )
         reads = self.app.state.reads
-        offer, shopper, decision = await validate(reads, data, now=self.clock())
+        offer, shopper, decision = await validate(reads, data, identity_of(data), now=self.clock())
         assert offer is not None
         assert isinstance(decision, Accepted), decision
         red = redemption.granted(data, offer, shopper, decision, now=self.clock())
