@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from promo.pii import DEV_PII_KEY, Keyring, PiiKeyError
+
 PREFIX = "PROMO_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./promo.db"
 # Used only on the embedded SQLite default, so `promo serve` works on a bare
@@ -62,6 +64,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # included) / its space. A ratio, not money, so a float. Above 0.5 the
     # last codes of a batch would take ever longer retry rounds to find.
     max_guess_ratio: Annotated[float, msgspec.Meta(gt=0, le=0.5)] = 1e-4
+    # Personal data (promo.pii): the key that hashes customer identities, written
+    # ID:SECRET, and the retired keys still read (comma-separated ID:SECRET).
+    pii_key: str = DEV_PII_KEY
+    pii_retired_keys: str = ""
+    # Retention, applied by `promo db purge` (README, "Personal data"): stored
+    # Idempotency-Key answers, and the details of audit entries (the entry
+    # itself, who did what when, is kept).
+    retain_answers_hours: Annotated[int, msgspec.Meta(ge=24, le=24 * 366)] = 24 * 7
+    retain_audit_details_days: Annotated[int, msgspec.Meta(ge=1, le=36_600)] = 400
+
+    @property
+    def keyring(self) -> Keyring:
+        """The PII keyring; ``load_settings`` has checked that it parses."""
+        return Keyring.parse(self.pii_key, self.pii_retired_keys)
 
     @property
     def is_sqlite(self) -> bool:
@@ -116,3 +132,17 @@ def _check_consistency(settings: Settings, raw: Mapping[str, str]) -> None:
         raise SettingsError(
             "missing PROMO_SECRET: required on PostgreSQL (at least 16 characters, keep it stable)"
         )
+    if settings.is_postgres and "pii_key" not in raw:
+        raise SettingsError(
+            "missing PROMO_PII_KEY: required on PostgreSQL (ID:SECRET, a secret of at least "
+            "32 characters; keep it, and every retired key, secret and stable)"
+        )
+    try:
+        Keyring.parse(settings.pii_key, settings.pii_retired_keys)
+    except PiiKeyError as exc:
+        which = "PROMO_PII_KEY" if "pii_key" in raw else "PROMO_PII_RETIRED_KEYS"
+        try:
+            Keyring.parse(settings.pii_key)
+        except PiiKeyError:
+            which = "PROMO_PII_KEY"
+        raise SettingsError(f"invalid {which}: {exc}") from None

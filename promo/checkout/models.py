@@ -29,17 +29,18 @@ from promo.db.metadata import Base, BigId, UtcDateTime
 
 
 class CustomerUsage(Base):
-    """How many live redemptions a customer holds on a campaign."""
+    """How many live redemptions a customer holds on a campaign, under one ref
+    (promo.pii: a keyed hash, never the identity itself)."""
 
     __tablename__ = "customer_usage"
     __table_args__ = (
-        UniqueConstraint("campaign_id", "customer_key"),
+        UniqueConstraint("campaign_id", "customer_ref"),
         CheckConstraint("used >= 0", name="used_non_negative"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id"))
-    customer_key: Mapped[str] = mapped_column(String(400), index=True)
+    customer_ref: Mapped[str] = mapped_column(String(400), index=True)
     used: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -51,7 +52,7 @@ class CustomerOrders(Base):
     __tablename__ = "customer_orders"
     __table_args__ = (CheckConstraint("live >= 0", name="live_non_negative"),)
 
-    customer_key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    customer_ref: Mapped[str] = mapped_column(String(400), primary_key=True)
     live: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -74,11 +75,12 @@ class Redemption(Base):
     code_id: Mapped[int] = mapped_column(BigId, ForeignKey("codes.id"), index=True)
     campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id"), index=True)
     affiliate_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("affiliates.id"), index=True)
-    customer_key: Mapped[str | None] = mapped_column(String(400), index=True)
-    # The e-mail identity when the checkout named the customer by id and e-mail:
+    # The shopper's ref (promo.pii): of its id when the checkout gave one, else
+    # of its e-mail; a tombstone once the person was erased.
+    customer_ref: Mapped[str | None] = mapped_column(String(400), index=True)
+    # The e-mail's ref when the checkout named the customer by id and e-mail:
     # both count against the limits, and both are given back by a rollback.
-    customer_alt_key: Mapped[str | None] = mapped_column(String(400))
-    customer_id: Mapped[str | None] = mapped_column(String(128))
+    customer_alt_ref: Mapped[str | None] = mapped_column(String(400), index=True)
     order_id: Mapped[str] = mapped_column(String(128))
     currency: Mapped[str] = mapped_column(String(3))
     # Eligible items after discount: what commission is computed on.
