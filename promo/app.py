@@ -31,6 +31,7 @@ from promo.codes.batch_routes import CampaignCodeBatchController, CodeBatchContr
 from promo.codes.dedicated_routes import AffiliateCodeController, MyCodeController
 from promo.codes.routes import CampaignCodeController, CodeController
 from promo.codes.service import provide_release_codes
+from promo.customers.routes import CustomerController
 from promo.db.autocommit import AsyncpgAutocommit, Autocommit, SessionAutocommit
 from promo.db.engine import (
     create_engine,
@@ -38,7 +39,7 @@ from promo.db.engine import (
     create_sessionmaker,
 )
 from promo.db.session import provide_session, provide_unit
-from promo.deps import provide_clock
+from promo.deps import provide_clock, provide_keyring
 from promo.errors import problem_details_plugin
 from promo.health import HealthController
 from promo.ledger.payout_routes import get_payout, list_payouts
@@ -74,6 +75,7 @@ ROUTE_HANDLERS: list[Any] = [
     MeController,
     MyCodeController,
     list_audit,
+    CustomerController,
 ]
 
 
@@ -174,6 +176,7 @@ def create_app(
                 "reads": reads,
                 "writes": writes,
                 "clock": clock,
+                "keyring": settings.keyring,
                 "throttle": throttle,
                 "batch_runner": batch_runner,
             }
@@ -182,6 +185,7 @@ def create_app(
             "session": Provide(provide_session),
             "unit": Provide(provide_unit),
             "clock": Provide(provide_clock, sync_to_thread=False),
+            "keyring": Provide(provide_keyring, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),
             "release_codes": Provide(provide_release_codes, sync_to_thread=False),
         },

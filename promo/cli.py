@@ -175,26 +175,39 @@ def db_downgrade(revision: str) -> None:
 
 @db.command("purge")
 @click.option(
+    "--answers-hours",
     "--idempotency-hours",
+    "answers_hours",
     type=click.IntRange(min=24),
-    default=48,
-    show_default=True,
-    help="Drop Idempotency-Key records older than this (the contract keeps them 24 h at least).",
+    help="Drop Idempotency-Key answers older than this (PROMO_RETAIN_ANSWERS_HOURS; "
+    "the contract keeps them 24 h at least).",
 )
-def db_purge(idempotency_hours: int) -> None:
-    """Drop expired Idempotency-Key records; run it from cron (ledger rows are never purged)."""
-    from datetime import timedelta
-
-    from promo.checkout import idempotency
+@click.option(
+    "--audit-details-days",
+    type=click.IntRange(min=1),
+    help="Clear the details of audit entries older than this (PROMO_RETAIN_AUDIT_DETAILS_DAYS).",
+)
+def db_purge(answers_hours: int | None, audit_details_days: int | None) -> None:
+    """Apply the retention settings (promo.retention); run it from cron. The books
+    (redemptions, ledger, payouts) are never purged."""
+    from promo import retention
 
     settings = _settings()
     _ensure_schema(settings)
+    policy = retention.Retention.of(settings)
+    policy = retention.Retention(
+        answers_hours=answers_hours or policy.answers_hours,
+        audit_details_days=audit_details_days or policy.audit_details_days,
+    )
 
-    async def work(session: AsyncSession) -> int:
-        cutoff = utc_now() - timedelta(hours=idempotency_hours)
-        return await idempotency.purge(session, older_than=cutoff)
+    async def work(session: AsyncSession) -> retention.Purged:
+        return await retention.purge(session, policy, now=utc_now())
 
-    click.echo(f"purged {_in_transaction(settings, work)} idempotency records")
+    done = _in_transaction(settings, work)
+    click.echo(
+        f"purged {done.answers} idempotency records, the details of {done.audit_details} "
+        f"audit entries and {done.empty_counters} empty customer counters"
+    )
 
 
 @main.group()

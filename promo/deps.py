@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promo.auth.roles import Principal
 from promo.clock import Clock
 from promo.db.autocommit import Unit
+from promo.pii import Keyring
 from promo.schemas import DEFAULT_LIMIT, MAX_LIMIT
 
 DbSession = NamedDependency[AsyncSession]
@@ -23,12 +24,20 @@ DbSession = NamedDependency[AsyncSession]
 TxUnit = NamedDependency[Unit]
 ClockDep = NamedDependency[Clock]
 Caller = NamedDependency[Principal]
+# The PII keyring (promo.pii), built once from the settings.
+KeyringDep = NamedDependency[Keyring]
 
 
 def provide_clock(state: State) -> Clock:
     """The app's clock (``ClockDep``); tests freeze it."""
     clock: Clock = state.clock
     return clock
+
+
+def provide_keyring(state: State) -> Keyring:
+    """The app's PII keyring (``KeyringDep``)."""
+    keyring: Keyring = state.keyring
+    return keyring
 
 
 IdempotencyKey = Annotated[

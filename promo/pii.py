@@ -31,7 +31,7 @@ import msgspec
 
 # Used only on the embedded SQLite default, so `promo serve` works on a bare
 # machine. PostgreSQL deployments must set their own PROMO_PII_KEY.
-DEV_PII_KEY = "dev:promo-insecure-development-pii-key"  # noqa: S105 (public by design)
+DEV_PII_KEY = "dev:promo-insecure-development-pii-key"
 DEFAULT_KEY_ID = "1"
 MIN_SECRET_LENGTH = 32
 KEY_ID = re.compile(r"^[a-z0-9]{1,8}$")

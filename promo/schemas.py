@@ -18,6 +18,7 @@ import msgspec
 
 from promo.errors import Invalid
 from promo.money import MAX_AMOUNT, MAX_QUANTITY
+from promo.pii import REF_PATTERN
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -31,6 +32,16 @@ SignedAmount = Annotated[
     int, msgspec.Meta(ge=-MAX_AMOUNT, le=MAX_AMOUNT, description="Minor units")
 ]
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=MAX_QUANTITY)]
+# A customer as promo stores and answers it: a keyed hash of its id or e-mail
+# (promo.pii), or a tombstone once erased; never the identity itself.
+CustomerRef = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=REF_PATTERN,
+        description="Opaque reference to a customer: <key id>:<keyed hash>",
+        examples=["1:2b1X0fQk1v5m9G0s7m0rR8kP3lQ6u0jZr2yF4tH8aLc"],
+    ),
+]
 
 # Ids are bigint keys: a cursor past the largest one would overflow the query's
 # parameter (a 500), so it is refused with the other malformed cursors.

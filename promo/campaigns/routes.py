@@ -26,7 +26,7 @@ from promo.campaigns.schemas import (
     Status,
     Usage,
 )
-from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
+from promo.deps import Caller, ClockDep, DbSession, KeyringDep, PageCursor, PageLimit
 from promo.ids import Kind, decode, encode
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 
@@ -63,9 +63,15 @@ class CampaignController(Controller):
 
     @post("/", status_code=201)
     async def create_campaign(
-        self, data: JSONBody[CampaignCreate], session: DbSession, clock: ClockDep, principal: Caller
+        self,
+        data: JSONBody[CampaignCreate],
+        session: DbSession,
+        clock: ClockDep,
+        principal: Caller,
+        keyring: KeyringDep,
     ) -> CampaignRead:
         """Create a campaign (draft by default)."""
+        data = service.pseudonymised(data, keyring)
         campaign = await service.create_campaign(session, data, now=clock())
         read = campaign_read(campaign)
         await audit.record(
@@ -104,10 +110,12 @@ class CampaignController(Controller):
         clock: ClockDep,
         principal: Caller,
         release_codes: ReleaseCodesDep,
+        keyring: KeyringDep,
     ) -> CampaignRead:
         """Change fields, or the status (pause, resume, archive). Archived is final.
 
         ``rules``, ``limits`` and ``commission`` are JSON merge patches (RFC 7396)."""
+        data = service.pseudonymised_patch(data, keyring)
         campaign = await service.get_campaign(session, decode(Kind.CAMPAIGN, campaign_id))
         changed = await service.patch_campaign(
             session, campaign, data, release_codes=release_codes, now=clock()

@@ -10,7 +10,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from promo.errors import StructFieldError
-from promo.schemas import NO_NUL, Schema
+from promo.schemas import NO_NUL, CustomerRef, Schema
 from promo.schemas import Amount as Amount  # re-exported: checkout imports it from here
 from promo.schemas import PositiveAmount as PositiveAmount
 
@@ -30,6 +30,7 @@ CustomerIds = Annotated[
     list[Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]],
     msgspec.Meta(max_length=10_000),
 ]
+CustomerRefs = Annotated[list[CustomerRef], msgspec.Meta(max_length=10_000)]
 
 
 def check_reach(field: str, percent: Decimal | None) -> None:
@@ -80,7 +81,11 @@ class Rules(Schema):
     exclude_skus: TokenList = msgspec.field(default_factory=list)
     exclude_categories: TokenList = msgspec.field(default_factory=list)
     first_order_only: bool = False
+    # The allow-list: only these customers may use the campaign. Given as
+    # customer ids (hashed on arrival, never stored nor answered: always empty
+    # in answers) or as customer_refs (as answered: the stored form).
     customer_ids: CustomerIds = msgspec.field(default_factory=list)
+    customer_refs: CustomerRefs = msgspec.field(default_factory=list)
 
 
 class Limits(Schema):
@@ -110,7 +115,9 @@ class RulesPatch(Schema):
     exclude_skus: TokenListPatch = UNSET
     exclude_categories: TokenListPatch = UNSET
     first_order_only: bool | UnsetType | None = UNSET
+    # Either replaces the whole allow-list (both: their union).
     customer_ids: CustomerIds | UnsetType | None = UNSET
+    customer_refs: CustomerRefs | UnsetType | None = UNSET
 
 
 class LimitsPatch(Schema):

@@ -34,9 +34,12 @@ from promo.campaigns.schemas import (
     Limits,
     Percentage,
     Rules,
+    RulesPatch,
 )
 from promo.errors import Conflict, FieldError, Invalid, NotFound
+from promo.identity import customer_refs
 from promo.money import is_currency
+from promo.pii import Keyring
 
 # Which status may follow which; archived is final.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -145,6 +148,44 @@ def discount_of(campaign: Campaign) -> DiscountSpec:
 
 def commission_of(campaign: Campaign) -> Commission:
     return Commission(percent=percent(campaign.commission_percent), fixed=campaign.commission_fixed)
+
+
+MAX_ALLOWED_CUSTOMERS = 10_000
+
+
+def _allow_list(keyring: Keyring, ids: list[str], refs: list[str]) -> list[str]:
+    """One allow-list of refs from customer ids (hashed here) and refs as given."""
+    allowed = list(dict.fromkeys([*customer_refs(keyring, ids), *refs]))
+    if len(allowed) > MAX_ALLOWED_CUSTOMERS:
+        raise Invalid.field("rules.customer_ids", f"at most {MAX_ALLOWED_CUSTOMERS} customers")
+    return allowed
+
+
+def pseudonymised(data: CampaignCreate, keyring: Keyring) -> CampaignCreate:
+    """The campaign as promo keeps (and audits) it: the allow-list's customer ids
+    replaced by their refs (promo.pii), so that no customer id is stored."""
+    rules = data.rules
+    allowed = _allow_list(keyring, rules.customer_ids, rules.customer_refs)
+    return msgspec.structs.replace(
+        data, rules=msgspec.structs.replace(rules, customer_ids=[], customer_refs=allowed)
+    )
+
+
+def pseudonymised_patch(patch: CampaignPatch, keyring: Keyring) -> CampaignPatch:
+    """``pseudonymised`` for a patch: ``customer_ids`` and ``customer_refs`` are two
+    spellings of one list, which a patch giving either replaces (null: removes)."""
+    rules = patch.rules
+    if not isinstance(rules, RulesPatch) or (
+        rules.customer_ids is UNSET and rules.customer_refs is UNSET
+    ):
+        return patch
+    ids = rules.customer_ids if isinstance(rules.customer_ids, list) else None
+    refs = rules.customer_refs if isinstance(rules.customer_refs, list) else None
+    allowed = None if ids is None and refs is None else _allow_list(keyring, ids or [], refs or [])
+    return msgspec.structs.replace(
+        patch,
+        rules=msgspec.structs.replace(rules, customer_ids=UNSET, customer_refs=allowed),
+    )
 
 
 def rules_of(campaign: Campaign) -> Rules:

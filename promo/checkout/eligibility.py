@@ -49,7 +49,8 @@ class CampaignTerms(msgspec.Struct, frozen=True):
     min_subtotal: int | None
     min_quantity: int | None
     first_order_only: bool
-    customer_ids: frozenset[str]
+    # The allow-list: refs of the customer ids it is open to (promo.pii).
+    customer_refs: frozenset[str]
     max_redemptions: int | None
     redemptions_used: int
     max_redemptions_per_customer: int | None
@@ -162,7 +163,7 @@ def decide(
     identity = shopper.identity
     if campaign.max_redemptions_per_customer is not None and identity.primary is None:
         return Refused(Reason.CUSTOMER_REQUIRED)
-    if campaign.customer_ids and identity.customer_id not in campaign.customer_ids:
+    if campaign.customer_refs and campaign.customer_refs.isdisjoint(identity.id_refs):
         return Refused(Reason.CUSTOMER_NOT_ELIGIBLE)
     if code.affiliate_email_key is not None and identity.email == code.affiliate_email_key:
         return Refused(Reason.SELF_REFERRAL)

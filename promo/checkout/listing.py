@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.checkout.models import Redemption
@@ -27,13 +27,14 @@ async def list_redemptions(
     *,
     order_id: str | None,
     canonical_code: str | None,
-    customer_id: str | None,
+    customer_refs: tuple[str, ...] | None,
     campaign_id: int | None,
     after_id: int | None,
     limit: int,
     affiliate_id: int | None = None,
 ) -> list[tuple[Redemption, str]]:
-    """Redemptions in id order with their code's display form."""
+    """Redemptions in id order with their code's display form; ``customer_refs``:
+    those filed under any of these refs (either identity of the redemption)."""
     query = (
         select(Redemption, Code.code)
         .join(Code, Code.id == Redemption.code_id)
@@ -44,8 +45,13 @@ async def list_redemptions(
         query = query.where(Redemption.order_id == order_id)
     if canonical_code is not None:
         query = query.where(Code.canonical == canonical_code)
-    if customer_id is not None:
-        query = query.where(Redemption.customer_id == customer_id)
+    if customer_refs is not None:
+        query = query.where(
+            or_(
+                Redemption.customer_ref.in_(customer_refs),
+                Redemption.customer_alt_ref.in_(customer_refs),
+            )
+        )
     if campaign_id is not None:
         query = query.where(Redemption.campaign_id == campaign_id)
     if affiliate_id is not None:

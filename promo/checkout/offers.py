@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Select, Table, and_, bindparam, exists, func, select
+from sqlalchemy import Select, Table, and_, bindparam, exists, func, or_, select
 
 from promo.affiliates.models import Affiliate
 from promo.campaigns.discount import Discount, FixedAmount, FreeShipping, LineFilter, Percentage
@@ -23,6 +23,7 @@ from promo.checkout.eligibility import CampaignTerms, CodeState, Offer
 from promo.checkout.models import CustomerOrders, CustomerUsage, Redemption
 from promo.codes.models import Code
 from promo.db.autocommit import Autocommit, Row
+from promo.db.lists import in_list
 from promo.identity import Identity
 from promo.ledger.commission import Plan, effective_plan
 
@@ -44,7 +45,7 @@ class Rules(msgspec.Struct, frozen=True):
     exclude_skus: frozenset[str] = frozenset()
     exclude_categories: frozenset[str] = frozenset()
     first_order_only: bool = False
-    customer_ids: frozenset[str] = frozenset()
+    customer_refs: frozenset[str] = frozenset()
 
 
 class _Row:
@@ -74,18 +75,24 @@ def _discount(row: Any) -> Discount:
 def offer_query() -> Select[Any]:
     """One statement: the live code by canonical form (the partial unique index,
     parameter ``canonical``), its campaign and affiliate; the shopper's usage
-    for its identity keys (``id_key``, ``email_key``, either may be NULL) and
+    for each of its identities (``id_refs``, ``email_refs``: every version of
+    each ref, either list may be empty) and
     whether ``order_id`` already has a live redemption."""
-    keys = (
-        bindparam("id_key", type_=usage.c.customer_key.type),
-        bindparam("email_key", type_=usage.c.customer_key.type),
+
+    def used_by(versions: str) -> Any:
+        # One identity's uses: its current ref's and those under retired keys.
+        return (
+            select(func.sum(usage.c.used))
+            .where(usage.c.campaign_id == campaigns.c.id, in_list(usage.c.customer_ref, versions))
+            .scalar_subquery()
+        )
+
+    has_redeemed = exists().where(
+        or_(
+            in_list(orders.c.customer_ref, "id_refs"), in_list(orders.c.customer_ref, "email_refs")
+        ),
+        orders.c.live > 0,
     )
-    used_on_campaign = (
-        select(func.max(usage.c.used))
-        .where(usage.c.campaign_id == campaigns.c.id, usage.c.customer_key.in_(keys))
-        .scalar_subquery()
-    )
-    has_redeemed = exists().where(orders.c.customer_key.in_(keys), orders.c.live > 0)
     order_taken = exists().where(
         redemptions.c.order_id == bindparam("order_id", type_=redemptions.c.order_id.type),
         redemptions.c.rolled_back_at.is_(None),
@@ -119,7 +126,8 @@ def offer_query() -> Select[Any]:
             campaigns.c.budget_used,
             campaigns.c.commission_percent,
             campaigns.c.commission_fixed,
-            used_on_campaign.label("used_on_campaign"),
+            used_by("id_refs").label("used_by_id"),
+            used_by("email_refs").label("used_by_email"),
             has_redeemed.label("has_redeemed"),
             order_taken.label("order_taken"),
         )
@@ -151,8 +159,8 @@ async def load_offer(
     about the shopper and the order."""
     params = {
         "canonical": canonical,
-        "id_key": identity.id_key,
-        "email_key": identity.email_key,
+        "id_refs": list(identity.id_refs),
+        "email_refs": list(identity.email_refs),
         "order_id": order_id,
     }
     found = await reads.first(OFFER, params)
@@ -187,7 +195,7 @@ async def load_offer(
             min_subtotal=rules.min_subtotal,
             min_quantity=rules.min_quantity,
             first_order_only=rules.first_order_only,
-            customer_ids=rules.customer_ids,
+            customer_refs=rules.customer_refs,
             max_redemptions=row.max_redemptions,
             redemptions_used=row.redemptions_used,
             max_redemptions_per_customer=row.max_redemptions_per_customer,
@@ -203,7 +211,7 @@ async def load_offer(
         holding_days=row.holding_days or 0,
     )
     return offer, Holdings(
-        used_on_campaign=int(row.used_on_campaign or 0),
+        used_on_campaign=max(int(row.used_by_id or 0), int(row.used_by_email or 0)),
         has_redeemed=bool(row.has_redeemed),
         order_taken=bool(row.order_taken),
     )

@@ -60,9 +60,8 @@ def granted(
         code_id=code.id,
         campaign_id=campaign.id,
         affiliate_id=code.affiliate_id,
-        customer_key=shopper.identity.primary,
-        customer_alt_key=shopper.identity.secondary,
-        customer_id=shopper.identity.customer_id,
+        customer_ref=shopper.identity.primary,
+        customer_alt_ref=shopper.identity.secondary,
         order_id=request.order_id,
         currency=campaign.currency,
         order_amount=order_amount,
@@ -79,17 +78,19 @@ def granted(
 
 
 def step_parameters(
-    red: Redemption, offer: Offer, key: AnswerKey, head: bytes, tail: bytes
+    red: Redemption, offer: Offer, identity: Identity, key: AnswerKey, head: bytes, tail: bytes
 ) -> dict[str, Any]:
-    """The parameters of the steps: the redemption as granted, its offer, its answer."""
+    """The parameters of the steps: the redemption as granted, its offer, the
+    shopper's refs under retired keys, its answer."""
     return {
         "campaign_id": red.campaign_id,
         "code_id": red.code_id,
         "code": offer.code.display,
         "affiliate_id": red.affiliate_id,
-        "customer_key": red.customer_key,
-        "customer_alt_key": red.customer_alt_key,
-        "customer_id": red.customer_id,
+        "customer_ref": red.customer_ref,
+        "customer_alt_ref": red.customer_alt_ref,
+        "customer_ref_prior": list(identity.primary_prior),
+        "customer_alt_ref_prior": list(identity.secondary_prior),
         "per_customer": offer.campaign.max_redemptions_per_customer,
         "first_order_only": offer.campaign.first_order_only,
         "order_id": red.order_id,
@@ -152,7 +153,7 @@ async def redeem(
     await attempt.succeeded()
     red = granted(request, offer, shopper, decision, now=now)
     head, tail = _answer_around_id(red, offer.code.display)
-    params = step_parameters(red, offer, key, head, tail)
+    params = step_parameters(red, offer, identity, key, head, tail)
 
     def body(redemption_id: int) -> bytes:
         return head + encode(Kind.REDEMPTION, redemption_id).encode() + tail

@@ -77,7 +77,7 @@ async def rollback(
         unit,
         campaign_id=red.campaign_id,
         code_id=red.code_id,
-        customer_keys=tuple(k for k in (red.customer_key, red.customer_alt_key) if k is not None),
+        customer_refs=tuple(r for r in (red.customer_ref, red.customer_alt_ref) if r is not None),
         budget=budget_back,
         redemption=full,
     )

@@ -22,6 +22,9 @@ from promo.checkout.schemas import (
     AffiliateRedemption,
     AffiliateRedemptionPage,
     CheckoutRequest,
+    CustomerEmailQuery,
+    CustomerIdQuery,
+    CustomerRefQuery,
     RedeemRequest,
     RedemptionPage,
     RedemptionRead,
@@ -29,7 +32,7 @@ from promo.checkout.schemas import (
     ValidationResult,
 )
 from promo.checkout.throttle import Throttle
-from promo.checkout.validation import identity_of, validate
+from promo.checkout.validation import identity_of, identity_or_invalid, validate
 from promo.checkout.views import discount_out, redemption_read, status_of
 from promo.codes.canonical import InvalidCode, canonical
 from promo.deps import (
@@ -37,6 +40,7 @@ from promo.deps import (
     ClockDep,
     DbSession,
     IdempotencyKey,
+    KeyringDep,
     PageCursor,
     PageLimit,
     provide_clock,
@@ -56,7 +60,7 @@ async def create_validation(
     # Not injected: two dependencies cost Litestar a task group per request.
     principal, clock = provide_principal(request), provide_clock(state)
     throttle: Throttle = state.throttle
-    identity = identity_of(data)
+    identity = identity_of(data, state.keyring)
     attempt = await throttle.begin(screening.identities(principal, data, identity))
     uniform = state.settings.uniform_refusals
     offer, _, decision = await validate(
@@ -122,7 +126,7 @@ class RedemptionController(Controller):
         principal, clock = provide_principal(request), provide_clock(state)
         key = answer_key(idempotency_key, "redeem", principal, data)
         throttle: Throttle = state.throttle
-        identity = identity_of(data)
+        identity = identity_of(data, state.keyring)
         attempt = await throttle.begin(screening.identities(principal, data, identity))
         checkout = redemption.Checkout(
             reads=state.reads, writes=state.writes, uniform=state.settings.uniform_refusals
@@ -169,13 +173,24 @@ class RedemptionController(Controller):
     async def list_redemptions(
         self,
         session: DbSession,
+        keyring: KeyringDep,
         order_id: Annotated[str | None, QueryParameter(max_length=128, pattern=NO_NUL)] = None,
         code: Annotated[str | None, QueryParameter(max_length=64)] = None,
-        customer_id: Annotated[str | None, QueryParameter(max_length=128, pattern=NO_NUL)] = None,
+        customer_ref: CustomerRefQuery = None,
+        customer_id: CustomerIdQuery = None,
+        customer_email: CustomerEmailQuery = None,
         campaign_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
         cursor: PageCursor = None,
         limit: PageLimit = DEFAULT_LIMIT,
     ) -> RedemptionPage:
+        """Redemptions in id order. A customer's: by ``customer_ref`` as answered, or
+        by the identity the checkout knows (``customer_id``, ``customer_email``), which
+        promo hashes as it stores it (an id or e-mail is never stored)."""
+        refs: tuple[str, ...] | None = None
+        if customer_id is not None or customer_email is not None:
+            refs = identity_or_invalid(keyring, customer_id, customer_email).refs
+        if customer_ref is not None:
+            refs = (customer_ref,) if refs is None else tuple(r for r in refs if r == customer_ref)
         canonical_code = None
         if code is not None:
             try:
@@ -186,7 +201,7 @@ class RedemptionController(Controller):
             session,
             order_id=order_id,
             canonical_code=canonical_code,
-            customer_id=customer_id,
+            customer_refs=refs,
             # An id that is not a campaign's matches no redemption (0 is never an id).
             campaign_id=(decode(Kind.CAMPAIGN, campaign_id) or 0) if campaign_id else None,
             after_id=decode_cursor(cursor),
@@ -219,7 +234,7 @@ async def my_redemptions(
         session,
         order_id=None,
         canonical_code=None,
-        customer_id=None,
+        customer_refs=None,
         campaign_id=None,
         affiliate_id=principal.affiliate_id,
         after_id=decode_cursor(cursor),

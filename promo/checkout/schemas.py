@@ -6,11 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
+from litestar.params import QueryParameter
 
 from promo.campaigns.schemas import Currency, Token
 from promo.codes.schemas import CodeText
 from promo.money import MAX_AMOUNT
-from promo.schemas import NO_NUL, Amount, Schema
+from promo.pii import REF_PATTERN
+from promo.schemas import NO_NUL, Amount, CustomerRef, Schema
 
 MAX_CART_ITEMS = 1000
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
@@ -18,6 +20,16 @@ LineId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=NO_NUL
 CustomerId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]
 CustomerEmail = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=NO_NUL)]
 OrderId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]
+# A customer named in a query (a customer's redemptions, its personal data).
+CustomerRefQuery = Annotated[
+    str | None, QueryParameter(pattern=REF_PATTERN, description="A customer_ref as answered")
+]
+CustomerIdQuery = Annotated[
+    str | None, QueryParameter(min_length=1, max_length=128, pattern=NO_NUL)
+]
+CustomerEmailQuery = Annotated[
+    str | None, QueryParameter(min_length=3, max_length=254, pattern=NO_NUL)
+]
 
 
 class CartItem(Schema):
@@ -81,8 +93,8 @@ class RedemptionRead(Schema):
     code: str
     campaign_id: str
     affiliate_id: str | None
-    customer_key: str | None
-    customer_id: str | None
+    # The customer as promo holds it: a keyed hash, never the id or e-mail.
+    customer_ref: CustomerRef | None
     order_id: str
     currency: str
     order_amount: int

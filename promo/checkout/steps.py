@@ -5,10 +5,13 @@ A redemption is these steps, in this order (which is also the lock order):
 1. ``redemption``: the row, one per live order (the partial unique index judges);
 2. ``campaign``: one redemption and the discount taken from its count and budget;
 3. ``code``: one use of the code;
-4. ``customer``, ``customer_alt``: one use for each identity key of the shopper
-   (id and e-mail both count, promo.identity), within the per-customer limit;
-5. ``first_order``, ``first_order_alt``: one live order for each identity key,
-   which on a ``first_order_only`` campaign must be the first;
+4. ``customer``, ``customer_alt``: one use for each identity of the shopper
+   (id and e-mail both count, promo.identity), within the per-customer limit,
+   counted under its current ref plus its refs under retired keys (what it
+   did before a key rotation, promo.pii: those rows are only ever given back);
+5. ``first_order``, ``first_order_alt``: one live order for each identity,
+   which on a ``first_order_only`` campaign must be the first under any of
+   its refs;
 6. ``ledger``: the redemption's ledger entry;
 7. ``answer``: the answer stored under the request's Idempotency-Key.
 
@@ -62,6 +65,7 @@ from promo.checkout.models import CustomerOrders, CustomerUsage, IdempotencyReco
 from promo.checkout.reasons import Reason
 from promo.codes.models import Code
 from promo.db.autocommit import Autocommit, Transactional
+from promo.db.lists import in_list
 from promo.db.metadata import UtcDateTime
 from promo.db.public_ids import public_id
 from promo.ids import Kind
@@ -131,9 +135,8 @@ def _redemption(chain: Chain, insert: Any) -> Any:
         "code_id": param("code_id", BigInteger),
         "campaign_id": param("campaign_id", BigInteger),
         "affiliate_id": param("affiliate_id", BigInteger),
-        "customer_key": param("customer_key", String),
-        "customer_alt_key": param("customer_alt_key", String),
-        "customer_id": param("customer_id", String),
+        "customer_ref": param("customer_ref", String),
+        "customer_alt_ref": param("customer_alt_ref", String),
         "order_id": param("order_id", String),
         "currency": param("currency", String),
         "order_amount": param("order_amount", BigInteger),
@@ -196,18 +199,32 @@ def _code(chain: Chain, insert: Any) -> Any:
     )
 
 
-def _customer(key_name: str) -> Callable[[Chain, Any], Any]:
+def _customer(ref_name: str) -> Callable[[Chain, Any], Any]:
     def build(chain: Chain, insert: Any) -> Any:
         limit = param("per_customer", Integer)
-        key = param(key_name, String)
-        row = select(param("campaign_id", BigInteger), key, literal(1, Integer))
+        campaign_id = param("campaign_id", BigInteger)
+        earlier = usage.alias("earlier")
+        # Uses under the identity's retired refs: fixed (only given back) once
+        # its current ref is written, so the row lock below keeps this exact.
+        before = (
+            select(func.coalesce(func.sum(earlier.c.used), 0))
+            .where(
+                earlier.c.campaign_id == campaign_id,
+                in_list(earlier.c.customer_ref, PREFIX + ref_name + "_prior"),
+            )
+            .scalar_subquery()
+        )
+        row = select(campaign_id, param(ref_name, String), literal(1, Integer))
         return (
             insert(usage)
-            .from_select(["campaign_id", "customer_key", "used"], row.where(chain.gate))
+            .from_select(
+                ["campaign_id", "customer_ref", "used"],
+                row.where(chain.gate, or_(limit.is_(None), before < limit)),
+            )
             .on_conflict_do_update(
-                index_elements=[usage.c.campaign_id, usage.c.customer_key],
+                index_elements=[usage.c.campaign_id, usage.c.customer_ref],
                 set_={"used": usage.c.used + 1},
-                where=or_(limit.is_(None), usage.c.used < limit),
+                where=or_(limit.is_(None), usage.c.used + before < limit),
             )
             .returning(usage.c.used)
         )
@@ -215,17 +232,24 @@ def _customer(key_name: str) -> Callable[[Chain, Any], Any]:
     return build
 
 
-def _first_order(key_name: str) -> Callable[[Chain, Any], Any]:
+def _first_order(ref_name: str) -> Callable[[Chain, Any], Any]:
     def build(chain: Chain, insert: Any) -> Any:
         first_only = param("first_order_only", Boolean)
-        row = select(param(key_name, String), literal(1, Integer))
+        earlier = orders.alias("earlier")
+        ordered_before = exists().where(
+            in_list(earlier.c.customer_ref, PREFIX + ref_name + "_prior"), earlier.c.live > 0
+        )
+        first = not_(ordered_before)
+        row = select(param(ref_name, String), literal(1, Integer))
         return (
             insert(orders)
-            .from_select(["customer_key", "live"], row.where(chain.gate))
+            .from_select(
+                ["customer_ref", "live"], row.where(chain.gate, or_(not_(first_only), first))
+            )
             .on_conflict_do_update(
-                index_elements=[orders.c.customer_key],
+                index_elements=[orders.c.customer_ref],
                 set_={"live": orders.c.live + 1},
-                where=or_(not_(first_only), orders.c.live == 0),
+                where=or_(not_(first_only), and_(orders.c.live == 0, first)),
             )
             .returning(orders.c.live)
         )
@@ -278,7 +302,7 @@ def _answer(chain: Chain, insert: Any) -> Any:
 class Step:
     name: str
     build: Callable[[Chain, Any], Any]
-    # The parameter that must be set for the step to run (identity keys).
+    # The parameter that must be set for the step to run (identity refs).
     needs: str | None = None
 
 
@@ -286,10 +310,10 @@ STEPS = (
     Step("redemption", _redemption),
     Step("campaign", _campaign),
     Step("code", _code),
-    Step("customer", _customer("customer_key"), needs="customer_key"),
-    Step("customer_alt", _customer("customer_alt_key"), needs="customer_alt_key"),
-    Step("first_order", _first_order("customer_key"), needs="customer_key"),
-    Step("first_order_alt", _first_order("customer_alt_key"), needs="customer_alt_key"),
+    Step("customer", _customer("customer_ref"), needs="customer_ref"),
+    Step("customer_alt", _customer("customer_alt_ref"), needs="customer_alt_ref"),
+    Step("first_order", _first_order("customer_ref"), needs="customer_ref"),
+    Step("first_order_alt", _first_order("customer_alt_ref"), needs="customer_alt_ref"),
     Step("ledger", _ledger),
     Step("answer", _answer),
 )
@@ -464,16 +488,16 @@ RETURN_TO_CUSTOMER = (
     update(usage)
     .where(
         usage.c.campaign_id == bindparam("of_campaign"),
-        usage.c.customer_key == bindparam("of_customer"),
+        usage.c.customer_ref == bindparam("of_customer"),
     )
     .values(used=usage.c.used - 1)
     .returning(usage.c.id)
 )
 RETURN_ORDER = (
     update(orders)
-    .where(orders.c.customer_key == bindparam("of_customer"))
+    .where(orders.c.customer_ref == bindparam("of_customer"))
     .values(live=orders.c.live - 1)
-    .returning(orders.c.customer_key)
+    .returning(orders.c.customer_ref)
 )
 
 
@@ -482,7 +506,7 @@ async def give_back(
     *,
     campaign_id: int,
     code_id: int,
-    customer_keys: tuple[str, ...],
+    customer_refs: tuple[str, ...],
     budget: int,
     redemption: bool,
 ) -> None:
@@ -496,7 +520,7 @@ async def give_back(
     if not redemption:
         return
     await unit.first(RETURN_TO_CODE, {"code_id": code_id})
-    for key in customer_keys:
-        await unit.first(RETURN_TO_CUSTOMER, {"of_campaign": campaign_id, "of_customer": key})
-    for key in customer_keys:
-        await unit.first(RETURN_ORDER, {"of_customer": key})
+    for ref in customer_refs:
+        await unit.first(RETURN_TO_CUSTOMER, {"of_campaign": campaign_id, "of_customer": ref})
+    for ref in customer_refs:
+        await unit.first(RETURN_ORDER, {"of_customer": ref})

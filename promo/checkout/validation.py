@@ -14,6 +14,7 @@ from promo.db.autocommit import Autocommit
 from promo.errors import Invalid
 from promo.identity import Identity, NotAnEmail, identify
 from promo.money import MAX_AMOUNT, is_currency
+from promo.pii import Keyring
 
 
 def cart_of(request: CheckoutRequest) -> Cart:
@@ -42,10 +43,17 @@ def cart_of(request: CheckoutRequest) -> Cart:
     return Cart(currency=request.cart.currency, shipping=request.cart.shipping, lines=tuple(lines))
 
 
-def identity_of(request: CheckoutRequest) -> Identity:
-    """The shopper's identity keys; 422 naming ``customer_email`` when it is no address."""
+def identity_of(request: CheckoutRequest, keyring: Keyring) -> Identity:
+    """The shopper's refs; 422 naming ``customer_email`` when it is no address."""
+    return identity_or_invalid(keyring, request.customer_id, request.customer_email)
+
+
+def identity_or_invalid(
+    keyring: Keyring, customer_id: str | None, customer_email: str | None
+) -> Identity:
+    """An identity as a request gives it; 422 naming ``customer_email`` when it is no address."""
     try:
-        return identify(request.customer_id, request.customer_email)
+        return identify(keyring, customer_id, customer_email)
     except NotAnEmail as exc:
         raise Invalid.field("customer_email", f"not an e-mail address: {exc}") from None
 
@@ -61,7 +69,7 @@ async def validate(
 ) -> tuple[Offer | None, Shopper, Accepted | Refused]:
     """Decide for one checkout; consumes nothing. ``usage_first``: see ``decide``;
     ``order_id``: a redemption's order, refused when it already has one.
-    ``identity``: ``identity_of(request)``, which the caller's throttle needed first."""
+    ``identity``: ``identity_of(request, keyring)``, which the caller's throttle needed first."""
     canonical = canonical_or_invalid(request.code)
     cart = cart_of(request)
     offer, held = await load_offer(reads, canonical, identity, order_id)

@@ -340,6 +340,21 @@ CAMPAIGN_BOUNDS: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("customer id of 129", campaign(rules={"customer_ids": ["c" * 129]}), "rules.customer_ids[0]"),
     ("customer id with NUL", campaign(rules={"customer_ids": [NUL]}), "rules.customer_ids[0]"),
+    (
+        "customer ref that is not one",
+        campaign(rules={"customer_refs": ["id:cus_1"]}),
+        "rules.customer_refs[0]",
+    ),
+    (
+        "10001 customers between ids and refs",
+        campaign(
+            rules={
+                "customer_ids": [f"c{i}" for i in range(5_001)],
+                "customer_refs": [f"1:{i:043d}" for i in range(5_000)],
+            }
+        ),
+        "rules.customer_ids",
+    ),
     ("min_subtotal 0", campaign(rules={"min_subtotal": 0}), "rules.min_subtotal"),
     (
         "min_subtotal over MAX_AMOUNT",
@@ -444,7 +459,11 @@ async def test_largest_rule_lists_are_accepted(
     body = campaign(rules=rules, **percentage("12.34"))
     response = await client.post("/v1/campaigns", json=body, headers=marketer)
     assert response.status_code == 201, response.text
-    assert len(response.json()["rules"]["customer_ids"]) == 10_000
+    # Stored and answered as refs only (promo.pii): the ids themselves are kept nowhere.
+    answered = response.json()["rules"]
+    assert answered["customer_ids"] == []
+    assert len(answered["customer_refs"]) == 10_000
+    assert "c9999" not in response.text
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ from tests.support.api import (
 )
 from tests.support.clock import FrozenClock
 from tests.support.factories import bearer, make_affiliate
+from tests.support.pii import ref
 
 # 3 x 1999 = 5997 eligible; 20% = 1199.4 -> 1199 off; order amount 4798.
 # Commission 10% of 4798 = 479.8 -> 480, plus 50 fixed: 530.
@@ -136,7 +137,7 @@ async def customer_used(db: AsyncSession, campaign_id: str, key: str = "id:cus_1
     used = await db.scalar(
         select(CustomerUsage.used).where(
             CustomerUsage.campaign_id == decode(Kind.CAMPAIGN, campaign_id),
-            CustomerUsage.customer_key == key,
+            CustomerUsage.customer_ref == ref(key),
         )
     )
     return None if used is None else int(used)

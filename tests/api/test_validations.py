@@ -20,6 +20,7 @@ from promo.money import MAX_AMOUNT
 from tests.support.api import cart, create_campaign, create_code, item, redeem
 from tests.support.clock import FrozenClock
 from tests.support.factories import make_affiliate
+from tests.support.pii import ref
 
 TSHIRTS = cart(item("TSHIRT-1", 2, 2500, "summer", "tops"), item("GIFT-CARD", 1, 5000))
 
@@ -260,12 +261,12 @@ async def test_reason_first_order_only(
     first = await validate(client, checkout, code="WELCOME", first_order=True, customer_id="c1")
     assert first["valid"] is True
     # A customer who already redeemed in promo is never on a first order.
-    db.add(CustomerOrders(customer_key="id:c1", live=1))
+    db.add(CustomerOrders(customer_ref=ref("id:c1"), live=1))
     await db.flush()
     again = await validate(client, checkout, code="WELCOME", first_order=True, customer_id="c1")
     assert again["reason"] == "first_order_only"
     # Nor under its e-mail, when the checkout names both.
-    db.add(CustomerOrders(customer_key="email:ana@example.com", live=1))
+    db.add(CustomerOrders(customer_ref=ref("email:ana@example.com"), live=1))
     await db.flush()
     by_mail = await validate(
         client,
@@ -345,7 +346,7 @@ async def test_reason_customer_limit_reached(
     db.add(
         CustomerUsage(
             campaign_id=decode(Kind.CAMPAIGN, campaign["id"]),
-            customer_key="email:ana@gmail.com",
+            customer_ref=ref("email:ana@gmail.com"),
             used=1,
         )
     )

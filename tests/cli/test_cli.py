@@ -27,6 +27,7 @@ from promo.auth.models import ApiKey
 from promo.auth.roles import Role
 from promo.cli import main
 from promo.db.engine import create_engine, create_sessionmaker
+from promo.pii import DEV_PII_KEY
 from promo.settings import Settings
 from tests.conftest import TEST_SECRET, make_settings
 from tests.support.factories import bearer
@@ -275,7 +276,9 @@ def free_port() -> int:
 
 
 def test_serve_refuses_pending_migrations_until_db_upgrade(postgres_url: str) -> None:
-    environ = clean_environ(database_url=postgres_url, secret=TEST_SECRET, port=str(free_port()))
+    environ = clean_environ(
+        database_url=postgres_url, secret=TEST_SECRET, pii_key=DEV_PII_KEY, port=str(free_port())
+    )
 
     # A server that wrongly starts would run until the timeout: that fails too.
     refused = subprocess.run(
@@ -292,10 +295,18 @@ def test_serve_refuses_pending_migrations_until_db_upgrade(postgres_url: str) ->
     [line] = refused.stderr.strip().splitlines()
     assert "promo db upgrade" in line
 
-    upgraded = promo("db", "upgrade", database_url=postgres_url, secret=TEST_SECRET)
+    upgraded = promo(
+        "db", "upgrade", database_url=postgres_url, secret=TEST_SECRET, pii_key=DEV_PII_KEY
+    )
     assert upgraded.exit_code == 0, upgraded.stderr
     created = promo(
-        "keys", "create", "--role", "admin", database_url=postgres_url, secret=TEST_SECRET
+        "keys",
+        "create",
+        "--role",
+        "admin",
+        database_url=postgres_url,
+        secret=TEST_SECRET,
+        pii_key=DEV_PII_KEY,
     )
     assert created.exit_code == 0, created.stderr
     response = whoami(make_settings(postgres_url), created.stdout.strip())
@@ -310,7 +321,7 @@ def test_serve_refuses_pending_migrations_until_db_upgrade(postgres_url: str) ->
 def test_data_commands_refuse_an_unmigrated_postgresql_database(
     postgres_url: str, command: list[str]
 ) -> None:
-    result = promo(*command, database_url=postgres_url, secret=TEST_SECRET)
+    result = promo(*command, database_url=postgres_url, secret=TEST_SECRET, pii_key=DEV_PII_KEY)
 
     assert result.exit_code != 0
     assert isinstance(result.exception, SystemExit), result.exception

@@ -19,6 +19,7 @@ from click.testing import CliRunner, Result
 from promo.app import create_app
 from promo.cli import main
 from promo.db.engine import create_engine
+from promo.pii import DEV_PII_KEY
 from tests.conftest import TEST_SECRET, make_settings
 from tests.support.factories import bearer
 
@@ -30,6 +31,7 @@ def promo(url: str, *args: str) -> Result:
         **{k: None for k in os.environ if k.startswith("PROMO_")},
         "PROMO_DATABASE_URL": url,
         "PROMO_SECRET": TEST_SECRET,
+        "PROMO_PII_KEY": DEV_PII_KEY,
         "LOGNAME": OPERATOR,
     }
     return CliRunner().invoke(main, list(args), env=env)

@@ -15,6 +15,7 @@ from promo.cli import main
 from promo.codes.models import Code, CodeBatch
 from promo.db.engine import create_engine
 from promo.ids import Kind, decode
+from promo.pii import DEV_PII_KEY
 from tests.conftest import TEST_SECRET, make_settings
 
 
@@ -36,8 +37,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def seeded(url: str) -> str:
     """A migrated database with the demo campaign; its id."""
-    assert promo("db", "upgrade", database_url=url, secret=TEST_SECRET).exit_code == 0
-    demo = promo("demo", database_url=url, secret=TEST_SECRET)
+    assert (
+        promo("db", "upgrade", database_url=url, secret=TEST_SECRET, pii_key=DEV_PII_KEY).exit_code
+        == 0
+    )
+    demo = promo("demo", database_url=url, secret=TEST_SECRET, pii_key=DEV_PII_KEY)
     assert demo.exit_code == 0, demo.stderr
     return demo.stdout.split()[2]  # "demo campaign cmp_... and affiliate ..."
 
@@ -79,6 +83,7 @@ def test_generate_prints_the_batch_id_after_a_progress_bar(database_url: str) ->
         "unlimited",
         database_url=database_url,
         secret=TEST_SECRET,
+        pii_key=DEV_PII_KEY,
     )
 
     assert result.exit_code == 0, result.stderr
@@ -106,6 +111,7 @@ def test_too_guessable_pattern_fails_with_one_line_naming_the_largest_count(
         "digits",
         database_url=database_url,
         secret=TEST_SECRET,
+        pii_key=DEV_PII_KEY,
     )
 
     assert result.exit_code == 1

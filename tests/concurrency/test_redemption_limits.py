@@ -19,6 +19,7 @@ from promo.ids import Kind, decode
 from promo.ledger.models import LedgerEntry
 from tests.concurrency.conftest import Live
 from tests.support.api import SUMMER, cart, item, merged
+from tests.support.pii import ref
 
 REQUESTS = 200
 NOW_ACTIVE = {"starts_at": "2020-01-01T00:00:00Z", "ends_at": None}
@@ -134,7 +135,7 @@ async def test_per_customer_limit_holds_under_concurrent_redemptions(
     responses = await fire([redeem(http, live, code, customer=customer) for _ in range(REQUESTS)])
     assert statuses(responses) == {(201, "ok"): 3, (409, "customer_limit_reached"): REQUESTS - 3}
     usage = await scalar(
-        live, select(CustomerUsage.used).where(CustomerUsage.customer_key == f"id:{customer}")
+        live, select(CustomerUsage.used).where(CustomerUsage.customer_ref == ref(f"id:{customer}"))
     )
     assert usage == 3
     assert await live_redemptions(live, campaign["id"]) == 3
@@ -231,7 +232,7 @@ async def test_a_fault_midway_leaves_nothing_behind(http: httpx.AsyncClient, liv
         assert (
             await scalar(
                 live,
-                select(func.count()).where(CustomerUsage.customer_key == f"id:{customer}"),
+                select(func.count()).where(CustomerUsage.customer_ref == ref(f"id:{customer}")),
             )
             == 0
         )

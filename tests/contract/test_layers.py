@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "promo"
 LAYERS: list[set[str]] = [
     # auth.roles: who calls (Role, Principal), a type every layer may name.
     {"errors", "clock", "ids", "money", "settings", "schemas", "identity", "observability"}
-    | {"csv_cells"}
+    | {"csv_cells", "pii"}
     | {"auth.roles"},
     {"db"},
     {"campaigns"},
@@ -30,6 +30,7 @@ LAYERS: list[set[str]] = [
     {"codes"},
     {"ledger"},
     {"checkout"},
+    {"customers", "retention"},
     {"deps", "health", "api_document", "audit_routes"},
 ]
 # Modules that put the others together, above every layer.

@@ -17,6 +17,7 @@ from promo.checkout.offers import offer_query
 from promo.db import migrate
 from promo.db.engine import create_engine
 from tests.conftest import make_settings
+from tests.support.pii import ref
 
 
 def plan(database_url: str, sql: str) -> str:
@@ -36,14 +37,14 @@ def plan(database_url: str, sql: str) -> str:
     return asyncio.run(run())
 
 
-@pytest.mark.parametrize("customer", [None, "email:ana@example.com"])
+@pytest.mark.parametrize("customer", [[], [ref("email:ana@example.com")]])
 def test_validation_lookup_uses_the_live_code_index_on_postgresql(
-    postgres_url: str, customer: str | None
+    postgres_url: str, customer: list[str]
 ) -> None:
     migrate.upgrade(make_settings(postgres_url))
     sql = str(
         offer_query()
-        .params(canonical="SUMMER20", id_key="id:c1", email_key=customer, order_id="o-1")
+        .params(canonical="SUMMER20", id_refs=[ref("id:c1")], email_refs=customer, order_id="o-1")
         .compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
     )
     found = plan(postgres_url, sql)
@@ -58,7 +59,7 @@ def test_validation_lookup_uses_the_live_code_index_on_sqlite(tmp_path: object) 
     migrate.upgrade(make_settings(url))
     sql = str(
         offer_query()
-        .params(canonical="SUMMER20", id_key="id:c1", email_key=None, order_id="o-1")
+        .params(canonical="SUMMER20", id_refs=[ref("id:c1")], email_refs=[], order_id="o-1")
         .compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
     )
     found = plan(url, sql)

@@ -35,6 +35,7 @@ from promo.checkout.schemas import RedeemRequest
 from promo.checkout.validation import identity_of, validate
 from promo.db.autocommit import AsyncpgAutocommit
 from promo.db.engine import create_engine, create_sessionmaker
+from promo.identity import Identity
 from promo.ids import Kind, encode
 from promo.settings import Settings
 from tests.support.api import cart, create_campaign, create_code, item
@@ -87,16 +88,17 @@ class Service:
             RedeemRequest,
         )
         reads = self.app.state.reads
-        offer, shopper, decision = await validate(reads, data, identity_of(data), now=self.clock())
+        who = identity_of(data, self.app.state.keyring)
+        offer, shopper, decision = await validate(reads, data, who, now=self.clock())
         assert offer is not None
         assert isinstance(decision, Accepted), decision
         red = redemption.granted(data, offer, shopper, decision, now=self.clock())
-        return Granted(red, offer)
+        return Granted(red, offer, who)
 
     async def write(self, granted: Granted, key: str | None = None) -> int | steps.Stopped:
         answer = AnswerKey("redeem:1", key or str(uuid.uuid4()), "fingerprint")
         params = redemption.step_parameters(
-            granted.redemption, granted.offer, answer, ID_OPENING, TAIL
+            granted.redemption, granted.offer, granted.identity, answer, ID_OPENING, TAIL
         )
         return await steps.run(
             self.app.state.writes,
@@ -113,6 +115,7 @@ class Service:
 class Granted:
     redemption: Redemption
     offer: Offer
+    identity: Identity
 
 
 @pytest.fixture

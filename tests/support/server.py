@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from promo.pii import DEV_PII_KEY
+
 READY_TIMEOUT_SECONDS = 30
 
 
@@ -52,6 +54,8 @@ def start_server(
         **{k: v for k, v in os.environ.items() if not k.startswith("PROMO_")},
         "PROMO_DATABASE_URL": database_url,
         "PROMO_SECRET": secret,
+        # The key tests compute expected refs with (tests.support.pii).
+        "PROMO_PII_KEY": DEV_PII_KEY,
         "PROMO_LOG_LEVEL": "warning",
         **(extra_env or {}),
     }

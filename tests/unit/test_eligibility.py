@@ -36,7 +36,14 @@ from promo.checkout.eligibility import (
     decide,
 )
 from promo.checkout.reasons import MESSAGES, Reason
-from promo.identity import canonical_email, identify
+from promo.identity import canonical_email, customer_refs, identify
+from tests.support.pii import KEYRING
+
+
+def allowed(*customer_ids: str) -> frozenset[str]:
+    """A campaign's allow-list as stored: the refs of these customer ids."""
+    return frozenset(customer_refs(KEYRING, customer_ids))
+
 
 # --- the base scenario ------------------------------------------------------
 #
@@ -87,7 +94,7 @@ CAMPAIGN = CampaignTerms(
     min_subtotal=ELIGIBLE_SUBTOTAL,
     min_quantity=ELIGIBLE_QUANTITY,
     first_order_only=False,
-    customer_ids=frozenset(),
+    customer_refs=frozenset(),
     max_redemptions=100,
     redemptions_used=99,
     max_redemptions_per_customer=PER_CUSTOMER,
@@ -106,7 +113,7 @@ def shopper(
 ) -> Shopper:
     """A shopper as a checkout request makes one: identity keys derived from id and e-mail."""
     return Shopper(
-        identity=identify(customer_id, email),
+        identity=identify(KEYRING, customer_id, email),
         first_order=first_order,
         used_on_campaign=used_on_campaign,
         has_redeemed=has_redeemed,
@@ -136,7 +143,7 @@ class Scenario:
 
     def with_customer(self, customer_id: str | None, email: str | None) -> Scenario:
         """The same shopper identified by this id and e-mail (keys derived as at checkout)."""
-        return self.with_shopper(identity=identify(customer_id, email))
+        return self.with_shopper(identity=identify(KEYRING, customer_id, email))
 
     def with_cart(self, **changes: Any) -> Scenario:
         return dataclasses.replace(self, cart=msgspec.structs.replace(self.cart, **changes))
@@ -196,7 +203,7 @@ FAILING: dict[Reason, tuple[Condition, ...]] = {
     Reason.ORDER_ALREADY_REDEEMED: (lambda s: s.with_shopper(order_taken=True),),
     Reason.CUSTOMER_REQUIRED: (lambda s: s.with_customer(None, None),),
     Reason.CUSTOMER_NOT_ELIGIBLE: (
-        lambda s: s.with_campaign(customer_ids=frozenset({"cus_7", "cus_8"})),
+        lambda s: s.with_campaign(customer_refs=allowed("cus_7", "cus_8")),
     ),
     # The affiliate's own e-mail is the shopper's (the base shopper is ana@example.com).
     Reason.SELF_REFERRAL: (
@@ -437,23 +444,23 @@ def test_anonymous_shopper_is_fine_without_a_per_customer_limit() -> None:
 
 
 def test_customer_outside_the_allowlist_is_not_eligible() -> None:
-    scenario = BASE.with_campaign(customer_ids=frozenset({"cus_7"}))
+    scenario = BASE.with_campaign(customer_refs=allowed("cus_7"))
     assert reason_of(scenario) is Reason.CUSTOMER_NOT_ELIGIBLE
 
 
 def test_customer_on_the_allowlist_is_eligible() -> None:
-    accepted(BASE.with_campaign(customer_ids=frozenset({"cus_7", "cus_42"})))
+    accepted(BASE.with_campaign(customer_refs=allowed("cus_7", "cus_42")))
 
 
 def test_allowlist_needs_a_customer_id_an_email_is_not_enough() -> None:
     scenario = BASE.with_customer(None, "ana@example.com").with_campaign(
-        customer_ids=frozenset({"cus_42"})
+        customer_refs=allowed("cus_42")
     )
     assert reason_of(scenario) is Reason.CUSTOMER_NOT_ELIGIBLE
 
 
 def test_empty_allowlist_admits_anyone() -> None:
-    accepted(BASE.with_customer("cus_anyone", None).with_campaign(customer_ids=frozenset()))
+    accepted(BASE.with_customer("cus_anyone", None).with_campaign(customer_refs=frozenset()))
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from promo.identity import NotAnEmail, canonical_email, identify
+from promo.pii import Keyring
+from tests.support.pii import KEYRING, ref
 
 # --- strategies -------------------------------------------------------------
 
@@ -143,8 +145,8 @@ def test_text_without_an_at_sign_is_never_an_address(text: str) -> None:
 
 
 def key(customer_id: str | None, customer_email: str | None) -> str | None:
-    """The key a redemption is filed under."""
-    return identify(customer_id, customer_email).primary
+    """The ref a redemption is filed under."""
+    return identify(KEYRING, customer_id, customer_email).primary
 
 
 @pytest.mark.parametrize(
@@ -168,10 +170,12 @@ def key(customer_id: str | None, customer_email: str | None) -> str | None:
 def test_identity_keys(
     customer_id: str | None, customer_email: str | None, expected: tuple[str, ...]
 ) -> None:
-    identity = identify(customer_id, customer_email)
-    assert identity.keys == expected
-    assert identity.primary == (expected[0] if expected else None)
-    assert identity.secondary == (expected[1] if len(expected) > 1 else None)
+    identity = identify(KEYRING, customer_id, customer_email)
+    refs = tuple(ref(keyed) for keyed in expected)
+    assert identity.refs == refs
+    assert identity.primary == (refs[0] if refs else None)
+    assert identity.secondary == (refs[1] if len(refs) > 1 else None)
+    assert identity.primary_prior == identity.secondary_prior == ()
 
 
 def test_same_gmail_mailbox_typed_differently_is_one_customer() -> None:
@@ -184,22 +188,20 @@ def test_same_gmail_mailbox_typed_differently_is_one_customer() -> None:
             "  ANALIMA@GMAIL.COM ",
         )
     }
-    assert keys == {"email:analima@gmail.com"}
+    assert keys == {ref("email:analima@gmail.com")}
 
 
 def test_id_that_looks_like_an_email_key_is_still_an_id() -> None:
-    assert key("email:ana@example.com", None) == "id:email:ana@example.com"
+    assert key("email:ana@example.com", None) == ref("id:email:ana@example.com")
     assert key("email:ana@example.com", None) != key(None, "ana@example.com")
 
 
 @given(customer_id=ids, customer_email=emails)
-def test_an_id_key_never_equals_an_email_key(customer_id: str, customer_email: str) -> None:
+def test_an_id_ref_never_equals_an_email_ref(customer_id: str, customer_email: str) -> None:
     by_id = key(customer_id, None)
     by_email = key(None, customer_email)
-    assert by_id is not None
-    assert by_id.startswith("id:")
-    assert by_email is not None
-    assert by_email.startswith("email:")
+    assert by_id == ref(f"id:{customer_id.strip()}")
+    assert by_email == ref(f"email:{canonical_email(customer_email)}")
     assert by_id != by_email
 
 
@@ -207,16 +209,46 @@ def test_an_id_key_never_equals_an_email_key(customer_id: str, customer_email: s
 def test_the_id_files_the_redemption_and_the_email_counts_too(
     customer_id: str, customer_email: str | None
 ) -> None:
-    identity = identify(customer_id, customer_email)
-    assert identity.primary == f"id:{customer_id.strip()}"
+    identity = identify(KEYRING, customer_id, customer_email)
+    assert identity.primary == ref(f"id:{customer_id.strip()}")
     if customer_email is None:
         assert identity.secondary is None
     else:
-        assert identity.secondary == f"email:{canonical_email(customer_email)}"
+        assert identity.secondary == ref(f"email:{canonical_email(customer_email)}")
 
 
 @given(customer_email=emails)
 def test_without_id_the_key_is_the_canonical_email(customer_email: str) -> None:
-    expected = f"email:{canonical_email(customer_email)}"
+    expected = ref(f"email:{canonical_email(customer_email)}")
     assert key(None, customer_email) == expected
     assert key("  ", customer_email) == expected
+
+
+# --- refs and key rotation (promo.pii) ---------------------------------------
+
+OLD = "old:" + "o" * 32
+NEW = "new:" + "n" * 32
+
+
+@given(customer_id=ids, customer_email=st.none() | emails)
+def test_after_a_rotation_every_identity_has_its_new_ref_first_then_its_old_one(
+    customer_id: str, customer_email: str | None
+) -> None:
+    before = identify(Keyring.parse(OLD), customer_id, customer_email)
+    after = identify(Keyring.parse(NEW, OLD), customer_id, customer_email)
+    assert after.primary is not None
+    assert after.primary.startswith("new:")
+    assert after.primary_prior == (before.primary,)
+    assert after.secondary_prior == ((before.secondary,) if customer_email else ())
+    assert set(before.refs) < set(after.refs)
+
+
+@given(customer_id=ids)
+def test_a_ref_carries_its_key_id_and_hides_the_identity(customer_id: str) -> None:
+    made = identify(Keyring.parse(NEW), customer_id, None).primary
+    assert made is not None
+    key_id, _, digest = made.partition(":")
+    assert key_id == "new"
+    assert len(digest) == 43
+    # Keyed: the same identity under another key is another ref.
+    assert made != identify(Keyring.parse(OLD), customer_id, None).primary

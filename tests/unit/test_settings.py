@@ -23,11 +23,15 @@ def test_values_are_read_and_converted() -> None:
             "PROMO_LOG_LEVEL": "DEBUG",
             "PROMO_DATABASE_URL": "postgresql+asyncpg://u:p@db:5432/promo",
             "PROMO_SECRET": "s" * 32,
+            "PROMO_PII_KEY": "2:" + "k" * 32,
+            "PROMO_PII_RETIRED_KEYS": "1:" + "o" * 32,
             "UNRELATED": "x",
         }
     )
     assert (settings.port, settings.workers, settings.log_level) == (9000, 4, "debug")
     assert settings.is_postgres
+    assert settings.keyring.current.key_id == "2"
+    assert [key.key_id for key in settings.keyring.retired] == ["1"]
 
 
 @pytest.mark.parametrize(
@@ -40,6 +44,18 @@ def test_values_are_read_and_converted() -> None:
         ({"PROMO_SECRET": "short"}, "PROMO_SECRET"),
         ({"PROMO_DATABASE_URL": "mysql://x"}, "PROMO_DATABASE_URL"),
         ({"PROMO_DATABASE_URL": "postgresql+asyncpg://db/promo"}, "PROMO_SECRET"),
+        (
+            {"PROMO_DATABASE_URL": "postgresql+asyncpg://db/promo", "PROMO_SECRET": "s" * 32},
+            "PROMO_PII_KEY",
+        ),
+        ({"PROMO_PII_KEY": "1:short"}, "PROMO_PII_KEY"),
+        ({"PROMO_PII_KEY": "erased:" + "k" * 32}, "PROMO_PII_KEY"),
+        ({"PROMO_PII_RETIRED_KEYS": "k" * 40}, "PROMO_PII_RETIRED_KEYS"),
+        (
+            {"PROMO_PII_KEY": "1:" + "k" * 32, "PROMO_PII_RETIRED_KEYS": "1:" + "o" * 32},
+            "PROMO_PII",
+        ),
+        ({"PROMO_RETAIN_ANSWERS_HOURS": "1"}, "PROMO_RETAIN_ANSWERS_HOURS"),
     ],
 )
 def test_invalid_or_missing_setting_is_one_line_naming_it(
@@ -50,3 +66,9 @@ def test_invalid_or_missing_setting_is_one_line_naming_it(
     message = str(raised.value)
     assert variable in message
     assert "\n" not in message
+
+
+def test_a_bare_pii_secret_gets_key_id_1() -> None:
+    settings = load_settings({"PROMO_PII_KEY": "k" * 40})
+    assert settings.keyring.current.key_id == "1"
+    assert settings.keyring.current.secret == b"k" * 40
