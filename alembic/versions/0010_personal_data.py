@@ -7,8 +7,8 @@ new checkout computes for the same shopper (``Keyring.ref("id", "cus_42")``),
 so limits and first orders keep counting what was redeemed before.
 
 - redemptions: customer_key -> customer_ref, customer_alt_key -> customer_alt_ref
-  (now indexed too: an erasure looks a person up by either); customer_id, the id
-  in clear, is dropped (customer_ref holds its ref when the checkout gave one).
+  (indexed now, like customer_ref); customer_id, the id in clear, is dropped
+  (customer_ref holds its ref when the checkout gave one).
 - customer_usage, customer_orders: customer_key -> customer_ref.
 - campaigns.rules: the allow-list ``customer_ids`` becomes ``customer_refs``
   (promo.identity.customer_refs: trimmed, once each, in order).
@@ -137,7 +137,9 @@ def _allow_list(keyring: Keyring, ids: list[Any]) -> list[str]:
     once each, in order); refs a downgrade left in the list stay as they are."""
     refs: list[str] = []
     for text in map(str, ids):
-        refs.extend([text.strip()] if _is_ref(keyring, text.strip()) else customer_refs(keyring, [text]))
+        refs.extend(
+            [text.strip()] if _is_ref(keyring, text.strip()) else customer_refs(keyring, [text])
+        )
     return list(dict.fromkeys(refs))
 
 
@@ -179,7 +181,10 @@ def _update_by(connection: Connection, table: Any, key: str, params: list[dict[s
 
 def _renamed(document: dict[str, Any], old: str, new: str, value: Any) -> dict[str, Any]:
     """``document`` with the key ``old`` replaced, at its place, by ``new``: ``value``."""
-    return {(new if name == old else name): (value if name == old else v) for name, v in document.items()}
+    return {
+        (new if name == old else name): (value if name == old else v)
+        for name, v in document.items()
+    }
 
 
 def _rules_with_refs(rules: Any, keyring: Keyring) -> Any:
@@ -236,7 +241,10 @@ def _rewrite_answers(
     """Re-encode the stored answers that ``rewrite`` changes; only bodies that
     mention one of ``markers`` are decoded, and only changed ones are written."""
     for rows in _batches(
-        connection, answers.c.id, answers.c.response_body, where=answers.c.response_body.is_not(None)
+        connection,
+        answers.c.id,
+        answers.c.response_body,
+        where=answers.c.response_body.is_not(None),
     ):
         changed = []
         for row in rows:
@@ -254,13 +262,18 @@ def _rewrite_answers(
 
 
 def _rewrite_json(
-    connection: Connection, table: Any, column: str, rewrite: Callable[[Any], Any], where: Any = None
+    connection: Connection,
+    table: Any,
+    column: str,
+    rewrite: Callable[[Any], Any],
+    where: Any = None,
 ) -> None:
     for rows in _batches(connection, table.c.id, table.c[column], where=where):
         changed = []
         for row in rows:
-            rewritten = rewrite(row[1])
-            if rewritten != row[1]:
+            document = row._mapping[column]
+            rewritten = rewrite(document)
+            if rewritten != document:
                 changed.append({"k": row.id, column: rewritten})
         _update_by(connection, table, "id", changed)
 
@@ -297,7 +310,10 @@ def _convert_redemptions(connection: Connection, ref: Ref) -> None:
 def _convert_usage(connection: Connection, ref: Ref) -> None:
     for rows in _batches(connection, usage.c.id, usage.c.customer_ref):
         _update_by(
-            connection, usage, "id", [{"k": row.id, "customer_ref": ref(row.customer_ref)} for row in rows]
+            connection,
+            usage,
+            "id",
+            [{"k": row.id, "customer_ref": ref(row.customer_ref)} for row in rows],
         )
 
 
@@ -366,7 +382,9 @@ def upgrade() -> None:
         )
         batch.drop_column("customer_id")
     _convert_redemptions(connection, ref)
-    op.create_index(op.f("ix_redemptions_customer_ref"), "redemptions", ["customer_ref"], unique=False)
+    op.create_index(
+        op.f("ix_redemptions_customer_ref"), "redemptions", ["customer_ref"], unique=False
+    )
     op.create_index(
         op.f("ix_redemptions_customer_alt_ref"), "redemptions", ["customer_alt_ref"], unique=False
     )
@@ -390,7 +408,9 @@ def upgrade() -> None:
         op.f("ix_customer_usage_customer_ref"), "customer_usage", ["customer_ref"], unique=False
     )
 
-    op.add_column("customer_orders", sa.Column("customer_ref", sa.String(length=400), nullable=True))
+    op.add_column(
+        "customer_orders", sa.Column("customer_ref", sa.String(length=400), nullable=True)
+    )
     _fill_orders(connection, ref)
     _merge_duplicates(connection, orders, "customer_key", ("customer_ref",), "live")
     with op.batch_alter_table("customer_orders") as batch:
@@ -434,6 +454,9 @@ def downgrade() -> None:
             existing_type=sa.String(length=400),
             existing_nullable=False,
         )
+    # Its own batch: on SQLite, a constraint on a column renamed in the same
+    # batch is silently left out of the rebuilt table.
+    with op.batch_alter_table("customer_usage") as batch:
         batch.create_unique_constraint(
             op.f("uq_customer_usage_campaign_id_customer_key"), ["campaign_id", "customer_key"]
         )
@@ -457,4 +480,6 @@ def downgrade() -> None:
             existing_nullable=True,
         )
         batch.add_column(sa.Column("customer_id", sa.String(length=128), nullable=True))
-    op.create_index(op.f("ix_redemptions_customer_key"), "redemptions", ["customer_key"], unique=False)
+    op.create_index(
+        op.f("ix_redemptions_customer_key"), "redemptions", ["customer_key"], unique=False
+    )

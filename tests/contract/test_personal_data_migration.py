@@ -493,7 +493,10 @@ def test_identities_become_refs_and_still_count_after_the_upgrade(database: Sett
     # The service on the migrated database: the limit of one is used, under
     # the customer's id and under its e-mail alike.
     responses = asyncio.run(redeem_again(database))
-    answers = [(r.status_code, r.json().get("code")) for r in responses]
+    # A refusal's problem names its reason in "code" (a redemption's "code" is the code).
+    answers = [
+        (r.status_code, r.json()["code"] if r.status_code == 409 else None) for r in responses
+    ]
     assert answers == [
         (409, "customer_limit_reached"),
         (409, "customer_limit_reached"),
@@ -502,10 +505,30 @@ def test_identities_become_refs_and_still_count_after_the_upgrade(database: Sett
     ], [r.text for r in responses]
 
 
-def test_downgrade_restores_the_previous_schema_with_the_refs(database: Settings) -> None:
+def returning_customer(connection: Connection) -> None:
+    """What the previous version writes, after a downgrade, when cus_42 redeems
+    again: its identity in clear beside the ref it cannot compute."""
+    campaign_id = connection.execute(text("SELECT id FROM campaigns WHERE name = 'VIP'")).scalar()
+    connection.execute(
+        text(
+            "INSERT INTO customer_usage (campaign_id, customer_key, used) "
+            "VALUES (:campaign_id, 'id:cus_42', 1)"
+        ),
+        {"campaign_id": campaign_id},
+    )
+    connection.execute(
+        text("INSERT INTO customer_orders (customer_key, live) VALUES ('id:cus_42', 1)")
+    )
+    connection.commit()
+
+
+def test_downgrade_restores_the_previous_schema_and_a_new_upgrade_keeps_the_refs(
+    database: Settings,
+) -> None:
     migrate.upgrade(database, "0009")
     filled = run_sync(database, fill)
     migrate.upgrade(database, "head")
+    upgraded = run_sync(database, read_back)
 
     migrate.downgrade(database, "0009")
 
@@ -524,7 +547,8 @@ def test_downgrade_restores_the_previous_schema_with_the_refs(database: Settings
         }
         return {
             "redemptions": rows(
-                "SELECT id, customer_key, customer_alt_key, customer_id FROM redemptions ORDER BY id"
+                "SELECT id, customer_key, customer_alt_key, customer_id "
+                "FROM redemptions ORDER BY id"
             ),
             "orders": set(rows("SELECT customer_key, live FROM customer_orders")),
             "usage": set(rows("SELECT campaign_id, customer_key FROM customer_usage")),
@@ -555,5 +579,68 @@ def test_downgrade_restores_the_previous_schema_with_the_refs(database: Settings
     assert old_shape["customer_id"] is None
     assert list(old_shape) == list(msgspec.json.decode(filled["bodies"]["by_both"]))
 
+    # Upgraded again: the refs are not hashed twice, and what the previous
+    # version filed in clear meanwhile joins them.
+    run_sync(database, returning_customer)
     migrate.upgrade(database, "head")
     assert current_heads(database) == head_revisions()
+    again = run_sync(database, read_back)
+    for part in ("redemptions", "rules", "audit", "answers"):
+        assert again[part] == upgraded[part], part
+    assert again["usage"] == {
+        (campaign, customer, 2 if (campaign, customer) == (vip, ref("id:cus_42")) else used)
+        for campaign, customer, used in upgraded["usage"]
+    }
+    assert again["orders"] == {
+        (customer, 2 if customer == ref("id:cus_42") else live)
+        for customer, live in upgraded["orders"]
+    }
+
+
+MANY = 2345  # more than two batches of the migration's 1,000
+
+
+def many_customers(connection: Connection) -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    campaign_id = insert(
+        connection,
+        "campaigns",
+        name="Many",
+        status="active",
+        currency="EUR",
+        starts_at=start,
+        open_to_affiliates=False,
+        discount_type="free_shipping",
+        rules="{}",
+        redemptions_used=0,
+        budget_used=0,
+        created_at=start,
+        updated_at=start,
+    )
+    keys = [f"email:shopper{i}@example.org" for i in range(MANY)]
+    connection.execute(
+        text("INSERT INTO customer_orders (customer_key, live) VALUES (:key, 1)"),
+        [{"key": key} for key in keys],
+    )
+    connection.execute(
+        text(
+            "INSERT INTO customer_usage (campaign_id, customer_key, used) "
+            "VALUES (:campaign_id, :key, 1)"
+        ),
+        [{"campaign_id": campaign_id, "key": key} for key in keys],
+    )
+    connection.commit()
+
+
+def test_every_row_of_a_large_table_is_converted_once(database: Settings) -> None:
+    migrate.upgrade(database, "0009")
+    run_sync(database, many_customers)
+
+    migrate.upgrade(database, "head")
+
+    ref = database.keyring.current.ref_of
+    expected = {ref(f"email:shopper{i}@example.org") for i in range(MANY)}
+    after = run_sync(database, read_back)
+    assert {customer for customer, _ in after["orders"]} == expected
+    assert {customer for _, customer, _ in after["usage"]} == expected
+    assert len(after["usage"]) == MANY
