@@ -31,6 +31,7 @@ from promo.db.autocommit import AsyncpgAutocommit
 from promo.db.engine import create_engine
 from promo.db.metadata import UtcDateTime
 from promo.ids import Kind, encode
+from promo.pii import Keyring
 from promo.settings import Settings
 from tests.conftest import make_settings
 from tests.contract.test_migrations import current_heads, head_revisions, run_sync
@@ -657,3 +658,17 @@ def test_every_row_of_a_large_table_is_converted_once(database: Settings) -> Non
     assert {customer for customer, _ in after["orders"]} == expected
     assert {customer for _, customer, _ in after["usage"]} == expected
     assert len(after["usage"]) == MANY
+
+
+def test_the_keyring_is_the_one_handed_over_else_the_environments(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handed = Keyring.parse(PII_KEY)
+    assert migrate.keyring_of(migrate.alembic_config(keyring=handed)) == handed
+
+    # The plain alembic command hands nothing over: PROMO_PII_* decide.
+    monkeypatch.setenv("PROMO_PII_KEY", "k7:another-migration-test-pii-key-0123456789")
+    monkeypatch.setenv("PROMO_PII_RETIRED_KEYS", PII_KEY)
+    from_environment = migrate.keyring_of(migrate.alembic_config())
+    assert from_environment.current.key_id == "k7"
+    assert from_environment.retired == (handed.current,)
