@@ -2,7 +2,10 @@
 
 The database comes, in order, from a connection handed over by the caller
 (``config.attributes["connection"]``), a URL set by ``promo db upgrade``
-(``config.attributes["database_url"]``), or PROMO_DATABASE_URL.
+(``config.attributes["database_url"]``), or PROMO_DATABASE_URL. A migration
+that hashes personal data (0010) takes the PII keyring the same way: handed
+over by ``promo.db.migrate.upgrade`` (``config.attributes["keyring"]``), or
+PROMO_PII_KEY and PROMO_PII_RETIRED_KEYS (``promo.db.migrate.keyring_of``).
 """
 
 from __future__ import annotations

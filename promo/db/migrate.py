@@ -1,11 +1,15 @@
 """Applying and checking migrations (the alembic scripts in ``alembic/``).
 
 The scripts live at the top of the repository; a wheel carries them inside
-the package as ``promo/_migrations``.
+the package as ``promo/_migrations``. Besides the database, a migration may
+need the PII keyring (0010 turns stored identities into refs): ``upgrade``
+hands over the settings' own; the plain ``alembic`` command reads it from
+PROMO_PII_KEY and PROMO_PII_RETIRED_KEYS (``keyring_of``).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command
@@ -15,7 +19,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from promo.settings import Settings
+from promo.pii import Keyring
+from promo.settings import Settings, load_settings
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -27,17 +32,28 @@ def script_location() -> Path:
     raise FileNotFoundError("alembic migration scripts not found next to the promo package")
 
 
-def alembic_config(database_url: str | None = None) -> Config:
+def alembic_config(database_url: str | None = None, keyring: Keyring | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(script_location()))
     if database_url is not None:
         config.attributes["database_url"] = database_url
+    if keyring is not None:
+        config.attributes["keyring"] = keyring
     return config
+
+
+def keyring_of(config: Config) -> Keyring:
+    """The keyring a migration hashes identities with: the one ``upgrade`` handed
+    over, else the one PROMO_PII_* name (run by the plain ``alembic`` command)."""
+    given = config.attributes.get("keyring")
+    if isinstance(given, Keyring):
+        return given
+    return load_settings(os.environ).keyring
 
 
 def upgrade(settings: Settings, revision: str = "head") -> None:
     """Apply migrations up to ``revision``; blocking (runs its own event loop)."""
-    command.upgrade(alembic_config(settings.database_url), revision)
+    command.upgrade(alembic_config(settings.database_url, settings.keyring), revision)
 
 
 def downgrade(settings: Settings, revision: str = "base") -> None:
