@@ -29,6 +29,8 @@ class InList(ColumnElement[bool]):
         ("param", InternalTraversal.dp_clauseelement),
     ]
     type = Boolean()
+    # A condition in itself: never compared to 1 where booleans are integers (SQLite).
+    _is_implicitly_boolean = True
 
     def __init__(self, column: ColumnElement[Any], param: ColumnElement[Any]) -> None:
         self.column = column

@@ -62,6 +62,8 @@ ROUTE_ACCESS: list[tuple[str, str, frozenset[Role]]] = [
     ("GET", "/v1/payouts/pay_x", ACCOUNTING),
     ("GET", "/v1/reports/commissions", ACCOUNTING),
     ("GET", "/v1/audit", frozenset({Role.ADMIN})),
+    ("GET", "/v1/customers/lookup", frozenset({Role.ADMIN})),
+    ("POST", "/v1/customers/erase", frozenset({Role.ADMIN})),
 ]
 
 

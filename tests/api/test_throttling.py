@@ -28,6 +28,7 @@ from tests.conftest import make_settings
 from tests.support.api import cart, create_campaign, create_code, item, redeem, with_key
 from tests.support.clock import FrozenClock
 from tests.support.factories import bearer, make_key
+from tests.support.pii import ref
 
 KEY_LIMIT = 20
 CUSTOMER_LIMIT = 5
@@ -378,7 +379,7 @@ async def test_a_redemption_refused_after_it_ran_is_rolled_back_and_not_replayed
     429, nothing of it stays, and its Idempotency-Key runs again once allowed."""
     store = FailureLandsMeanwhile(CUSTOMER_LIMIT)
     app.state.throttle.store = store
-    store.armed = "customer:id:c-late"
+    store.armed = f"customer:{ref('id:c-late')}"
     body = {"code": "SUMMER20", "cart": TSHIRTS, "order_id": "ord-late", "customer_id": "c-late"}
     refused = await redeem(client, checkout, key="late-1", **body)
     assert refused.status_code == 429, refused.text

@@ -14,9 +14,10 @@ import httpx
 from sqlalchemy import func, select, text
 
 from promo.auth.roles import Role
-from promo.checkout.models import Redemption
+from promo.checkout.models import CustomerUsage, Redemption
 from promo.ids import Kind, decode
 from promo.ledger.models import LedgerEntry
+from promo.pii import DEV_PII_KEY
 from tests.concurrency.conftest import Live
 from tests.concurrency.test_redemption_limits import (
     fire,
@@ -27,7 +28,9 @@ from tests.concurrency.test_redemption_limits import (
     statuses,
     unique,
 )
+from tests.conftest import TEST_SECRET
 from tests.support.api import cart, item
+from tests.support.server import start_server
 
 
 def body(code: str, **fields: Any) -> dict[str, Any]:
@@ -182,3 +185,50 @@ async def test_an_abusive_shopper_beside_honest_ones_refuses_no_honest_shopper(
     assert {a.status_code for a in answers} == {200}
     assert {a.json()["reason"] for a in answers[:150]} == {"code_not_found"}
     assert all(a.json()["valid"] for a in answers[150:])
+
+
+ROTATED_KEY = "2:" + "r" * 40
+
+
+async def test_after_a_key_rotation_concurrent_redemptions_count_the_old_uses(
+    http: httpx.AsyncClient, live: Live
+) -> None:
+    """Uses made under the old PII key, then a restart on a new key with the old
+    one retired, then 40 redemptions at once on two workers: exactly the uses
+    left are granted, and a first order made before the rotation still counts."""
+    limited = await new_campaign(http, live, limits={"max_redemptions_per_customer": 3})
+    limited_code = await new_code(http, live, limited["id"])
+    welcome = await new_campaign(http, live, rules={"first_order_only": True})
+    welcome_code = await new_code(http, live, welcome["id"])
+    customer = {"customer_email": f"{unique('rot').lower()}@example.com"}
+    before = await post_redemption(http, live, body(limited_code, **customer))
+    assert before.status_code == 201, before.text
+    old_ref = before.json()["customer_ref"]
+    rotated = start_server(
+        live.settings.database_url,
+        workers=2,
+        secret=TEST_SECRET,
+        extra_env={"PROMO_PII_KEY": ROTATED_KEY, "PROMO_PII_RETIRED_KEYS": DEV_PII_KEY},
+    )
+    try:
+        async with httpx.AsyncClient(base_url=rotated.url, timeout=60) as after:
+            orders = [body(limited_code, **customer) for _ in range(40)]
+            responses = await fire([post_redemption(after, live, order) for order in orders])
+            assert statuses(responses) == {(201, "ok"): 2, (409, "customer_limit_reached"): 38}
+            new_refs = {r.json()["customer_ref"] for r in responses if r.status_code == 201}
+            assert len(new_refs) == 1
+            assert new_refs != {old_ref}
+            assert next(iter(new_refs)).startswith("2:")
+            firsts = [body(welcome_code, first_order=True, **customer) for _ in range(10)]
+            responses = await fire([post_redemption(after, live, order) for order in firsts])
+            assert statuses(responses) == {(409, "first_order_only"): 10}
+    finally:
+        rotated.stop()
+    used = await scalar(
+        live,
+        select(func.sum(CustomerUsage.used)).where(
+            CustomerUsage.campaign_id == decode(Kind.CAMPAIGN, limited["id"])
+        ),
+    )
+    assert used == 3
+    assert await live_redemptions(live, limited["id"]) == 3
