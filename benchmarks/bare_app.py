@@ -41,14 +41,22 @@ from promo.checkout.schemas import (
 )
 from promo.codes.canonical import InvalidCode, canonical
 from promo.money import percent_of
+from promo.pii import DEV_PII_KEY, Keyring
 
+
+def _ref(customer_id: str | None) -> str:
+    """The customer's keyed hash, as promo stores it (promo.pii)."""
+    return BARE_KEY.ref("id", customer_id or "")
+
+
+BARE_KEY = Keyring.parse(DEV_PII_KEY).current
 LOOKUP = """
 SELECT c.id, c.campaign_id, c.code, c.active, c.max_redemptions AS code_max, c.used,
        c.affiliate_id, a.active AS affiliate_active, k.status, k.currency, k.starts_at,
        k.ends_at, k.percent_off, k.max_discount, k.rules, k.max_redemptions,
        k.redemptions_used, k.max_redemptions_per_customer, k.budget, k.budget_used,
        (SELECT u.used FROM customer_usage u
-         WHERE u.campaign_id = k.id AND u.customer_key = $2) AS used_on_campaign
+         WHERE u.campaign_id = k.id AND u.customer_ref = $2) AS used_on_campaign
   FROM codes c JOIN campaigns k ON k.id = c.campaign_id
        LEFT JOIN affiliates a ON a.id = c.affiliate_id
  WHERE c.canonical = $1 AND c.live
@@ -70,16 +78,16 @@ UPDATE codes SET used = used + 1
 RETURNING id
 """
 CONSUME_CUSTOMER = """
-INSERT INTO customer_usage (campaign_id, customer_key, used) VALUES ($1, $2, 1)
-ON CONFLICT (campaign_id, customer_key) DO UPDATE SET used = customer_usage.used + 1
+INSERT INTO customer_usage (campaign_id, customer_ref, used) VALUES ($1, $2, 1)
+ON CONFLICT (campaign_id, customer_ref) DO UPDATE SET used = customer_usage.used + 1
  WHERE customer_usage.used < $3
 RETURNING used
 """
 INSERT_REDEMPTION = """
-INSERT INTO redemptions (code_id, campaign_id, affiliate_id, customer_key, customer_id, order_id,
+INSERT INTO redemptions (code_id, campaign_id, affiliate_id, customer_ref, order_id,
     currency, order_amount, discount_total, discount_shipping, discount_lines, commission,
     commission_fixed, refunded_amount, budget_returned, created_at)
-VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, 0, $9, 0, 0, 0, 0, $10)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, 0, 0, 0, 0, $10)
 ON CONFLICT (order_id) WHERE rolled_back_at IS NULL DO NOTHING
 RETURNING id
 """
@@ -132,7 +140,7 @@ async def validate_nodb(data: CheckoutRequest) -> ValidationResult:
 
 @post("/v1/validations", status_code=200)
 async def validate(data: CheckoutRequest, state: State) -> ValidationResult:
-    key = data.customer_id
+    key = _ref(data.customer_id)
     async with state.pool.acquire() as connection:
         row = await connection.fetchrow(LOOKUP, _canonical(data.code), key)
     if row is None:
@@ -155,7 +163,7 @@ async def redeem(
 ) -> Response[Any]:
     now = datetime.now(UTC)
     fingerprint = hashlib.sha256(msgspec.json.encode(data)).hexdigest()
-    customer = data.customer_id
+    customer = _ref(data.customer_id)
     try:
         async with state.pool.acquire() as connection, connection.transaction():
             if await connection.fetchval(CLAIM_KEY, idempotency_key, fingerprint) is None:
@@ -208,8 +216,7 @@ async def redeem(
         code=row["code"],
         campaign_id=str(campaign_id),
         affiliate_id=None,
-        customer_key=customer,
-        customer_id=customer,
+        customer_ref=customer,
         order_id=data.order_id,
         currency=row["currency"],
         order_amount=order_amount,

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 
+from promo.pii import DEV_PII_KEY
 from tests.support.postgres import PostgresServer, start_postgres
 from tests.support.server import free_port
 
@@ -87,6 +88,8 @@ def start_promo(database_url: str, secret: str, *, pool_size: int = POOL_SIZE) -
         **{k: v for k, v in os.environ.items() if not k.startswith("PROMO_")},
         "PROMO_DATABASE_URL": database_url,
         "PROMO_SECRET": secret,
+        # A throwaway database: the settings' development key does.
+        "PROMO_PII_KEY": DEV_PII_KEY,
         "PROMO_LOG_LEVEL": "warning",
         "PROMO_DB_POOL_SIZE": str(pool_size),
     }

@@ -25,7 +25,7 @@ SELECT c.id AS code_id, c.campaign_id AS campaign_id, c.active, c.max_redemption
        k.redemptions_used, k.max_redemptions_per_customer, k.budget, k.budget_used,
        (SELECT u.used FROM customer_usage u
          WHERE u.campaign_id = k.id
-           AND u.customer_key = 'c' || :run::text || '-' || :client_id::text || '-' || :n::text)
+           AND u.customer_ref = 'c' || :run::text || '-' || :client_id::text || '-' || :n::text)
          AS used_on_campaign
   FROM codes c JOIN campaigns k ON k.id = c.campaign_id
        LEFT JOIN affiliates a ON a.id = c.affiliate_id
@@ -38,16 +38,15 @@ RETURNING id AS campaign_ok \gset
 UPDATE codes SET used = used + 1
  WHERE id = :code_id AND active AND live AND (max_redemptions IS NULL OR used < max_redemptions)
 RETURNING id AS code_ok \gset
-INSERT INTO customer_usage (campaign_id, customer_key, used)
+INSERT INTO customer_usage (campaign_id, customer_ref, used)
   VALUES (:campaign_id, 'c' || :run::text || '-' || :client_id::text || '-' || :n::text, 1)
-  ON CONFLICT (campaign_id, customer_key) DO UPDATE SET used = customer_usage.used + 1
+  ON CONFLICT (campaign_id, customer_ref) DO UPDATE SET used = customer_usage.used + 1
   WHERE customer_usage.used < 1
 RETURNING used AS customer_used \gset
-INSERT INTO redemptions (code_id, campaign_id, affiliate_id, customer_key, customer_id, order_id,
+INSERT INTO redemptions (code_id, campaign_id, affiliate_id, customer_ref, order_id,
     currency, order_amount, discount_total, discount_shipping, discount_lines, commission,
     commission_fixed, refunded_amount, budget_returned, created_at)
   VALUES (:code_id, :campaign_id, NULL,
-          'c' || :run::text || '-' || :client_id::text || '-' || :n::text,
           'c' || :run::text || '-' || :client_id::text || '-' || :n::text,
           'o' || :run::text || '-' || :client_id::text || '-' || :n::text,
           'EUR', 4500, 500, 0, '[{"line_id": "0", "sku": "TSHIRT-1", "amount": 500}]',
