@@ -42,6 +42,7 @@ class Kind(StrEnum):
     REDEMPTION = "red"
     LEDGER_ENTRY = "led"
     PAYOUT = "pay"
+    JOB = "job"
 
 
 def kind_constant(kind: Kind) -> int:
@@ -104,6 +105,7 @@ _MISSING: dict[Kind, tuple[str, str]] = {
     Kind.REDEMPTION: ("redemption_not_found", "No such redemption"),
     Kind.LEDGER_ENTRY: ("ledger_entry_not_found", "No such ledger entry"),
     Kind.PAYOUT: ("payout_not_found", "No such payout"),
+    Kind.JOB: ("job_not_found", "No such job"),
 }
 
 

@@ -73,6 +73,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # itself, who did what when, is kept).
     retain_answers_hours: Annotated[int, msgspec.Meta(ge=24, le=24 * 366)] = 24 * 7
     retain_audit_details_days: Annotated[int, msgspec.Meta(ge=1, le=36_600)] = 400
+    # Background jobs (promo.jobs): run by `promo serve` itself (unset: on
+    # SQLite only) or by `promo worker` processes; how many at once per
+    # worker; how long a lease lasts without renewal (a dead worker's jobs are
+    # taken over after this).
+    jobs_in_process: bool | None = None
+    job_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 4
+    job_lease_seconds: Annotated[float, msgspec.Meta(ge=1, le=3600)] = 30.0
 
     @property
     def keyring(self) -> Keyring:
@@ -86,6 +93,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith("postgresql")
+
+    @property
+    def runs_jobs_in_process(self) -> bool:
+        return self.is_sqlite if self.jobs_in_process is None else self.jobs_in_process
 
 
 _FIELD_AT = re.compile(r"at `\$\.(\w+)`")

@@ -20,11 +20,12 @@ import pytest
 from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from promo import job_kinds
 from promo.app import build_throttle, create_app
-from promo.codes.batch_jobs import BatchRunner
 from promo.db import migrate
 from promo.db.autocommit import SessionAutocommit
 from promo.db.engine import create_engine, create_sessionmaker
+from promo.jobs.inprocess import AppJobs
 from promo.settings import Settings
 from tests.support.clock import FrozenClock
 from tests.support.postgres import PostgresServer, PostgresUnavailable, start_postgres
@@ -134,7 +135,8 @@ def app(
     shared_app.state.reads = shared_app.state.writes = single
     shared_app.state.clock = clock
     shared_app.state.throttle = build_throttle(settings)
-    shared_app.state.batch_runner = BatchRunner(connection, clock)
+    # Jobs run in full on the test's connection right after the request queued them.
+    shared_app.state.jobs = AppJobs(job_kinds.worker(settings, connection, clock), in_process=False)
     return shared_app
 
 

@@ -7,6 +7,7 @@ from promo.campaigns import models as campaigns
 from promo.checkout import models as checkout
 from promo.codes import models as codes
 from promo.db.metadata import metadata
+from promo.jobs import models as jobs
 from promo.ledger import models as ledger
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "campaigns",
     "checkout",
     "codes",
+    "jobs",
     "ledger",
     "metadata",
 ]

@@ -64,6 +64,9 @@ ROUTE_ACCESS: list[tuple[str, str, frozenset[Role]]] = [
     ("GET", "/v1/audit", frozenset({Role.ADMIN})),
     ("GET", "/v1/customers/lookup", frozenset({Role.ADMIN})),
     ("POST", "/v1/customers/erase", frozenset({Role.ADMIN})),
+    ("GET", "/v1/jobs", frozenset({Role.ADMIN})),
+    ("GET", "/v1/jobs/job_x", frozenset({Role.ADMIN})),
+    ("POST", "/v1/jobs/job_x/retry", frozenset({Role.ADMIN})),
 ]
 
 

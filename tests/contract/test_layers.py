@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     | {"csv_cells", "pii"}
     | {"auth.roles"},
     {"db"},
+    {"jobs"},
     {"campaigns"},
     {"affiliates"},
     {"auth"},
@@ -34,7 +35,7 @@ LAYERS: list[set[str]] = [
     {"deps", "health", "api_document", "audit_routes"},
 ]
 # Modules that put the others together, above every layer.
-TOP = {"app", "cli", "demo", "openapi", "__main__", "__init__"}
+TOP = {"app", "cli", "demo", "openapi", "job_kinds", "__main__", "__init__"}
 
 
 def is_routes(name: str) -> bool:
