@@ -1,0 +1,520 @@
+"""The privacy scan: no customer e-mail or id the tests used is kept or shown in clear.
+
+A pytest plugin that runs with the whole suite (tests/conftest.py loads it).
+
+What it collects, per test: every customer e-mail and id that a request of
+the test sent (``customer_email``, ``customer_id`` anywhere in a JSON body, a
+form or the query string, the items of ``customer_ids``), through any httpx
+client (the ``client`` fixture, the clients tests build on their own apps,
+the clients of real ``promo serve`` processes); also the affiliates' contact
+e-mails (``email`` of POST/PATCH /v1/affiliates[/{id}] and /v1/me), which are
+exempt, and every other value the requests carried (tests/support/
+privacy_match.py says what matches and what is exempt).
+
+Where it looks, per test, for that test's identities: every row of every
+table on the test's connection, read just before the rollback
+(``snapshot``, called by the ``connection`` fixture); every response body
+the test received (JSON, CSV exports, /metrics text, pages); every log record
+emitted during the test: stdlib records (message, args, extra fields,
+exception messages; the ``promo`` loggers at DEBUG) and structlog events.
+A finding makes the test's teardown fail ("ERROR at teardown", the test's
+own result is still shown), naming the identity and where it was.
+
+Where it looks for every identity of the session: each PostgreSQL database
+just before ``PostgresServer.drop_database`` drops it, and every database of
+the session's server and its log at the end; each Redis server before it
+stops; each ``promo serve`` log when the server stops; every SQLite file of
+the suite's ``sqlite_dir`` and of pytest's base temporary directory, and its
+``*.log`` files, at the end. Findings there fail the run (exit status 1) and
+are listed in a "privacy scan" section of the summary.
+
+``-p no:tests.support.privacy_scan`` turns it off.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass, field
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import structlog
+from sqlalchemy import exists, literal, literal_column, select, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from promo.db.models import metadata
+from tests.support import privacy_stores as stores
+from tests.support.postgres import PostgresServer
+from tests.support.privacy_match import Identities, Matcher, email_of
+from tests.support.redis import RedisServer
+from tests.support.server import ServerProcess
+
+PLUGIN = "privacy-scan"
+# The test's side of the wire logs requests with their query strings.
+CLIENT_LOGGERS = ("httpx", "httpcore", "hpack", "urllib3", "requests", "schemathesis")
+SESSION_FIXTURES = ("sqlite_dir", "postgres")
+RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "_logger",
+    "_name",
+    "_from_structlog",
+    "_record",
+}
+SHOWN = 40
+
+Cell = tuple[str, object]
+
+
+@dataclass(frozen=True)
+class Finding:
+    test: str
+    identity: str  # "e-mail 'ana@example.com'" or "id 'c1'"
+    where: str
+
+    def line(self) -> str:
+        return f"{self.identity} in {self.where}"
+
+
+@dataclass
+class Trace:
+    """What one test sent, received and logged."""
+
+    nodeid: str
+    identities: Identities = field(default_factory=Identities)
+    responses: list[tuple[str, httpx.Response]] = field(default_factory=list)
+    logs: list[logging.LogRecord | dict[str, Any]] = field(default_factory=list)
+    cells: list[Cell] = field(default_factory=list)
+    snapshot_taken: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class PrivacyScan:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.current: Trace | None = None
+        self.session = Identities()
+        self.findings: list[Finding] = []  # the session's, outside any one test
+        self.failed_tests: dict[str, int] = {}
+        self.notes: list[str] = []
+        self.tests_with_identities = 0
+        self.seconds = 0.0
+        self._undo: list[Callable[[], None]] = []
+
+    # --- installing the probes ------------------------------------------------
+
+    def install(self) -> None:
+        self._patch(httpx.AsyncClient, "send", _async_send)
+        self._patch(httpx.Client, "send", _sync_send)
+        self._patch(PostgresServer, "drop_database", _scanned_drop)
+        self._patch(RedisServer, "stop", _scanned_redis_stop)
+        self._patch(ServerProcess, "stop", _scanned_server_stop)
+        previous = logging.getLogRecordFactory()
+        logging.setLogRecordFactory(_record_factory(previous))
+        self._undo.append(lambda: logging.setLogRecordFactory(previous))
+        promo_logger = logging.getLogger("promo")
+        level = promo_logger.level
+        promo_logger.setLevel(logging.DEBUG)
+        self._undo.append(lambda: promo_logger.setLevel(level))
+
+    def uninstall(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+    def _patch(self, owner: type, name: str, wrapper: Callable[[Any], Any]) -> None:
+        original = owner.__dict__[name]
+        if getattr(original, "_privacy_scan", False):
+            return  # an outer session (pytester) already probes it
+        patched = wrapper(original)
+        patched._privacy_scan = True
+        setattr(owner, name, patched)
+        self._undo.append(lambda: setattr(owner, name, original))
+
+    # --- what tests send, receive and log -----------------------------------------
+
+    def on_request(self, request: httpx.Request) -> None:
+        if self.current is None:
+            return
+        try:
+            body = request.content
+        except httpx.RequestNotRead:
+            body = b""
+        self.current.identities.add_request(
+            request.method,
+            str(request.url),
+            body,
+            request.headers.get("content-type", ""),
+            request.headers,
+        )
+
+    def on_response(self, request: httpx.Request, response: httpx.Response) -> None:
+        if self.current is not None:
+            self.current.responses.append((f"{request.method} {request.url.path}", response))
+
+    def on_log(self, entry: logging.LogRecord | dict[str, Any]) -> None:
+        if self.current is not None:
+            self.current.logs.append(entry)
+
+    async def snapshot(self, connection: AsyncConnection) -> None:
+        """Every row the test's connection sees, before its transaction is rolled back."""
+        record = self.current
+        if record is None or record.snapshot_taken or not record.identities:
+            return
+        record.snapshot_taken = True
+        started = time.perf_counter()
+        tables = list(metadata.sorted_tables)
+        probes = [select(literal(t.name)).where(exists().select_from(t)) for t in tables]
+        try:
+            filled = set((await connection.execute(union_all(*probes))).scalars())
+            for table in (t for t in tables if t.name in filled):
+                result = await connection.execute(select(literal_column("*")).select_from(table))
+                columns = list(result.keys())
+                for row in result:
+                    record.cells.extend(
+                        (f"{table.name}.{column}", value)
+                        for column, value in zip(columns, row, strict=True)
+                        if value is not None
+                    )
+        except Exception as exc:  # an aborted transaction, a server that is down
+            record.notes.append(f"database not read: {type(exc).__name__}: {exc}"[:200])
+        self.seconds += time.perf_counter() - started
+
+    # --- per-test verdict -------------------------------------------------------------
+
+    def verdict(self, record: Trace) -> list[Finding]:
+        """The findings of one test, at the end of its teardown."""
+        self.session.update(record.identities)
+        self.notes.extend(f"{record.nodeid}: {note}" for note in record.notes)
+        if not record.identities:
+            return []
+        self.tests_with_identities += 1
+        started = time.perf_counter()
+        affiliates = {
+            email_of(str(v)) for where, v in record.cells if where == "affiliates.email"
+        } - {None}
+        matcher = record.identities.matcher(a for a in affiliates if a)
+        found: dict[tuple[str, str], None] = {}
+
+        def add(identities: Iterable[str], where: str) -> None:
+            for identity in identities:
+                found.setdefault((matcher.describe(identity), where), None)
+
+        for where, value in record.cells:
+            add(matcher.in_cell(value), f"database row, column {where}")
+        for exchange, response in record.responses:
+            add(_in_response(matcher, response), f"response of {exchange} ({response.status_code})")
+        for entry in record.logs:
+            add(*_in_log(matcher, entry))
+        self.seconds += time.perf_counter() - started
+        return [Finding(record.nodeid, identity, where) for identity, where in found]
+
+    # --- the session's stores -----------------------------------------------------
+
+    def identities(self) -> Identities:
+        """Every identity of the session so far, the running test's included."""
+        if self.current is not None:
+            self.session.update(self.current.identities)
+        return self.session
+
+    def scan_cells(self, store: str, cells: Iterable[Cell], *, words: bool = False) -> None:
+        """Match every identity of the session so far against a store's cells."""
+        identities = self.identities()
+        if not identities:
+            return
+        started = time.perf_counter()
+        try:
+            listed = list(cells)
+        except Exception as exc:
+            self.notes.append(f"{store} not read: {type(exc).__name__}: {exc}"[:200])
+            return
+        affiliates = {email_of(str(v)) for where, v in listed if where.endswith("affiliates.email")}
+        matcher = identities.matcher(a for a in affiliates if a)
+        test = self.current.nodeid if self.current else "(session)"
+        seen = {(f.identity, f.where) for f in self.findings}
+        for where, value in listed:
+            found = matcher.in_words(str(value)) if words else matcher.in_cell(value)
+            for identity in found:
+                key = (matcher.describe(identity), f"{store}: {where}")
+                if key not in seen:
+                    seen.add(key)
+                    self.findings.append(Finding(test, *key))
+        self.seconds += time.perf_counter() - started
+
+    def scan_postgres(self, server: PostgresServer, database: str) -> None:
+        self.scan_cells(f"PostgreSQL database {database}", stores.postgres_cells(server, database))
+
+    def scan_log(self, label: str, path: Path) -> None:
+        lines = ((f"line {n}", line) for n, line in stores.log_lines(path))
+        self.scan_cells(f"{label} {path}", lines, words=True)
+
+    def scan_directory(self, root: Path) -> None:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            if stores.is_sqlite_file(path):
+                self.scan_cells(f"SQLite file {path}", stores.sqlite_cells(path))
+            elif path.suffix == ".log":
+                self.scan_log("log file", path)
+
+    def finish_session_fixture(self, name: str, value: object) -> None:
+        """Before ``sqlite_dir`` is removed or ``postgres`` stopped (all tests are done)."""
+        if name == "sqlite_dir" and isinstance(value, Path):
+            self.scan_directory(value)
+        elif name == "postgres" and isinstance(value, PostgresServer):
+            for database in stores.postgres_databases(value):
+                self.scan_postgres(value, database)
+            self.scan_log("PostgreSQL log", value.log)
+
+    # --- pytest hooks -----------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        self.current = Trace(item.nodeid)
+        _ensure_structlog_probe()
+        try:
+            return (yield)
+        finally:
+            self.current = None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if call.when != "teardown" or self.current is None:
+            return report
+        findings = self.verdict(self.current)
+        if findings:
+            self.failed_tests[item.nodeid] = len(findings)
+            text = "\n".join(
+                [f"privacy scan: {len(findings)} customer identities in clear", ""]
+                + [f"  {f.line()}" for f in findings]
+            )
+            if report.failed:
+                report.sections.append(("privacy scan", text))
+            else:
+                report.outcome = "failed"
+                report.longrepr = text
+        return report
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Generator[None, object, object]:
+        value = yield
+        if fixturedef.argname in SESSION_FIXTURES and fixturedef.scope == "session":
+            # Registered after the fixture's own teardown, so it runs before it.
+            fixturedef.addfinalizer(lambda: self.finish_session_fixture(fixturedef.argname, value))
+        return value
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        factory = getattr(self.config, "_tmp_path_factory", None)
+        basetemp = getattr(factory, "_basetemp", None)
+        if basetemp is not None:
+            self.scan_directory(Path(basetemp))
+        if self.findings and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        write = terminalreporter.write_line
+        terminalreporter.section("privacy scan")
+        write(
+            f"{len(self.session.emails)} e-mails and {len(self.session.ids)} customer ids "
+            f"collected; {self.tests_with_identities} tests sent some; "
+            f"{self.seconds:.1f} s spent scanning"
+        )
+        count = sum(self.failed_tests.values())
+        write(f"{count} findings in {len(self.failed_tests)} tests (errors at their teardown)")
+        write(f"{len(self.findings)} findings in what the session left behind")
+        for finding in self.findings[:SHOWN]:
+            write(f"  {finding.line()}  [after {finding.test}]")
+        if len(self.findings) > SHOWN:
+            write(f"  ... and {len(self.findings) - SHOWN} more")
+        for note in self.notes[:10]:
+            write(f"  note: {note}")
+        if len(self.notes) > 10:
+            write(f"  ... and {len(self.notes) - 10} more notes")
+
+
+# --- the probes ------------------------------------------------------------------------
+
+_active: list[PrivacyScan] = []
+
+
+def _scan() -> PrivacyScan | None:
+    return _active[-1] if _active else None
+
+
+async def snapshot(connection: AsyncConnection) -> None:
+    """Called by the ``connection`` fixture before its rollback; nothing when turned off."""
+    if (scan := _scan()) is not None:
+        await scan.snapshot(connection)
+
+
+def _async_send(original: Any) -> Any:
+    @wraps(original)
+    async def send(client: httpx.AsyncClient, request: httpx.Request, **kwargs: Any) -> Any:
+        if (scan := _scan()) is not None:
+            scan.on_request(request)
+        response = await original(client, request, **kwargs)
+        if (scan := _scan()) is not None:
+            scan.on_response(request, response)
+        return response
+
+    return send
+
+
+def _sync_send(original: Any) -> Any:
+    @wraps(original)
+    def send(client: httpx.Client, request: httpx.Request, **kwargs: Any) -> Any:
+        if (scan := _scan()) is not None:
+            scan.on_request(request)
+        response = original(client, request, **kwargs)
+        if (scan := _scan()) is not None:
+            scan.on_response(request, response)
+        return response
+
+    return send
+
+
+def _scanned_drop(original: Any) -> Any:
+    @wraps(original)
+    def drop_database(server: PostgresServer, name: str) -> None:
+        if (scan := _scan()) is not None and name in stores.postgres_databases(server):
+            scan.scan_postgres(server, name)
+        original(server, name)
+
+    return drop_database
+
+
+def _scanned_redis_stop(original: Any) -> Any:
+    @wraps(original)
+    def stop(server: RedisServer) -> None:
+        if (scan := _scan()) is not None and server.ping():
+            scan.scan_cells(f"Redis {server.url}", stores.redis_texts(server.url), words=True)
+        original(server)
+
+    return stop
+
+
+def _scanned_server_stop(original: Any) -> Any:
+    @wraps(original)
+    def stop(server: ServerProcess) -> None:
+        original(server)
+        if (scan := _scan()) is not None:
+            scan.scan_log("promo serve log", server.log)
+
+    return stop
+
+
+def _record_factory(previous: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if (scan := _scan()) is not None and not record.name.startswith(CLIENT_LOGGERS):
+            scan.on_log(record)
+        return record
+
+    return factory
+
+
+def _structlog_probe(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    if (scan := _scan()) is not None:
+        scan.on_log(dict(event))
+    return event
+
+
+def _ensure_structlog_probe() -> None:
+    """Just before the renderer of whatever structlog configuration is in force
+    (configure_logging's, capture_logs', or the default one tests run with)."""
+    processors = structlog.get_config()["processors"]
+    if _structlog_probe in processors:
+        return
+    if isinstance(processors, list):
+        processors.insert(max(len(processors) - 1, 0), _structlog_probe)
+    else:
+        structlog.configure(processors=[*processors[:-1], _structlog_probe, *processors[-1:]])
+
+
+# --- reading responses and log records ----------------------------------------------------
+
+
+def _in_response(matcher: Matcher, response: httpx.Response) -> set[str]:
+    try:
+        content = response.content
+    except httpx.ResponseNotRead:
+        return set()  # streamed and never read: the test did not look either
+    found = matcher.in_body(content, response.headers.get("content-type", ""))
+    for name, value in response.headers.items():
+        if name.lower() not in {"content-type", "content-length", "date"}:
+            found |= matcher.in_value(value)
+    return found
+
+
+def _exception_texts(error: object) -> list[str]:
+    """The messages of an exception and its causes; not the traceback's source lines."""
+    if isinstance(error, tuple):
+        error = error[1] if len(error) > 1 else None
+    texts: list[str] = []
+    while isinstance(error, BaseException) and len(texts) < 10:
+        texts.append(f"{type(error).__name__}: {error}")
+        error = error.__cause__ or error.__context__
+    return texts
+
+
+def _in_log(matcher: Matcher, entry: logging.LogRecord | dict[str, Any]) -> tuple[set[str], str]:
+    """The identities of one log record, and how to name the record."""
+    found: set[str] = set()
+    if isinstance(entry, dict):  # a structlog event
+        fields, words = dict(entry), []
+        event = str(fields.pop("event", ""))
+        where = f"structlog event {event[:60]!r}"
+        words.append(event)
+    else:
+        fields = {k: v for k, v in vars(entry).items() if k not in RECORD_FIELDS}
+        if isinstance(entry.msg, dict):
+            fields.update(entry.msg)
+            event = str(entry.msg.get("event", ""))
+        else:
+            try:
+                event = entry.getMessage()
+            except Exception:
+                event = str(entry.msg)
+        words = [event]
+        args = entry.args.values() if isinstance(entry.args, dict) else entry.args or ()
+        for position, arg in enumerate(args):
+            fields[f"arg {position}"] = arg
+        where = f"log record {entry.name} {entry.levelname} {event[:60]!r}"
+        words += _exception_texts(entry.exc_info)
+    for name, value in fields.items():
+        if name in {"exc_info", "exception"} or isinstance(value, BaseException):
+            words += _exception_texts(value) if name != "exception" else [str(value)]
+        elif isinstance(value, str | bytes | dict | list | tuple):
+            found |= matcher.in_cell(value)
+        elif value is not None and not isinstance(value, int | float | bool):
+            words.append(str(value))
+    for text in words:
+        found |= matcher.in_words(text)
+    return found, where
+
+
+# --- registration -----------------------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    scan = PrivacyScan(config)
+    config.pluginmanager.register(scan, PLUGIN)
+    _active.append(scan)
+    scan.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    scan = config.pluginmanager.get_plugin(PLUGIN)
+    if isinstance(scan, PrivacyScan):
+        scan.uninstall()
+        if scan in _active:
+            _active.remove(scan)
