@@ -69,6 +69,7 @@ import logging
 import sqlite3
 
 import httpx
+import structlog
 
 
 def echo(request):
@@ -93,6 +94,7 @@ def test_a_log_line_with_the_id():
     with client() as http:
         http.post("/v1/redemptions", json={"customer_ref": "x", "customer_id": "cus_logged"})
     logging.getLogger("promo.checkout").debug("refused customer %s", "cus_logged")
+    structlog.get_logger("promo.throttle").warning("throttled", identity="customer:id:cus_logged")
 
 
 def test_a_row_left_in_a_file(tmp_path):
@@ -123,8 +125,9 @@ def test_findings_fail_their_test_and_the_run(pytester: pytest.Pytester) -> None
             "*e-mail 'echo@example.com' in response of POST /v1/redemptions (201)",
             "*ERROR at teardown of test_a_log_line_with_the_id*",
             "*id 'cus_logged' in log record promo.checkout DEBUG 'refused customer cus_logged'",
+            "*id 'cus_logged' in structlog event 'throttled'",
             "*privacy scan*",
-            "*3 findings in 2 tests (errors at their teardown)",
+            "*4 findings in 2 tests (errors at their teardown)",
             "*1 findings in what the session left behind",
             "*e-mail 'left@example.com' in SQLite file */left.db: t.v*",
         ]

@@ -136,7 +136,7 @@ class Identities:
         else:
             try:
                 tree = json.loads(body)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested too deep to read
                 return
         self._add_tree(tree)
         if method in {"POST", "PATCH", "PUT"} and AFFILIATE_PATHS.match(parts.path):
@@ -144,22 +144,24 @@ class Identities:
             if isinstance(address, str) and (canonical := email_of(address)) is not None:
                 self.affiliate_emails.add(canonical)
 
-    def _add_tree(self, tree: Any, key: str | None = None) -> None:
-        if isinstance(tree, dict):
-            for name, value in tree.items():
-                self._add_tree(value, name)
-        elif isinstance(tree, list):
-            for value in tree:
-                if key in ID_LIST_KEYS:
-                    self.add_id(value)
-                else:
-                    self._add_tree(value, key)
-        elif key in EMAIL_KEYS:
-            self.add_email(tree)
-        elif key in ID_KEYS:
-            self.add_id(tree)
-        elif key not in ID_LIST_KEYS:
-            self.add_other(tree)
+    def _add_tree(self, tree: Any) -> None:
+        stack: list[tuple[str | None, Any]] = [(None, tree)]
+        while stack:
+            key, node = stack.pop()
+            if isinstance(node, dict):
+                stack.extend((str(name), value) for name, value in node.items())
+            elif isinstance(node, list):
+                for value in node:
+                    if key in ID_LIST_KEYS:
+                        self.add_id(value)
+                    else:
+                        stack.append((key, value))
+            elif key in EMAIL_KEYS:
+                self.add_email(node)
+            elif key in ID_KEYS:
+                self.add_id(node)
+            elif key not in ID_LIST_KEYS:
+                self.add_other(node)
 
     def ambiguous(self) -> set[str]:
         """The identities some other value sent equals or holds (see the module docstring)."""
@@ -291,7 +293,7 @@ class Matcher:
         if value.lstrip()[:1] in {"{", "["}:
             try:
                 found |= self.in_json(json.loads(value))
-            except ValueError:
+            except (ValueError, RecursionError):
                 pass
         return found
 
@@ -337,7 +339,7 @@ class Matcher:
         if "json" in content_type:
             try:
                 return self.in_json(json.loads(text))
-            except ValueError:
+            except (ValueError, RecursionError):
                 pass
         if "csv" in content_type:
             return self.in_csv(text)
@@ -345,14 +347,16 @@ class Matcher:
 
 
 def _strings(tree: Any) -> Iterator[str]:
-    """Every string of a JSON tree: values and object keys."""
-    if isinstance(tree, str):
-        yield tree
-    elif isinstance(tree, dict):
-        for key, value in tree.items():
-            if isinstance(key, str):
-                yield key
-            yield from _strings(value)
-    elif isinstance(tree, list | tuple):
-        for value in tree:
-            yield from _strings(value)
+    """Every string of a JSON tree: values and object keys (no recursion: trees may be deep)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str):
+                    yield key
+                stack.append(value)
+        elif isinstance(node, list | tuple):
+            stack.extend(node)

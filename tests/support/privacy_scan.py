@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
@@ -44,7 +44,7 @@ from typing import Any
 import httpx
 import pytest
 import structlog
-from sqlalchemy import exists, literal, literal_column, select, union_all
+from sqlalchemy import Result, Select, exists, literal, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from promo.db.models import metadata
@@ -67,7 +67,8 @@ RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) |
     "_from_structlog",
     "_record",
 }
-SHOWN = 40
+SHOWN = 40  # places listed in the summary
+SAMPLE = 5  # identities named per place
 
 Cell = tuple[str, object]
 
@@ -104,7 +105,8 @@ class PrivacyScan:
         self.failed_tests: dict[str, int] = {}
         self.notes: list[str] = []
         self.tests_with_identities = 0
-        self.seconds = 0.0
+        self.seconds = {"tests": 0.0, "session": 0.0}
+        self.report: list[str] = []  # every finding, for --privacy-report
         self._undo: list[Callable[[], None]] = []
 
     # --- installing the probes ------------------------------------------------
@@ -173,7 +175,8 @@ class PrivacyScan:
         try:
             filled = set((await connection.execute(union_all(*probes))).scalars())
             for table in (t for t in tables if t.name in filled):
-                result = await connection.execute(select(literal_column("*")).select_from(table))
+                query: Select[Any] = select(literal_column("*")).select_from(table)
+                result: Result[Any] = await connection.execute(query)
                 columns = list(result.keys())
                 for row in result:
                     record.cells.extend(
@@ -183,7 +186,7 @@ class PrivacyScan:
                     )
         except Exception as exc:  # an aborted transaction, a server that is down
             record.notes.append(f"database not read: {type(exc).__name__}: {exc}"[:200])
-        self.seconds += time.perf_counter() - started
+        self.seconds["tests"] += time.perf_counter() - started
 
     # --- per-test verdict -------------------------------------------------------------
 
@@ -211,8 +214,10 @@ class PrivacyScan:
             add(_in_response(matcher, response), f"response of {exchange} ({response.status_code})")
         for entry in record.logs:
             add(*_in_log(matcher, entry))
-        self.seconds += time.perf_counter() - started
-        return [Finding(record.nodeid, identity, where) for identity, where in found]
+        self.seconds["tests"] += time.perf_counter() - started
+        findings = [Finding(record.nodeid, identity, where) for identity, where in found]
+        self.report += [f"test\t{f.test}\t{f.identity}\t{f.where}" for f in findings]
+        return findings
 
     # --- the session's stores -----------------------------------------------------
 
@@ -244,7 +249,8 @@ class PrivacyScan:
                 if key not in seen:
                     seen.add(key)
                     self.findings.append(Finding(test, *key))
-        self.seconds += time.perf_counter() - started
+                    self.report.append(f"session\t{test}\t{key[0]}\t{key[1]}")
+        self.seconds["session"] += time.perf_counter() - started
 
     def scan_postgres(self, server: PostgresServer, database: str) -> None:
         self.scan_cells(f"PostgreSQL database {database}", stores.postgres_cells(server, database))
@@ -292,7 +298,7 @@ class PrivacyScan:
             self.failed_tests[item.nodeid] = len(findings)
             text = "\n".join(
                 [f"privacy scan: {len(findings)} customer identities in clear", ""]
-                + [f"  {f.line()}" for f in findings]
+                + [f"  {line}" for line in grouped(findings)]
             )
             if report.failed:
                 report.sections.append(("privacy scan", text))
@@ -325,20 +331,40 @@ class PrivacyScan:
         terminalreporter.section("privacy scan")
         write(
             f"{len(self.session.emails)} e-mails and {len(self.session.ids)} customer ids "
-            f"collected; {self.tests_with_identities} tests sent some; "
-            f"{self.seconds:.1f} s spent scanning"
+            f"collected from the requests of {self.tests_with_identities} tests; scanning took "
+            f"{self.seconds['tests']:.1f} s in tests, {self.seconds['session']:.1f} s for the "
+            "session's stores"
         )
         count = sum(self.failed_tests.values())
         write(f"{count} findings in {len(self.failed_tests)} tests (errors at their teardown)")
         write(f"{len(self.findings)} findings in what the session left behind")
-        for finding in self.findings[:SHOWN]:
-            write(f"  {finding.line()}  [after {finding.test}]")
-        if len(self.findings) > SHOWN:
-            write(f"  ... and {len(self.findings) - SHOWN} more")
+        places = grouped(self.findings)
+        for line in places[:SHOWN]:
+            write(f"  {line}")
+        if len(places) > SHOWN:
+            write(f"  ... and {len(places) - SHOWN} more places (--privacy-report=FILE: all)")
         for note in self.notes[:10]:
             write(f"  note: {note}")
         if len(self.notes) > 10:
             write(f"  ... and {len(self.notes) - 10} more notes")
+        path = self.config.getoption("privacy_report", None)
+        if path:
+            Path(path).write_text("".join(f"{line}\n" for line in self.report))
+            write(f"every finding: {path}")
+
+
+def grouped(findings: Iterable[Finding]) -> list[str]:
+    """One line per place: the identities found there, the first few named."""
+    places: dict[str, list[str]] = {}
+    for finding in findings:
+        places.setdefault(finding.where, []).append(finding.identity)
+    lines = []
+    for where, identities in places.items():
+        identities.sort()
+        named = ", ".join(identities[:SAMPLE])
+        more = f" and {len(identities) - SAMPLE} more" if len(identities) > SAMPLE else ""
+        lines.append(f"{named}{more} in {where}")
+    return lines
 
 
 # --- the probes ------------------------------------------------------------------------
@@ -422,7 +448,9 @@ def _record_factory(previous: Callable[..., logging.LogRecord]) -> Callable[...,
     return factory
 
 
-def _structlog_probe(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+def _structlog_probe(
+    logger: Any, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     if (scan := _scan()) is not None:
         scan.on_log(dict(event))
     return event
@@ -503,6 +531,14 @@ def _in_log(matcher: Matcher, entry: logging.LogRecord | dict[str, Any]) -> tupl
 
 
 # --- registration -----------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--privacy-report",
+        metavar="FILE",
+        help="privacy scan: write every finding to FILE (scope, test, identity, where; tabs)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
