@@ -44,7 +44,8 @@ from typing import Any
 import httpx
 import pytest
 import structlog
-from sqlalchemy import Result, Select, exists, literal, literal_column, select, union_all
+from sqlalchemy import Result, Select, event, exists, literal, literal_column, select, union_all
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from promo.db.models import metadata
@@ -106,6 +107,9 @@ class PrivacyScan:
         self.notes: list[str] = []
         self.tests_with_identities = 0
         self.seconds = {"tests": 0.0, "session": 0.0}
+        self.store_seconds: dict[str, float] = {}
+        self.sqlite_dir: Path | None = None
+        self._sqlite_seen: dict[Path, tuple[int, ...]] = {}
         self.report: list[str] = []  # every finding, for --privacy-report
         self._undo: list[Callable[[], None]] = []
 
@@ -117,6 +121,9 @@ class PrivacyScan:
         self._patch(PostgresServer, "drop_database", _scanned_drop)
         self._patch(RedisServer, "stop", _scanned_redis_stop)
         self._patch(ServerProcess, "stop", _scanned_server_stop)
+        if not event.contains(Engine, "engine_connect", _note_sqlite_file):
+            event.listen(Engine, "engine_connect", _note_sqlite_file)
+            self._undo.append(lambda: event.remove(Engine, "engine_connect", _note_sqlite_file))
         previous = logging.getLogRecordFactory()
         logging.setLogRecordFactory(_record_factory(previous))
         self._undo.append(lambda: logging.setLogRecordFactory(previous))
@@ -227,7 +234,9 @@ class PrivacyScan:
             self.session.update(self.current.identities)
         return self.session
 
-    def scan_cells(self, store: str, cells: Iterable[Cell], *, words: bool = False) -> None:
+    def scan_cells(
+        self, kind: str, store: str, cells: Iterable[Cell], *, words: bool = False
+    ) -> None:
         """Match every identity of the session so far against a store's cells."""
         identities = self.identities()
         if not identities:
@@ -240,7 +249,7 @@ class PrivacyScan:
             return
         affiliates = {email_of(str(v)) for where, v in listed if where.endswith("affiliates.email")}
         matcher = identities.matcher(a for a in affiliates if a)
-        test = self.current.nodeid if self.current else "(session)"
+        after = f"after {self.current.nodeid}" if self.current else "at the end of the session"
         seen = {(f.identity, f.where) for f in self.findings}
         for where, value in listed:
             found = matcher.in_words(str(value)) if words else matcher.in_cell(value)
@@ -248,32 +257,62 @@ class PrivacyScan:
                 key = (matcher.describe(identity), f"{store}: {where}")
                 if key not in seen:
                     seen.add(key)
-                    self.findings.append(Finding(test, *key))
-                    self.report.append(f"session\t{test}\t{key[0]}\t{key[1]}")
-        self.seconds["session"] += time.perf_counter() - started
+                    self.findings.append(Finding(after, *key))
+                    self.report.append(f"session\t{after}\t{key[0]}\t{key[1]}")
+        elapsed = time.perf_counter() - started
+        self.seconds["session"] += elapsed
+        self.store_seconds[kind] = self.store_seconds.get(kind, 0.0) + elapsed
 
     def scan_postgres(self, server: PostgresServer, database: str) -> None:
-        self.scan_cells(f"PostgreSQL database {database}", stores.postgres_cells(server, database))
+        cells = stores.postgres_cells(server, database)
+        self.scan_cells("PostgreSQL", f"PostgreSQL database {database}", cells)
+
+    def scan_sqlite(self, path: Path) -> None:
+        self.scan_cells("SQLite", f"SQLite file {path}", stores.sqlite_cells(path))
 
     def scan_log(self, label: str, path: Path) -> None:
         lines = ((f"line {n}", line) for n, line in stores.log_lines(path))
-        self.scan_cells(f"{label} {path}", lines, words=True)
+        self.scan_cells("logs", f"{label} {path}", lines, words=True)
 
     def scan_directory(self, root: Path) -> None:
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             if stores.is_sqlite_file(path):
-                self.scan_cells(f"SQLite file {path}", stores.sqlite_cells(path))
+                self.scan_sqlite(path)
             elif path.suffix == ".log":
                 self.scan_log("log file", path)
 
+    def scan_opened_sqlite_files(self) -> None:
+        """SQLite files in-process engines opened outside the session's directories
+        (a module's own temporary directory, removed by its fixture), when changed."""
+        for path in sorted(_sqlite_files):
+            if any(path.is_relative_to(root) for root in self.session_dirs()):
+                continue  # scanned at the end
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            # Again when it changed, or when there are identities it was not searched for.
+            searched = len(self.session.ids) + len(self.session.emails)
+            version = (stat.st_mtime_ns, stat.st_size, searched)
+            if self._sqlite_seen.get(path) != version:
+                self._sqlite_seen[path] = version
+                self.scan_sqlite(path)
+
+    def session_dirs(self) -> list[Path]:
+        factory = getattr(self.config, "_tmp_path_factory", None)
+        basetemp = getattr(factory, "_basetemp", None)
+        return [Path(d) for d in (self.sqlite_dir, basetemp) if d is not None]
+
     def finish_session_fixture(self, name: str, value: object) -> None:
         """Before ``sqlite_dir`` is removed or ``postgres`` stopped (all tests are done)."""
+        current, self.current = self.current, None  # attributed to the session's end
         if name == "sqlite_dir" and isinstance(value, Path):
             self.scan_directory(value)
         elif name == "postgres" and isinstance(value, PostgresServer):
             for database in stores.postgres_databases(value):
                 self.scan_postgres(value, database)
             self.scan_log("PostgreSQL log", value.log)
+        self.current = current
 
     # --- pytest hooks -----------------------------------------------------------------
 
@@ -308,10 +347,17 @@ class PrivacyScan:
         return report
 
     @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
+        self.scan_opened_sqlite_files()  # before fixtures remove their directories
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> Generator[None, object, object]:
         value = yield
+        if fixturedef.argname == "sqlite_dir" and isinstance(value, Path):
+            self.sqlite_dir = value
         if fixturedef.argname in SESSION_FIXTURES and fixturedef.scope == "session":
             # Registered after the fixture's own teardown, so it runs before it.
             fixturedef.addfinalizer(lambda: self.finish_session_fixture(fixturedef.argname, value))
@@ -323,6 +369,7 @@ class PrivacyScan:
         basetemp = getattr(factory, "_basetemp", None)
         if basetemp is not None:
             self.scan_directory(Path(basetemp))
+        self.scan_opened_sqlite_files()
         if self.findings and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -333,7 +380,9 @@ class PrivacyScan:
             f"{len(self.session.emails)} e-mails and {len(self.session.ids)} customer ids "
             f"collected from the requests of {self.tests_with_identities} tests; scanning took "
             f"{self.seconds['tests']:.1f} s in tests, {self.seconds['session']:.1f} s for the "
-            "session's stores"
+            "session's stores ("
+            + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(self.store_seconds.items()))
+            + ")"
         )
         count = sum(self.failed_tests.values())
         write(f"{count} findings in {len(self.failed_tests)} tests (errors at their teardown)")
@@ -370,6 +419,13 @@ def grouped(findings: Iterable[Finding]) -> list[str]:
 # --- the probes ------------------------------------------------------------------------
 
 _active: list[PrivacyScan] = []
+_sqlite_files: set[Path] = set()  # every SQLite file an in-process engine connected to
+
+
+def _note_sqlite_file(connection: Connection) -> None:
+    url = connection.engine.url
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        _sqlite_files.add(Path(url.database).resolve())
 
 
 def _scan() -> PrivacyScan | None:
@@ -422,7 +478,8 @@ def _scanned_redis_stop(original: Any) -> Any:
     @wraps(original)
     def stop(server: RedisServer) -> None:
         if (scan := _scan()) is not None and server.ping():
-            scan.scan_cells(f"Redis {server.url}", stores.redis_texts(server.url), words=True)
+            cells = stores.redis_texts(server.url)
+            scan.scan_cells("Redis", f"Redis {server.url}", cells, words=True)
         original(server)
 
     return stop

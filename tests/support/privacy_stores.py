@@ -55,6 +55,7 @@ def postgres_databases(server: PostgresServer) -> list[str]:
 
 _COPY = re.compile(r"^COPY (?:[^ ]+\.)?\"?([^\" ]+)\"? \((.*)\) FROM stdin;$")
 _ESCAPE = re.compile(r"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|(.))")
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
 _ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 
 
@@ -68,6 +69,13 @@ def _unescape(field: str) -> str:
         return _ESCAPES.get(char, char)
 
     return _ESCAPE.sub(one, field)
+
+
+def _cell(text: str) -> str | bytes:
+    """A bytea column is dumped as ``\\x`` and hex digits: its bytes."""
+    if text.startswith("\\x") and _HEX.fullmatch(text, 2):
+        return bytes.fromhex(text[2:])
+    return text
 
 
 def postgres_cells(server: PostgresServer, database: str) -> Iterator[Cell]:
@@ -91,7 +99,7 @@ def postgres_cells(server: PostgresServer, database: str) -> Iterator[Cell]:
             continue
         for column, value in zip(columns, line.split("\t"), strict=False):
             if value != "\\N":
-                yield f"{table}.{column}", _unescape(value)
+                yield f"{table}.{column}", _cell(_unescape(value))
 
 
 def redis_texts(url: str) -> Iterator[Cell]:
