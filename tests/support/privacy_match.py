@@ -229,20 +229,39 @@ class Matcher:
 
     def __init__(self, emails: Iterable[Email], ids: Iterable[str]) -> None:
         self.ids = frozenset(ids)
+        self._emails = list(emails)
         self._by_needle: dict[str, str] = {}
-        for email in emails:
+        for email in self._emails:
             for needle in email.needles():
                 self._by_needle.setdefault(needle, email.sent)
-        # Long ids by their first run of word characters, to be tried where one starts.
+        # Ids by their first run of word characters: an id occurs in a text only
+        # where that run does (``narrowed``); long ids are tried where one starts.
+        self._by_first: dict[str, list[str]] = {}
         self._long: dict[str, list[str]] = {}
-        self._odd: list[str] = []  # long ids that do not start with a word character
+        self._unanchored: list[str] = []  # ids that do not start with a word character
         for identity in self.ids:
+            first = WORD_RUN.match(identity)
+            if first is None:
+                self._unanchored.append(identity)
+                continue
+            self._by_first.setdefault(first.group(), []).append(identity)
             if len(identity) >= LONG_ID:
-                first = WORD_RUN.match(identity)
-                if first:
-                    self._long.setdefault(first.group(), []).append(identity)
-                else:
-                    self._odd.append(identity)
+                self._long.setdefault(first.group(), []).append(identity)
+        self._odd = [i for i in self._unanchored if len(i) >= LONG_ID]
+
+    def narrowed(self, text: str) -> Matcher:
+        """A matcher of only the identities that may occur in ``text`` (say every
+        cell of a column, joined): a cheap first pass over a large store."""
+        runs = set(WORD_RUN.findall(text))
+        ids = [i for run in runs & self._by_first.keys() for i in self._by_first[run]]
+        if "\\u" in text:  # JSON escapes: an address may be spelled out of sight
+            emails = self._emails
+        elif self._by_needle and ("@" in text or "%40" in text):
+            present = self._in_addresses(text)
+            emails = [e for e in self._emails if e.sent in present]
+        else:
+            emails = []
+        return Matcher(emails, ids + self._unanchored)
 
     def __bool__(self) -> bool:
         return bool(self._by_needle or self.ids)

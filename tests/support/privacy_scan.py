@@ -37,14 +37,30 @@ import logging
 import time
 from collections.abc import Callable, Generator, Iterable, MutableMapping
 from dataclasses import dataclass, field
-from functools import wraps
+from functools import partial, wraps
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import structlog
-from sqlalchemy import Result, Select, event, exists, literal, literal_column, select, union_all
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    Interval,
+    Numeric,
+    Result,
+    Select,
+    Time,
+    event,
+    exists,
+    literal,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -68,6 +84,17 @@ RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) |
     "_from_structlog",
     "_record",
 }
+# The columns of promo's tables that hold numbers, instants or flags: PostgreSQL enforces
+# the types, so they are not read from its dumps, where every value is text.
+NOT_TEXT = frozenset(
+    f"{table.name}.{column.name}"
+    for table in metadata.sorted_tables
+    for column in table.columns
+    if isinstance(
+        getattr(column.type, "impl_instance", column.type),
+        Integer | Numeric | DateTime | Date | Time | Boolean | Interval,
+    )
+)
 SHOWN = 40  # places listed in the summary
 SAMPLE = 5  # identities named per place
 
@@ -109,6 +136,8 @@ class PrivacyScan:
         self.seconds = {"tests": 0.0, "session": 0.0}
         self.store_seconds: dict[str, float] = {}
         self.sqlite_dir: Path | None = None
+        self.sqlite_files: set[Path] = set()  # that in-process engines connected to
+        self._matchers: dict[tuple[object, ...], Matcher] = {}
         self._sqlite_seen: dict[Path, tuple[int, ...]] = {}
         self.report: list[str] = []  # every finding, for --privacy-report
         self._undo: list[Callable[[], None]] = []
@@ -234,45 +263,72 @@ class PrivacyScan:
             self.session.update(self.current.identities)
         return self.session
 
-    def scan_cells(
-        self, kind: str, store: str, cells: Iterable[Cell], *, words: bool = False
+    def scan_store(
+        self,
+        kind: str,
+        store: str,
+        read: Callable[[], stores.Columns],
+        *,
+        words: bool = False,
     ) -> None:
-        """Match every identity of the session so far against a store's cells."""
+        """Match every identity of the session so far against what a store holds,
+        column by column (``words``: as free text, for logs and Redis keys)."""
         identities = self.identities()
         if not identities:
             return
         started = time.perf_counter()
         try:
-            listed = list(cells)
+            columns = read()
         except Exception as exc:
             self.notes.append(f"{store} not read: {type(exc).__name__}: {exc}"[:200])
             return
-        affiliates = {email_of(str(v)) for where, v in listed if where.endswith("affiliates.email")}
-        matcher = identities.matcher(a for a in affiliates if a)
+        matcher = self.session_matcher(
+            email_of(_text(v)) or ""
+            for where, values in columns.items()
+            if where.endswith("affiliates.email")
+            for v in values
+        )
         after = f"after {self.current.nodeid}" if self.current else "at the end of the session"
         seen = {(f.identity, f.where) for f in self.findings}
-        for where, value in listed:
-            found = matcher.in_words(str(value)) if words else matcher.in_cell(value)
-            for identity in found:
-                key = (matcher.describe(identity), f"{store}: {where}")
-                if key not in seen:
-                    seen.add(key)
-                    self.findings.append(Finding(after, *key))
-                    self.report.append(f"session\t{after}\t{key[0]}\t{key[1]}")
+        for where, values in columns.items():
+            narrowed = matcher.narrowed("\n".join(map(_text, values)))
+            if not narrowed:
+                continue
+            for value in values:
+                found = narrowed.in_words(_text(value)) if words else narrowed.in_cell(value)
+                for identity in found:
+                    key = (matcher.describe(identity), f"{store}: {where}")
+                    if key not in seen:
+                        seen.add(key)
+                        self.findings.append(Finding(after, *key))
+                        self.report.append(f"session\t{after}\t{key[0]}\t{key[1]}")
         elapsed = time.perf_counter() - started
         self.seconds["session"] += elapsed
         self.store_seconds[kind] = self.store_seconds.get(kind, 0.0) + elapsed
+        count = sum(map(len, columns.values()))
+        self.report.append(f"store\t{after}\t{count} values, {elapsed:.3f} s\t{store}")
+
+    def session_matcher(self, store_affiliates: Iterable[str]) -> Matcher:
+        """The session's matcher, less the e-mails of a store's own affiliates (cached:
+        building it for thousands of identities is what costs)."""
+        session = self.session
+        canonicals = {e.canonical for e in session.emails.values()}
+        exempt = frozenset(canonicals & set(store_affiliates))
+        key = (len(session.emails), len(session.ids), len(session.other_values), exempt)
+        if key not in self._matchers:
+            self._matchers = {key: session.matcher(exempt)}
+        return self._matchers[key]
 
     def scan_postgres(self, server: PostgresServer, database: str) -> None:
-        cells = stores.postgres_cells(server, database)
-        self.scan_cells("PostgreSQL", f"PostgreSQL database {database}", cells)
+        read = partial(stores.postgres_columns, server, database, NOT_TEXT)
+        self.scan_store("PostgreSQL", f"PostgreSQL database {database}", read)
 
     def scan_sqlite(self, path: Path) -> None:
-        self.scan_cells("SQLite", f"SQLite file {path}", stores.sqlite_cells(path))
+        self.scan_store("SQLite", f"SQLite file {path}", partial(stores.sqlite_columns, path))
 
     def scan_log(self, label: str, path: Path) -> None:
-        lines = ((f"line {n}", line) for n, line in stores.log_lines(path))
-        self.scan_cells("logs", f"{label} {path}", lines, words=True)
+        read = partial(stores.log_columns, path)
+        self.scan_store("logs", f"{label} {path}", read, words=True)
 
     def scan_directory(self, root: Path) -> None:
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
@@ -284,7 +340,7 @@ class PrivacyScan:
     def scan_opened_sqlite_files(self) -> None:
         """SQLite files in-process engines opened outside the session's directories
         (a module's own temporary directory, removed by its fixture), when changed."""
-        for path in sorted(_sqlite_files):
+        for path in sorted(self.sqlite_files):
             if any(path.is_relative_to(root) for root in self.session_dirs()):
                 continue  # scanned at the end
             try:
@@ -384,6 +440,13 @@ class PrivacyScan:
             + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(self.store_seconds.items()))
             + ")"
         )
+        affiliates = self.session.affiliate_emails
+        exempt = sum(1 for e in self.session.emails.values() if e.canonical in affiliates)
+        write(
+            f"exempt: {exempt} e-mails that are affiliates' contact addresses, "
+            f"{len(self.session.ambiguous())} identities that requests also carried in another "
+            "field (an order id, a note...)"
+        )
         count = sum(self.failed_tests.values())
         write(f"{count} findings in {len(self.failed_tests)} tests (errors at their teardown)")
         write(f"{len(self.findings)} findings in what the session left behind")
@@ -419,13 +482,14 @@ def grouped(findings: Iterable[Finding]) -> list[str]:
 # --- the probes ------------------------------------------------------------------------
 
 _active: list[PrivacyScan] = []
-_sqlite_files: set[Path] = set()  # every SQLite file an in-process engine connected to
 
 
 def _note_sqlite_file(connection: Connection) -> None:
     url = connection.engine.url
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        _sqlite_files.add(Path(url.database).resolve())
+    if url.get_backend_name() != "sqlite" or url.database in {None, "", ":memory:"}:
+        return
+    if (scan := _scan()) is not None:
+        scan.sqlite_files.add(Path(str(url.database)).resolve())
 
 
 def _scan() -> PrivacyScan | None:
@@ -478,8 +542,8 @@ def _scanned_redis_stop(original: Any) -> Any:
     @wraps(original)
     def stop(server: RedisServer) -> None:
         if (scan := _scan()) is not None and server.ping():
-            cells = stores.redis_texts(server.url)
-            scan.scan_cells("Redis", f"Redis {server.url}", cells, words=True)
+            read = partial(stores.redis_columns, server.url)
+            scan.scan_store("Redis", f"Redis {server.url}", read, words=True)
         original(server)
 
     return stop
@@ -526,6 +590,12 @@ def _ensure_structlog_probe() -> None:
 
 
 # --- reading responses and log records ----------------------------------------------------
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "replace")
+    return value if isinstance(value, str) else str(value)
 
 
 def _in_response(matcher: Matcher, response: httpx.Response) -> set[str]:

@@ -1,8 +1,8 @@
 """Reading what the test suite left behind, for the privacy scan: every row of a
 SQLite file or a PostgreSQL database, the keys and strings of a Redis server,
-the lines of a server's log file. Each reader yields ``(where, value)`` pairs
-that the scan matches (tests/support/privacy_match.py); a row's affiliate
-e-mails are read first, since those are exempt.
+the lines of a log file. Each reader returns ``Columns``: for each place
+(``table.column``, ``redis db 0 key``, ``line``), the values found there, which
+the scan matches (tests/support/privacy_match.py) column by column.
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from __future__ import annotations
 import re
 import sqlite3
 import subprocess
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+
+import redis
 
 from tests.support.postgres import PostgresServer
 
 SQLITE_HEADER = b"SQLite format 3\x00"
-AFFILIATES = "affiliates"
-Cell = tuple[str, object]  # (table.column, value)
+Columns = dict[str, list[object]]
 
 
 def is_sqlite_file(path: Path) -> bool:
@@ -29,23 +29,21 @@ def is_sqlite_file(path: Path) -> bool:
         return False
 
 
-def sqlite_cells(path: Path) -> Iterator[Cell]:
-    """Every text or blob cell of every table of the SQLite file at ``path``."""
-    uri = f"file:{path}?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True)) as db:
-        tables = [
-            name
-            for (name,) in db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            )
-        ]
-        for table in tables:
+def sqlite_columns(path: Path) -> Columns:
+    """The text and blob values of every table of the SQLite file at ``path``."""
+    found: Columns = {}
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        tables = db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+        for (table,) in tables:
             cursor = db.execute(f'SELECT * FROM "{table}"')  # noqa: S608 (names from the file)
-            columns = [d[0] for d in cursor.description]
-            for row in cursor:
-                for column, value in zip(columns, row, strict=True):
-                    if isinstance(value, str | bytes):
-                        yield f"{table}.{column}", value
+            names = [d[0] for d in cursor.description]
+            for name, values in zip(names, zip(*cursor.fetchall(), strict=True), strict=False):
+                texts: list[object] = [v for v in values if isinstance(v, str | bytes)]
+                if texts:
+                    found[f"{table}.{name}"] = texts
+    return found
 
 
 def postgres_databases(server: PostgresServer) -> list[str]:
@@ -53,7 +51,7 @@ def postgres_databases(server: PostgresServer) -> list[str]:
     return [name for name in listed.splitlines() if name]
 
 
-_COPY = re.compile(r"^COPY (?:[^ ]+\.)?\"?([^\" ]+)\"? \((.*)\) FROM stdin;$")
+_COPY = re.compile(r'^COPY (?:[^ ]+\.)?"?([^" ]+)"? \((.*)\) FROM stdin;$')
 _ESCAPE = re.compile(r"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|(.))")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
 _ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
@@ -71,56 +69,66 @@ def _unescape(field: str) -> str:
     return _ESCAPE.sub(one, field)
 
 
-def _cell(text: str) -> str | bytes:
-    """A bytea column is dumped as ``\\x`` and hex digits: its bytes."""
+def _copy_value(field: str) -> str | bytes:
+    """A field of ``COPY ... TO stdout`` text; a bytea (``\\x`` and hex digits) as bytes."""
+    text = _unescape(field)
     if text.startswith("\\x") and _HEX.fullmatch(text, 2):
         return bytes.fromhex(text[2:])
     return text
 
 
-def postgres_cells(server: PostgresServer, database: str) -> Iterator[Cell]:
-    """Every non-null cell of every table of ``database`` (``pg_dump --data-only``)."""
+def postgres_columns(
+    server: PostgresServer, database: str, skip: frozenset[str] = frozenset()
+) -> Columns:
+    """The non-null values of every table of ``database`` (``pg_dump --data-only``),
+    but for the columns (``table.column``) in ``skip``."""
     command = [
         str(server.bindir / "pg_dump"),
         "-h", "127.0.0.1", "-p", str(server.port), "-U", server.superuser,
         "--data-only", "--no-owner", "--no-privileges", database,
     ]  # fmt: skip
     dump = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    found: Columns = {}
     table: str | None = None
-    columns: list[str] = []
+    names: list[str] = []
+    rows: list[list[str]] = []
     for line in dump.splitlines():
         if table is None:
             if match := _COPY.match(line):
-                table = match.group(1)
-                columns = [c.strip().strip('"') for c in match.group(2).split(",")]
-            continue
-        if line == "\\.":
+                table, rows = match.group(1), []
+                names = [c.strip().strip('"') for c in match.group(2).split(",")]
+        elif line == "\\.":
+            for name, values in zip(names, zip(*rows, strict=True), strict=False):
+                if f"{table}.{name}" in skip:
+                    continue
+                cells = [v if "\\" not in v else _copy_value(v) for v in values if v != "\\N"]
+                if cells:
+                    found[f"{table}.{name}"] = list(cells)
             table = None
-            continue
-        for column, value in zip(columns, line.split("\t"), strict=False):
-            if value != "\\N":
-                yield f"{table}.{column}", _cell(_unescape(value))
+        else:
+            rows.append(line.split("\t"))
+    return found
 
 
-def redis_texts(url: str) -> Iterator[Cell]:
+def redis_columns(url: str) -> Columns:
     """Every key of every database of a Redis server, and each string value."""
-    import redis
-
-    databases = redis.Redis.from_url(url).info("keyspace")
+    found: Columns = {}
+    with closing(redis.Redis.from_url(url)) as server:
+        databases = list(server.info("keyspace"))
+    base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
     for name in databases:
         db = int(str(name).removeprefix("db"))
-        base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
-        client = redis.Redis.from_url(f"{base}/{db}", decode_responses=True)
-        with closing(client):
+        with closing(redis.Redis.from_url(f"{base}/{db}", decode_responses=True)) as client:
             for key in client.scan_iter(count=1000):
-                yield f"redis db {db} key", key
+                found.setdefault(f"redis db {db} key", []).append(key)
                 if client.type(key) == "string":
-                    yield f"redis db {db} key {key!r}", client.get(key)
+                    found.setdefault(f"redis db {db} value", []).append(client.get(key))
+    return found
 
 
-def log_lines(path: Path) -> Iterator[tuple[int, str]]:
+def log_columns(path: Path) -> Columns:
     try:
-        text = path.read_text(errors="replace")
+        lines: list[object] = list(path.read_text(errors="replace").splitlines())
     except OSError:
-        return
-    yield from enumerate(text.splitlines(), start=1)
+        return {}
+    return {"line": lines} if lines else {}

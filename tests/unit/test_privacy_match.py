@@ -127,3 +127,16 @@ def test_csv_cells_and_json_keys_are_values() -> None:
     assert found.in_body(b"customer,note\nc1,\n", "text/csv; charset=utf-8") == {"c1"}
     body = b'{"customer_ref":"1:' + b"a" * 43 + b'"}'
     assert not found.in_body(body, "application/json")
+
+
+def test_narrowing_to_a_column_keeps_every_identity_it_holds() -> None:
+    found = matcher(
+        {"customer_id": "c1", "customer_email": "ana@example.com"},
+        {"customer_id": "shopper-1", "customer_email": "bob@example.com"},
+        {"customer_id": "-odd-one"},
+    )
+    column = ["id:c1", '{"k": "email:ANA@example.com"}', "shopper-10"]
+    narrowed = found.narrowed("\n".join(column))
+    assert narrowed.ids == {"c1", "shopper-1", "-odd-one"}  # "shopper" occurs; ids are checked
+    assert set().union(*(narrowed.in_value(v) for v in column)) == {"c1", "ana@example.com"}
+    assert found.narrowed("nothing here\n42").ids == {"-odd-one"}  # tried everywhere
