@@ -18,12 +18,14 @@ random-looking text, so the rules are shaped so that no ref can match:
   ``.`` ``+`` not). An id of six characters or more is also found as a
   substring with no letter, digit or ``_`` on either side (``shopper-1`` is
   not in ``shopper-10``);
-- exempt: texts that are not e-mails (``"a"``, ``"@@@"``: refused with a 422
-  and never stored; an answer may well quote them), blank ids; an e-mail that
-  is an affiliate's contact address (kept in clear by design; compared
-  canonically); and an identity the tests also wrote into another field (an
-  order id, a note, a code): that field keeps what it is given, and its
-  value cannot be told apart from the identity.
+- not looked for: texts that are not e-mails (``"a"``, ``"@@@"``: refused
+  with a 422 and never stored; an answer may well quote them) and blank ids;
+  an e-mail that is an affiliate's contact address (kept in clear by design;
+  compared canonically);
+- not looked in: a value that is exactly what a request sent in another
+  field (a campaign named ``c1``, an order id, a note), nor such a word in
+  free text: that field keeps what it is given. The same text stored where
+  the identity goes (``id:c1``) is still found.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import json
 import re
 import string
 from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -50,6 +53,7 @@ LONG_ID = 6
 REF = re.compile(r"(?<![A-Za-z0-9_-])(?:[a-z0-9]{1,8}|erased):[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
 ANY_EMAIL = re.compile(r"[^\s\"'<>,;()\[\]{}=]+@[^\s\"'<>,;()\[\]{}=]+")
 WORD_DELIMITERS = re.compile(r"[^A-Za-z0-9_.+@-]+")
+CLEAR_KEY = re.compile(r"(?<![A-Za-z0-9_])id:([A-Za-z0-9_.+@-]+)")
 
 
 def email_of(text: str) -> str | None:
@@ -80,12 +84,7 @@ class Identities:
     ids: set[str] = field(default_factory=set)
     affiliate_emails: set[str] = field(default_factory=set)  # canonical
     other_values: set[str] = field(default_factory=set)
-    # The other values by the runs of word characters they hold, and those with an
-    # address: so that telling which identities are ambiguous is a few look-ups.
-    _by_run: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
-    _with_address: set[str] = field(default_factory=set, init=False, repr=False)
-    _ambiguous: set[str] = field(default_factory=set, init=False, repr=False)
-    _ambiguous_key: tuple[int, ...] = field(default=(), init=False, repr=False)
+    other_addresses: set[str] = field(default_factory=set)  # those with an "@", lower-case
 
     def __bool__(self) -> bool:
         return bool(self.emails or self.ids)
@@ -94,8 +93,8 @@ class Identities:
         self.emails.update(other.emails)
         self.ids |= other.ids
         self.affiliate_emails |= other.affiliate_emails
-        for value in other.other_values - self.other_values:
-            self.add_other(value)
+        self.other_values |= other.other_values
+        self.other_addresses |= other.other_addresses
 
     def add_email(self, value: object) -> None:
         if isinstance(value, str) and (canonical := email_of(value)) is not None:
@@ -108,14 +107,10 @@ class Identities:
             self.add_email(value)
 
     def add_other(self, value: object) -> None:
-        if not isinstance(value, str) or not value.strip() or value.strip() in self.other_values:
-            return
-        value = value.strip()
-        self.other_values.add(value)
-        if "@" in value or "%40" in value:
-            self._with_address.add(value)
-        for run in WORD_RUN.findall(value):
-            self._by_run.setdefault(run, set()).add(value)
+        if isinstance(value, str) and value.strip():
+            self.other_values.add(value.strip())
+            if "@" in value:
+                self.other_addresses.add(value.strip().lower())
 
     def add_request(
         self, method: str, url: str, body: bytes, content_type: str, headers: Mapping[str, str]
@@ -163,32 +158,14 @@ class Identities:
             elif key not in ID_LIST_KEYS:
                 self.add_other(node)
 
-    def ambiguous(self) -> set[str]:
-        """The identities some other value sent equals or holds (see the module docstring)."""
-        key = (len(self.emails), len(self.ids), len(self.other_values))
-        if self._ambiguous_key == key:
-            return self._ambiguous
-        found = (self.ids | set(self.emails)) & self.other_values
-        emails = Matcher(self.emails.values(), ())
-        for value in self._with_address:
-            found |= emails.in_value(value)
-        for identity in self.ids - found:
-            if len(identity) >= LONG_ID:
-                first = WORD_RUN.match(identity)
-                pool = self._by_run.get(first.group(), set()) if first else self.other_values
-                if any(_occurs_alone(value, identity) for value in pool):
-                    found.add(identity)
-        self._ambiguous, self._ambiguous_key = found, key
-        return found
-
     def matcher(self, affiliate_emails: Iterable[str] = ()) -> Matcher:
-        """A matcher of the identities that are not exempt (see the module docstring)."""
+        """A matcher of the identities, less the affiliates' e-mails (see the module docstring)."""
         exempt = self.affiliate_emails | set(affiliate_emails)
-        emails = [e for e in self.emails.values() if e.canonical not in exempt]
-        ambiguous = self.ambiguous()
         return Matcher(
-            [e for e in emails if e.sent not in ambiguous],
-            [i for i in self.ids if i not in ambiguous and not _exempt_address(i, exempt)],
+            [e for e in self.emails.values() if e.canonical not in exempt],
+            [i for i in self.ids if not _exempt_address(i, exempt)],
+            others=self.other_values,
+            other_addresses=self.other_addresses,
         )
 
 
@@ -227,8 +204,17 @@ class Matcher:
     nothing here is a loop over the identities: addresses and words are cut
     out of the text and looked up."""
 
-    def __init__(self, emails: Iterable[Email], ids: Iterable[str]) -> None:
+    def __init__(
+        self,
+        emails: Iterable[Email],
+        ids: Iterable[str],
+        *,
+        others: AbstractSet[str] = frozenset(),
+        other_addresses: AbstractSet[str] = frozenset(),
+    ) -> None:
         self.ids = frozenset(ids)
+        self._others = others  # values sent in other fields: not looked in
+        self._other_addresses = other_addresses
         self._emails = list(emails)
         self._by_needle: dict[str, str] = {}
         for email in self._emails:
@@ -261,7 +247,12 @@ class Matcher:
             emails = [e for e in self._emails if e.sent in present]
         else:
             emails = []
-        return Matcher(emails, ids + self._unanchored)
+        return Matcher(
+            emails,
+            ids + self._unanchored,
+            others=self._others,
+            other_addresses=self._other_addresses,
+        )
 
     def __bool__(self) -> bool:
         return bool(self._by_needle or self.ids)
@@ -269,21 +260,23 @@ class Matcher:
     def describe(self, found: str) -> str:
         return f"id {found!r}" if found in self.ids else f"e-mail {found!r}"
 
-    def _in_addresses(self, text: str) -> set[str]:
+    def _in_addresses(self, text: str, skip: AbstractSet[str] = frozenset()) -> set[str]:
         found: set[str] = set()
         for match in ADDRESS.finditer(text):
             run = match.group().lower()
+            if run in skip:
+                continue
             starts = [0] + [i + 1 for i, char in enumerate(run) if char in LOCAL_STARTS]
             for start in starts:
                 if (sent := self._by_needle.get(run[start:].rstrip("."))) is not None:
                     found.add(sent)
         return found
 
-    def _in_text(self, text: str) -> set[str]:
+    def _in_text(self, text: str, skip: AbstractSet[str] = frozenset()) -> set[str]:
         """E-mails anywhere; long ids as substrings (outside refs and addresses)."""
         found: set[str] = set()
         if self._by_needle and ("@" in text or "%40" in text):
-            found |= self._in_addresses(text)
+            found |= self._in_addresses(text, skip)
         if self._long or self._odd:
             bare = ANY_EMAIL.sub(" ", REF.sub(" ", text)) if ":" in text or "@" in text else text
             for run in WORD_RUN.finditer(bare):
@@ -306,7 +299,7 @@ class Matcher:
 
     def in_value(self, value: str) -> set[str]:
         """A whole value: a cell, a JSON string, a CSV cell, a log field."""
-        if not self:
+        if not self or value.strip() in self._others:
             return set()
         found = self._in_text(value) | self._equal(value)
         if value.lstrip()[:1] in {"{", "["}:
@@ -320,11 +313,13 @@ class Matcher:
         """Free text: a log message, an exception, a page."""
         if not self:
             return set()
-        found = self._in_text(text)
+        found = self._in_text(text, self._other_addresses)
         if self.ids:
             bare = ANY_EMAIL.sub(" ", REF.sub(" ", text))
             words = {w.rstrip(".") for w in WORD_DELIMITERS.split(bare)}
-            found |= words & self.ids
+            found |= (words & self.ids) - self._others
+            # After "id:" a word is a clear customer key, whatever else was sent.
+            found |= {w.rstrip(".") for w in CLEAR_KEY.findall(bare)} & self.ids
         return found
 
     def in_json(self, tree: Any) -> set[str]:

@@ -1,6 +1,7 @@
 """The privacy scan: no customer e-mail or id the tests used is kept or shown in clear.
 
-A pytest plugin that runs with the whole suite (tests/conftest.py loads it).
+A pytest plugin that runs with the whole suite (tests/conftest.py loads it);
+``-p no:tests.support.privacy_scan`` turns it off.
 
 What it collects, per test: every customer e-mail and id that a request of
 the test sent (``customer_email``, ``customer_id`` anywhere in a JSON body, a
@@ -11,24 +12,32 @@ e-mails (``email`` of POST/PATCH /v1/affiliates[/{id}] and /v1/me), which are
 exempt, and every other value the requests carried (tests/support/
 privacy_match.py says what matches and what is exempt).
 
-Where it looks, per test, for that test's identities: every row of every
-table on the test's connection, read just before the rollback
-(``snapshot``, called by the ``connection`` fixture); every response body
-the test received (JSON, CSV exports, /metrics text, pages); every log record
-emitted during the test: stdlib records (message, args, extra fields,
-exception messages; the ``promo`` loggers at DEBUG) and structlog events.
-A finding makes the test's teardown fail ("ERROR at teardown", the test's
-own result is still shown), naming the identity and where it was.
+Where it looks, per test, for that test's identities:
+- every row of every table on the test's connection, read before it is rolled
+  back (``snapshot``: the ``db`` fixture calls it before its session's
+  savepoint is rolled back, the ``connection`` fixture before the outer
+  transaction is; the first call of a test counts);
+- every response the test received (JSON, CSV exports, /metrics, pages; headers);
+- every log record emitted during the test: stdlib records (message, args,
+  extra fields, exception messages, not tracebacks' source lines; the
+  ``promo`` loggers at DEBUG, the others at their level) and structlog events
+  (a processor just before the renderer). The test's own client loggers
+  (httpx, ...) are left out.
+A finding makes the test's teardown fail ("ERROR at teardown of ...", after
+the test's own result), with one line per place: the identities found there,
+and where ("database row, column redemptions.customer_key", "response of POST
+/v1/redemptions (201)", "log record promo.errors ERROR 'message'").
 
-Where it looks for every identity of the session: each PostgreSQL database
-just before ``PostgresServer.drop_database`` drops it, and every database of
-the session's server and its log at the end; each Redis server before it
-stops; each ``promo serve`` log when the server stops; every SQLite file of
-the suite's ``sqlite_dir`` and of pytest's base temporary directory, and its
-``*.log`` files, at the end. Findings there fail the run (exit status 1) and
-are listed in a "privacy scan" section of the summary.
-
-``-p no:tests.support.privacy_scan`` turns it off.
+Where it looks for every identity of the session so far: each PostgreSQL
+database just before ``PostgresServer.drop_database`` drops it, and, at the
+end, every database of the session's server and its server log; each Redis
+server before it stops (keys and string values); each ``promo serve`` log when
+its server stops; SQLite files that in-process engines opened outside the
+session's directories, before each teardown (when changed); at the end every
+SQLite file of the suite's ``sqlite_dir`` and of pytest's base temporary
+directory, and the ``*.log`` files there. Findings there fail the run (exit
+status 1) and are listed in the "privacy scan" section of the summary;
+``--privacy-report=FILE`` writes every finding, one per line.
 """
 
 from __future__ import annotations
@@ -103,7 +112,7 @@ Cell = tuple[str, object]
 
 @dataclass(frozen=True)
 class Finding:
-    test: str
+    origin: str  # the test's node id, or "after <node id>", "at the end of the session"
     identity: str  # "e-mail 'ana@example.com'" or "id 'c1'"
     where: str
 
@@ -201,10 +210,10 @@ class PrivacyScan:
 
     async def snapshot(self, connection: AsyncConnection) -> None:
         """Every row the test's connection sees, before its transaction is rolled back."""
-        record = self.current
-        if record is None or record.snapshot_taken or not record.identities:
+        trace = self.current
+        if trace is None or trace.snapshot_taken or not trace.identities:
             return
-        record.snapshot_taken = True
+        trace.snapshot_taken = True
         started = time.perf_counter()
         tables = list(metadata.sorted_tables)
         probes = [select(literal(t.name)).where(exists().select_from(t)) for t in tables]
@@ -215,44 +224,44 @@ class PrivacyScan:
                 result: Result[Any] = await connection.execute(query)
                 columns = list(result.keys())
                 for row in result:
-                    record.cells.extend(
+                    trace.cells.extend(
                         (f"{table.name}.{column}", value)
                         for column, value in zip(columns, row, strict=True)
                         if value is not None
                     )
         except Exception as exc:  # an aborted transaction, a server that is down
-            record.notes.append(f"database not read: {type(exc).__name__}: {exc}"[:200])
+            trace.notes.append(f"database not read: {type(exc).__name__}: {exc}"[:200])
         self.seconds["tests"] += time.perf_counter() - started
 
     # --- per-test verdict -------------------------------------------------------------
 
-    def verdict(self, record: Trace) -> list[Finding]:
+    def verdict(self, trace: Trace) -> list[Finding]:
         """The findings of one test, at the end of its teardown."""
-        self.session.update(record.identities)
-        self.notes.extend(f"{record.nodeid}: {note}" for note in record.notes)
-        if not record.identities:
+        self.session.update(trace.identities)
+        self.notes.extend(f"{trace.nodeid}: {note}" for note in trace.notes)
+        if not trace.identities:
             return []
         self.tests_with_identities += 1
         started = time.perf_counter()
         affiliates = {
-            email_of(str(v)) for where, v in record.cells if where == "affiliates.email"
+            email_of(str(v)) for where, v in trace.cells if where == "affiliates.email"
         } - {None}
-        matcher = record.identities.matcher(a for a in affiliates if a)
+        matcher = trace.identities.matcher(a for a in affiliates if a)
         found: dict[tuple[str, str], None] = {}
 
         def add(identities: Iterable[str], where: str) -> None:
             for identity in identities:
                 found.setdefault((matcher.describe(identity), where), None)
 
-        for where, value in record.cells:
+        for where, value in trace.cells:
             add(matcher.in_cell(value), f"database row, column {where}")
-        for exchange, response in record.responses:
+        for exchange, response in trace.responses:
             add(_in_response(matcher, response), f"response of {exchange} ({response.status_code})")
-        for entry in record.logs:
+        for entry in trace.logs:
             add(*_in_log(matcher, entry))
         self.seconds["tests"] += time.perf_counter() - started
-        findings = [Finding(record.nodeid, identity, where) for identity, where in found]
-        self.report += [f"test\t{f.test}\t{f.identity}\t{f.where}" for f in findings]
+        findings = [Finding(trace.nodeid, identity, where) for identity, where in found]
+        self.report += [f"test\t{f.origin}\t{f.identity}\t{f.where}" for f in findings]
         return findings
 
     # --- the session's stores -----------------------------------------------------
@@ -442,11 +451,7 @@ class PrivacyScan:
         )
         affiliates = self.session.affiliate_emails
         exempt = sum(1 for e in self.session.emails.values() if e.canonical in affiliates)
-        write(
-            f"exempt: {exempt} e-mails that are affiliates' contact addresses, "
-            f"{len(self.session.ambiguous())} identities that requests also carried in another "
-            "field (an order id, a note...)"
-        )
+        write(f"exempt: {exempt} customer e-mails that are also affiliates' contact addresses")
         count = sum(self.failed_tests.values())
         write(f"{count} findings in {len(self.failed_tests)} tests (errors at their teardown)")
         write(f"{len(self.findings)} findings in what the session left behind")

@@ -114,10 +114,18 @@ def test_an_affiliates_contact_email_is_exempt() -> None:
     )
 
 
-def test_an_identity_also_sent_as_another_field_is_not_checked() -> None:
-    found = matcher({"customer_id": "ord_1", "order_id": "ord_1", "customer_email": "a@b.test"})
-    assert not found.in_value("ord_1")
-    assert found.in_value("a@b.test")
+def test_a_value_that_a_request_sent_in_another_field_is_not_looked_in() -> None:
+    found = matcher(
+        {"customer_id": "c1", "customer_email": "ana@example.com"},
+        {"name": "c1", "note": "refund for ana@example.com", "email": "Ana@Example.com"},
+    )
+    assert not found.in_value("c1")  # the campaign named c1
+    assert not found.in_json({"note": "refund for ana@example.com"})
+    assert not found.in_words("campaign c1 created, contact ana@example.com")
+    # Where the identity goes, it is still found.
+    assert found.in_value("id:c1") == {"c1"}
+    assert found.in_value("email:ana@example.com") == {"ana@example.com"}
+    assert found.in_words("refused customer:id:c1 ana@example.com.x") == {"c1"}
 
 
 def test_csv_cells_and_json_keys_are_values() -> None:
