@@ -11,6 +11,7 @@ import pytest
 
 from promo.pii import Keyring
 from tests.support.privacy_scan import PrivacyScan, Trace
+from tests.support.privacy_stores import copy_columns
 
 pytest_plugins = ["pytester"]
 
@@ -62,6 +63,25 @@ def test_a_test_whose_rows_and_answers_hold_refs_only_has_no_finding(
     assert [f.line() for f in scan.verdict(record)] == [
         "id 'c1' in database row, column redemptions.customer_id"
     ]
+
+
+def test_a_postgresql_dump_is_read_column_by_column() -> None:
+    answer = b'{"customer_email": "ana@example.com"}'
+    dump = "\n".join(
+        [
+            "SET client_encoding = 'UTF8';",
+            "COPY public.redemptions (id, customer_key, response_body, note) FROM stdin;",
+            f"1\tid:c1\t\\\\x{answer.hex()}\ta\\tb\u2028c",  # a tab escaped, a U+2028 kept
+            "2\t\\N\t\\N\tx",
+            "\\.",
+            "SELECT pg_catalog.setval('public.redemptions_id_seq', 2, true);",
+        ]
+    )
+    assert copy_columns(dump, skip=frozenset({"redemptions.id"})) == {
+        "redemptions.customer_key": ["id:c1"],
+        "redemptions.response_body": [answer],
+        "redemptions.note": ["a\tb\u2028c", "x"],
+    }
 
 
 INNER = """

@@ -88,11 +88,16 @@ def postgres_columns(
         "--data-only", "--no-owner", "--no-privileges", database,
     ]  # fmt: skip
     dump = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return copy_columns(dump, skip)
+
+
+def copy_columns(dump: str, skip: frozenset[str] = frozenset()) -> Columns:
+    """The values of the ``COPY ... FROM stdin`` blocks of a dump, by ``table.column``."""
     found: Columns = {}
     table: str | None = None
     names: list[str] = []
     rows: list[list[str]] = []
-    for line in dump.splitlines():
+    for line in dump.split("\n"):  # rows end in \n only: other line breaks are data
         if table is None:
             if match := _COPY.match(line):
                 table, rows = match.group(1), []
