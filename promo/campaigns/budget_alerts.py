@@ -68,7 +68,7 @@ async def scan(session: AsyncSession, *, now: datetime) -> int:
         )
         .order_by(Campaign.id)
     )
-    for campaign, before in rows.tuples():
+    for campaign, before in rows:
         assert campaign.budget is not None  # noqa: S101 (selected so)
         level = level_of(campaign.budget_used, campaign.budget)
         before = before or 0

@@ -26,13 +26,14 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy import Table, and_, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.db import dialect
 from promo.jobs.models import Job
 
 jobs = cast(Table, Job.__table__)
+UNFINISHED = "status IN ('queued', 'running')"
 
 DEFAULT_MAX_ATTEMPTS = 10
 # Retries wait 10 s, 20 s, 40 s, ... at most an hour.
@@ -86,8 +87,10 @@ async def enqueue(
         .returning(jobs.c.id)
     )
     if unique_key is not None:
+        # The partial index's predicate as written (PostgreSQL matches it only
+        # against literals, never against bound parameters).
         statement = statement.on_conflict_do_nothing(
-            index_elements=["unique_key"], index_where=jobs.c.status.in_(("queued", "running"))
+            index_elements=["unique_key"], index_where=text(UNFINISHED)
         )
     return cast(int | None, await session.scalar(statement))
 

@@ -243,8 +243,10 @@ def handler(settings: Settings, *, wall: Clock = utc_now, post: Post | None = No
         sessions = create_sessionmaker(ctx.bind)
         async with sessions() as session:
             row = await _load(session, delivery_id)
-            sub = None if row is None else await session.get(Subscription, row.subscription_id)
-            await session.rollback()
+            sub = None
+            if row is not None:
+                found = select(subscriptions).where(subscriptions.c.id == row.subscription_id)
+                sub = (await session.execute(found)).first()
         if row is None or sub is None or row.status != "pending" or not sub.active:
             return  # ended meanwhile (the subscription was disabled): nothing to send
         event_id = encode(Kind.EVENT, row.event_id)

@@ -57,7 +57,7 @@ def webhook_read(sub: Subscription, now: datetime) -> WebhookRead:
     )
 
 
-def signing_secrets(sub: Subscription, now: datetime) -> list[str]:
+def signing_secrets(sub: Subscription | Any, now: datetime) -> list[str]:
     """The secrets that sign now: the current one, and the previous one during
     its overlap."""
     found = [sub.secret]
