@@ -82,12 +82,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     job_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 4
     job_lease_seconds: Annotated[float, msgspec.Meta(ge=1, le=3600)] = 30.0
     # Webhooks (promo.webhooks): the URL schemes a subscription may use
-    # (comma-separated, of http and https), the hosts, addresses and networks
-    # (CIDR) it may target although they are internal (loopback, private,
-    # link-local: refused otherwise, against SSRF), and how long one delivery
-    # attempt may take.
+    # (comma-separated, of http and https); where it may point (host names,
+    # addresses, CIDR networks, and ``public``: any host whose addresses are
+    # all public; internal ones, loopback, private, link-local, only when
+    # listed, against SSRF); how long one delivery attempt may take.
     webhook_schemes: str = "https"
-    webhook_allowed_hosts: str = ""
+    webhook_allowed_hosts: str = "public"
     webhook_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 5.0
 
     @property
@@ -151,7 +151,15 @@ def _check_webhooks(settings: Settings) -> None:
     schemes = listed(settings.webhook_schemes)
     if not schemes or not set(schemes) <= WEBHOOK_SCHEMES:
         raise SettingsError("invalid PROMO_WEBHOOK_SCHEMES: expected https, http or http,https")
-    for item in listed(settings.webhook_allowed_hosts):
+    hosts = listed(settings.webhook_allowed_hosts)
+    if not hosts:
+        raise SettingsError(
+            "invalid PROMO_WEBHOOK_ALLOWED_HOSTS: expected public, or host names, "
+            "addresses and networks (CIDR), comma-separated"
+        )
+    for item in hosts:
+        if item == "public":
+            continue
         try:
             ipaddress.ip_network(item, strict=False)
         except ValueError:

@@ -1,15 +1,17 @@
 """Where a webhook may be sent: the URL rules and the SSRF guard.
 
 A subscription's URL is http or https (as ``PROMO_WEBHOOK_SCHEMES`` allows),
-names a host, carries no credentials and no fragment. Its target must be a
-public address: a server inside promo's network (a database, a cloud
-metadata endpoint at 169.254.169.254, an admin port on 127.0.0.1) is
-refused unless the operator lists it in ``PROMO_WEBHOOK_ALLOWED_HOSTS``
-(host names, addresses or CIDR networks). An address written in the URL is
-judged when the subscription is written (422); a host name is resolved at
-each attempt, every address it resolves to is judged, and the request goes
-to the address that was judged (the name kept for ``Host`` and TLS), so a
-name that resolves elsewhere the second time (DNS rebinding) gains nothing.
+names a host, carries no credentials and no fragment. Where it may point is
+``PROMO_WEBHOOK_ALLOWED_HOSTS``: host names, addresses and CIDR networks,
+and ``public`` (the default, alone), any host all of whose addresses are
+public. So a server inside promo's network (a database, a cloud metadata
+endpoint at 169.254.169.254, an admin port on 127.0.0.1) is refused unless
+the operator lists it, and a list without ``public`` allows nothing else
+(the tests allow only ``127.0.0.1``). What the URL names is judged when the
+subscription is written (422); a public host name is resolved at each
+attempt, every address it resolves to is judged, and the request goes to
+the address that was judged (the name kept for ``Host`` and TLS), so a name
+that resolves elsewhere the second time (DNS rebinding) gains nothing.
 Redirects are not followed (a 3xx is a failed attempt).
 """
 
@@ -33,27 +35,40 @@ class Refused(Exception):
     """The target of an attempt is not allowed (or cannot be resolved)."""
 
 
+PUBLIC = "public"
+
+
 @dataclass(frozen=True)
 class Policy:
     schemes: frozenset[str]
     hosts: frozenset[str]
     networks: tuple[IpNetwork, ...]
+    # Any host whose addresses are all public (``public`` in the list).
+    public: bool = True
 
     @classmethod
     def of(cls, settings: Settings) -> Policy:
         hosts: set[str] = set()
         networks: list[IpNetwork] = []
-        for item in listed(settings.webhook_allowed_hosts):
+        items = listed(settings.webhook_allowed_hosts)
+        for item in items:
+            if item == PUBLIC:
+                continue
             try:
                 networks.append(ipaddress.ip_network(item, strict=False))
             except ValueError:
                 hosts.add(item)
-        return cls(frozenset(listed(settings.webhook_schemes)), frozenset(hosts), tuple(networks))
+        return cls(
+            frozenset(listed(settings.webhook_schemes)),
+            frozenset(hosts),
+            tuple(networks),
+            public=PUBLIC in items,
+        )
 
     def allows_address(self, address: IpAddress) -> bool:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
-        if address.is_global and not address.is_multicast:
+        if self.public and address.is_global and not address.is_multicast:
             return True
         return any(address in network for network in self.networks)
 
@@ -99,7 +114,10 @@ def check_url(url: str, policy: Policy) -> str:
         raise _invalid(f"{host!r} is not a host name")
     if host not in policy.hosts:
         if address is not None and not policy.allows_address(address):
-            raise _invalid(f"{host} is an internal address (PROMO_WEBHOOK_ALLOWED_HOSTS)")
+            where = "an internal address" if policy.public else "not an allowed address"
+            raise _invalid(f"{host} is {where} (PROMO_WEBHOOK_ALLOWED_HOSTS)")
+        if address is None and not policy.public:
+            raise _invalid(f"{host} is not an allowed host (PROMO_WEBHOOK_ALLOWED_HOSTS)")
         if address is None and (host == "localhost" or host.endswith(".localhost")):
             raise _invalid(f"{host} is an internal host (PROMO_WEBHOOK_ALLOWED_HOSTS)")
     return urlunsplit(parts._replace(scheme=scheme))
@@ -134,8 +152,10 @@ async def resolve(url: str, policy: Policy) -> Target:
     literal = _address(host)
     if literal is not None:
         if host not in policy.hosts and not policy.allows_address(literal):
-            raise Refused(f"{host} is an internal address")
+            raise Refused(f"{host} is not an allowed address")
         return Target(url=url, host=host, port=parts.port)
+    if host not in policy.hosts and not policy.public:
+        raise Refused(f"{host} is not an allowed host")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)

@@ -501,10 +501,12 @@ async def test_redelivery_needs_an_active_subscription_and_a_wanted_event(
     [
         ("ftp://hooks.example.com/x", "http or https"),
         ("hooks.example.com/x", "http or https"),
-        ("http://10.1.2.3/hook", "internal address"),
-        ("http://169.254.169.254/latest/meta-data", "internal address"),
-        ("http://[::1]:8080/hook", "internal address"),
-        ("http://localhost:8080/hook", "internal host"),
+        # The tests allow 127.0.0.1 only (PROMO_WEBHOOK_ALLOWED_HOSTS).
+        ("http://10.1.2.3/hook", "not an allowed address"),
+        ("http://169.254.169.254/latest/meta-data", "not an allowed address"),
+        ("http://[::1]:8080/hook", "not an allowed address"),
+        ("http://localhost:8080/hook", "not an allowed host"),
+        ("https://hooks.example.com/hook", "not an allowed host"),
         ("https://user:password@hooks.example.com/x", "credentials"),
         ("https://hooks.example.com/x#part", "fragment"),
         ("https://hooks.example.com:99999/x", "not a URL"),
@@ -551,18 +553,18 @@ async def test_subscriptions_are_listed_and_changed_and_never_show_their_secret(
     client: Client, marketer: dict[str, str], keys: dict[Role, str]
 ) -> None:
     admin = bearer(keys[Role.ADMIN])
-    made = await subscribe(client, marketer, "https://hooks.example.com/a", ["payout.created"])
-    await subscribe(client, admin, "https://hooks.example.com/b", ["payout.created"])
+    made = await subscribe(client, marketer, "http://127.0.0.1:9/a", ["payout.created"])
+    await subscribe(client, admin, "https://127.0.0.1:9/b", ["payout.created"])
     listed = (await client.get("/v1/webhooks", headers=marketer)).json()
     assert [h["url"] for h in listed["items"]][-2:] == [
-        "https://hooks.example.com/a",
-        "https://hooks.example.com/b",
+        "http://127.0.0.1:9/a",
+        "https://127.0.0.1:9/b",
     ]
     assert all("secret" not in h for h in listed["items"])
     changed = await client.patch(
         f"/v1/webhooks/{made['id']}",
         json={
-            "url": "https://hooks.example.com/c",
+            "url": "http://127.0.0.1:9/c",
             "events": ["payout.created", "code_batch.failed", "payout.created"],
             "description": "accounting",
         },
@@ -570,7 +572,7 @@ async def test_subscriptions_are_listed_and_changed_and_never_show_their_secret(
     )
     assert changed.status_code == 200, changed.text
     assert changed.json()["events"] == ["payout.created", "code_batch.failed"]
-    assert changed.json()["url"] == "https://hooks.example.com/c"
+    assert changed.json()["url"] == "http://127.0.0.1:9/c"
     assert "secret" not in changed.json()
     bad = await client.patch(
         f"/v1/webhooks/{made['id']}", json={"url": "http://10.0.0.1/"}, headers=marketer
