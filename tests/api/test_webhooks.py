@@ -600,3 +600,62 @@ async def test_a_subscription_gets_only_the_events_it_asked_for(
     await run_jobs(app, clock)
     assert await db.scalar(select(func.count()).select_from(Event)) == 2
     assert [r.event["type"] for r in receiver.received] == ["redemption.rolled_back"]
+
+
+async def test_each_budget_crossing_is_told_once(
+    app: Litestar,
+    client: Client,
+    db: AsyncSession,
+    clock: FrozenClock,
+    marketer: dict[str, str],
+    checkout: dict[str, str],
+    receiver: Receiver,
+) -> None:
+    await subscribe(client, marketer, receiver.url, ["campaign.budget_threshold"])
+    campaign = await create_campaign(client, marketer, limits={"budget": 1200})
+    await create_code(client, marketer, campaign["id"], "BUDGET20")
+    sold = await sell(client, checkout, "BUDGET20", 5000)  # 1000 of 1200: 83%
+    await run_jobs(app, clock)
+    await run_jobs(app, clock)  # a second look tells nothing new
+    assert [r.event["data"]["threshold"] for r in receiver.received] == [80]
+    await rollback(client, checkout, sold["id"])  # back to 0%
+    await run_jobs(app, clock)
+    await sell(client, checkout, "BUDGET20", 5000)  # 83% again: a new crossing
+    await run_jobs(app, clock)
+    lowered = await client.patch(
+        f"/v1/campaigns/{campaign['id']}", json={"limits": {"budget": 1000}}, headers=marketer
+    )
+    assert lowered.status_code == 200, lowered.text
+    await run_jobs(app, clock)
+    await run_jobs(app, clock)
+    told = [r.event["data"] for r in receiver.received]
+    assert [t["threshold"] for t in told] == [80, 80, 100]
+    assert told[-1]["campaign"]["usage"]["budget_used"] == 1000
+    assert told[-1]["campaign"]["limits"]["budget"] == 1000
+    assert len(await event_ids(db, "campaign.budget_threshold")) == 3
+
+
+async def test_commission_is_told_available_once_per_entry(
+    app: Litestar,
+    client: Client,
+    db: AsyncSession,
+    clock: FrozenClock,
+    marketer: dict[str, str],
+    checkout: dict[str, str],
+    receiver: Receiver,
+) -> None:
+    await subscribe(client, marketer, receiver.url, ["commission.available"])
+    await run_jobs(app, clock)
+    affiliate = await create_affiliate(client, marketer, "Once Only", holding_days=2)
+    campaign = await create_campaign(client, marketer, commission={"percent": 10, "fixed": 0})
+    await create_code(client, marketer, campaign["id"], "AVAIL10", affiliate_id=affiliate["id"])
+    sold = await sell(client, checkout, "AVAIL10", 5000)
+    await run_jobs(app, clock)
+    assert receiver.received == [], "pending for two days"
+    clock.advance(days=2)
+    for _ in range(3):  # looks that overlap see the entry again
+        await run_jobs(app, clock)
+    [told] = [r.event["data"] for r in receiver.received]
+    assert (told["redemption_id"], told["status"]) == (sold["id"], "approved")
+    assert told["commission"] == sold["commission"]
+    assert len(await event_ids(db, "commission.available")) == 1
