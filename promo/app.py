@@ -52,6 +52,7 @@ from promo.ledger.routes import (
 )
 from promo.observability import request_id_middleware, stamp_response
 from promo.settings import Settings
+from promo.webhooks.routes import WebhookController
 
 ROUTE_HANDLERS: list[Any] = [
     HealthController,
@@ -78,6 +79,7 @@ ROUTE_HANDLERS: list[Any] = [
     list_audit,
     CustomerController,
     JobController,
+    WebhookController,
 ]
 
 

@@ -76,6 +76,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "database_url": database_url,
         "secret": TEST_SECRET,
         "log_json": False,
+        # Webhooks go to the tests' own receivers on 127.0.0.1 (tests.support.receiver).
+        "webhook_schemes": "http,https",
+        "webhook_allowed_hosts": "127.0.0.1",
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

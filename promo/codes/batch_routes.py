@@ -22,36 +22,12 @@ from promo.codes.batch_schemas import (
     CodeBatchPatched,
     CodeBatchRead,
 )
-from promo.codes.models import CodeBatch
+from promo.codes.batch_views import batch_read
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
 from promo.ids import Kind, decode, encode, optional
 from promo.jobs.inprocess import AppJobs
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 from promo.settings import Settings
-
-
-def percent(generated: int, count: int) -> float:
-    """Progress with one decimal, rounded down: 100.0 only when every code exists."""
-    return (generated * 1000 // count) / 10 if count else 0.0
-
-
-def batch_read(batch: CodeBatch) -> CodeBatchRead:
-    return CodeBatchRead(
-        id=encode(Kind.CODE_BATCH, batch.id),
-        campaign_id=encode(Kind.CAMPAIGN, batch.campaign_id),
-        pattern=batch.display_pattern,
-        canonical_pattern=batch.pattern,
-        charset=batch.charset,
-        count=batch.count,
-        generated=batch.generated,
-        percent=percent(batch.generated, batch.count),
-        status=batch.status,  # type: ignore[arg-type]
-        error=batch.error,
-        max_redemptions_per_code=batch.max_redemptions_per_code,
-        affiliate_id=encode(Kind.AFFILIATE, batch.affiliate_id) if batch.affiliate_id else None,
-        created_at=batch.created_at,
-        finished_at=batch.finished_at,
-    )
 
 
 class CampaignCodeBatchController(Controller):

@@ -17,6 +17,10 @@ rounds see the archive and stop, and redemptions, which only update the
 campaign's counters, never wait) and adds to ``generated`` only while the
 batch is still ``running``: a batch marked failed meanwhile gets no more
 codes, as the round rolls back.
+
+The round that completes a batch writes its event code_batch.completed, and
+``mark_failed`` writes code_batch.failed, each in the transaction that ends
+the batch: a batch ends once, and is told once.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from sqlalchemy import case, literal, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from promo.clock import Clock
+from promo.codes.batch_views import batch_read
 from promo.codes.batches import UNFINISHED, batch_pattern
 from promo.codes.models import CodeBatch
 from promo.codes.patterns import Pattern
@@ -44,6 +49,8 @@ from promo.codes.rounds import (
 )
 from promo.db.engine import create_sessionmaker
 from promo.db.metadata import UtcDateTime
+from promo.events import outbox
+from promo.events.outbox import EventType
 
 log = logging.getLogger("promo.codes.generation")
 
@@ -201,18 +208,28 @@ async def _round(
         ).scalar_one_or_none()
         if after is None:  # marked failed meanwhile: this round's codes roll back
             raise GenerationStopped("the batch was stopped by another process")
+        if after == batch.count:
+            ended = await session.get(CodeBatch, batch_id, populate_existing=True)
+            assert ended is not None  # noqa: S101 (this transaction updated it)
+            await outbox.emit(
+                session, EventType.CODE_BATCH_COMPLETED, batch_read(ended), now=hooks.clock()
+            )
         return inserted, after
 
 
 async def mark_failed(
     sessions: Sessions, batch_id: int, reason: str, *, now: datetime
 ) -> CodeBatch | None:
-    """Fail an unfinished batch with ``reason``; the batch as it is now."""
+    """Fail an unfinished batch with ``reason`` (and its event); the batch as it is now."""
     async with sessions() as session, session.begin():
-        await session.execute(
+        failed = await session.scalar(
             update(CodeBatch)
             .where(CodeBatch.id == batch_id, CodeBatch.status.in_(UNFINISHED))
             .values(status="failed", error=reason, finished_at=now)
+            .returning(CodeBatch.id)
             .execution_options(synchronize_session=False)
         )
-        return await session.get(CodeBatch, batch_id, populate_existing=True)
+        batch = await session.get(CodeBatch, batch_id, populate_existing=True)
+        if failed is not None and batch is not None:
+            await outbox.emit(session, EventType.CODE_BATCH_FAILED, batch_read(batch), now=now)
+        return batch

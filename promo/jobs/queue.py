@@ -26,13 +26,14 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy import Table, and_, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.db import dialect
 from promo.jobs.models import Job
 
 jobs = cast(Table, Job.__table__)
+UNFINISHED = "status IN ('queued', 'running')"
 
 DEFAULT_MAX_ATTEMPTS = 10
 # Retries wait 10 s, 20 s, 40 s, ... at most an hour.
@@ -86,10 +87,37 @@ async def enqueue(
         .returning(jobs.c.id)
     )
     if unique_key is not None:
+        # The partial index's predicate as written (PostgreSQL matches it only
+        # against literals, never against bound parameters).
         statement = statement.on_conflict_do_nothing(
-            index_elements=["unique_key"], index_where=jobs.c.status.in_(("queued", "running"))
+            index_elements=["unique_key"], index_where=text(UNFINISHED)
         )
     return cast(int | None, await session.scalar(statement))
+
+
+async def enqueue_many(
+    session: AsyncSession,
+    kind: str,
+    payloads: Sequence[dict[str, Any]],
+    *,
+    now: datetime,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> None:
+    """Queue one job of ``kind`` per payload in the caller's transaction (one
+    statement; no unique keys)."""
+    if not payloads:
+        return
+    row = {
+        "kind": kind,
+        "unique_key": None,
+        "status": "queued",
+        "run_at": now,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "created_at": now,
+        "updated_at": now,
+    }
+    await session.execute(jobs.insert(), [{**row, "payload": p} for p in payloads])
 
 
 def _due(now: datetime, kinds: Sequence[str] | None) -> Any:
@@ -169,6 +197,32 @@ async def finish(session: AsyncSession, job: Leased, *, now: datetime) -> bool:
             "finished_at": now,
         },
     )
+
+
+async def reschedule(
+    session: AsyncSession,
+    job: Leased,
+    *,
+    now: datetime,
+    run_at: datetime,
+    payload: dict[str, Any] | None = None,
+) -> bool:
+    """Queue the job again for ``run_at`` (a job that comes back by itself: a
+    webhook delivery's next attempt, a scan that recurs), in the transaction of
+    what this run did; its attempts start afresh (they count the runs that
+    failed, not the runs that went as planned). False when the lease was lost."""
+    values: dict[str, Any] = {
+        "status": "queued",
+        "lease_owner": None,
+        "lease_until": None,
+        "attempts": 0,
+        "last_error": None,
+        "run_at": run_at,
+        "updated_at": now,
+    }
+    if payload is not None:
+        values["payload"] = payload
+    return await _fenced(session, job, values)
 
 
 async def fail(session: AsyncSession, job: Leased, error: str, *, now: datetime) -> str | None:

@@ -12,7 +12,9 @@ run out, and the jobs are taken over then.
 
 A handler returns normally when the job is done (``finish`` is recorded in
 its own transaction; a handler whose last effect must commit together with
-"done" calls ``ctx.finish_in(session)`` itself), or raises: ``Stopped`` gives
+"done" calls ``ctx.finish_in(session)`` itself, and one that comes back later
+by itself, a delivery's next attempt or a scan that recurs, calls
+``ctx.again_in(session, run_at)``), or raises: ``Stopped`` gives
 the job back, ``Fatal`` fails it at once, any other exception is a failed
 attempt retried with backoff.
 """
@@ -27,7 +29,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -66,6 +68,8 @@ class JobContext:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _finished_in_handler: bool = False
 
+    _rescheduled: bool = False
+
     def should_stop(self) -> bool:
         return self._stop.is_set()
 
@@ -73,6 +77,18 @@ class JobContext:
         """Mark the job done inside ``session``'s transaction (with the last effect)."""
         self._finished_in_handler = await queue.finish(session, self.job, now=self.clock())
         return self._finished_in_handler
+
+    async def again_in(
+        self, session: AsyncSession, run_at: datetime, payload: dict[str, Any] | None = None
+    ) -> bool:
+        """Queue this job again for ``run_at`` (with a new ``payload``, if given)
+        inside ``session``'s transaction, with what this run did. False when the
+        lease was lost: roll back, another worker has the job."""
+        held = await queue.reschedule(
+            session, self.job, now=self.clock(), run_at=run_at, payload=payload
+        )
+        self._finished_in_handler = self._rescheduled = held
+        return held
 
 
 Handler = Callable[[JobContext], Awaitable[None]]
@@ -166,6 +182,8 @@ class Worker:
         finally:
             renewing.cancel()
             self._running.pop(job.id, None)
+            if ctx._rescheduled and outcome == "done":
+                outcome = "rescheduled"
             RUNS.labels(job.kind, outcome).inc()
         if job.kind in self.recurring and outcome in ("done", "failed"):
             try:
@@ -194,7 +212,7 @@ class Worker:
             session, kind, now=now, run_at=now + self.recurring[kind], unique_key=kind
         )
 
-    async def _queue_recurring(self) -> None:
+    async def queue_recurring(self) -> None:
         """Queue each recurring kind that has no run queued (a no-op when one is)."""
         for kind in self.recurring:
 
@@ -206,7 +224,7 @@ class Worker:
     async def serve(self) -> None:
         """Poll and run jobs until ``stop``: the loop of ``promo worker``."""
         try:
-            await self._queue_recurring()
+            await self.queue_recurring()
         except Exception:
             log.exception("jobs: could not queue the recurring jobs")
         slots = asyncio.Semaphore(self.concurrency)

@@ -24,6 +24,7 @@ LAYERS: list[set[str]] = [
     | {"auth.roles"},
     {"db"},
     {"jobs"},
+    {"events"},
     {"campaigns"},
     {"affiliates"},
     {"auth"},
@@ -31,7 +32,7 @@ LAYERS: list[set[str]] = [
     {"codes"},
     {"ledger"},
     {"checkout"},
-    {"customers", "retention"},
+    {"customers", "retention", "webhooks"},
     {"deps", "health", "api_document", "audit_routes"},
 ]
 # Modules that put the others together, above every layer.
