@@ -50,6 +50,8 @@ from promo.ledger.routes import (
     run_payouts,
 )
 from promo.observability import request_id_middleware, stamp_response
+from promo.reports.counting import Flusher, ValidationCounter
+from promo.reports.routes import performance_report
 from promo.settings import Settings
 
 ROUTE_HANDLERS: list[Any] = [
@@ -69,6 +71,7 @@ ROUTE_HANDLERS: list[Any] = [
     list_payouts,
     get_payout,
     commission_report,
+    performance_report,
     my_earnings,
     AffiliateController,
     AffiliateCodeController,
@@ -157,6 +160,8 @@ def create_app(
     sessionmaker = create_sessionmaker(bind)
     batch_runner = BatchRunner(connection if connection is not None else engine, clock)
     reads, writes = build_autocommit(settings, bind)
+    validation_counts = ValidationCounter()
+    flusher = Flusher(validation_counts, sessionmaker, settings.report_flush_seconds)
 
     async def dispose_engine() -> None:
         if isinstance(throttle.store, RedisStore):
@@ -179,6 +184,7 @@ def create_app(
                 "keyring": settings.keyring,
                 "throttle": throttle,
                 "batch_runner": batch_runner,
+                "validation_counts": validation_counts,
             }
         ),
         dependencies={
@@ -199,8 +205,10 @@ def create_app(
         request_max_body_size=settings.max_body_bytes,
         # Batches a stopped process left unfinished are reported failed; this
         # process's batch runs stop (and are marked failed) before the engine goes.
-        on_startup=[batch_runner.recover],
-        on_shutdown=[batch_runner.shutdown, dispose_engine],
+        # Validation counts are flushed every few seconds, and a last time before
+        # the engine goes.
+        on_startup=[batch_runner.recover, flusher.start],
+        on_shutdown=[batch_runner.shutdown, flusher.stop, dispose_engine],
         logging_config=None,
         debug=False,
     )

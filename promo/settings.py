@@ -73,6 +73,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # itself, who did what when, is kept).
     retain_answers_hours: Annotated[int, msgspec.Meta(ge=24, le=24 * 366)] = 24 * 7
     retain_audit_details_days: Annotated[int, msgspec.Meta(ge=1, le=36_600)] = 400
+    # How often each worker adds the validations it counted to the performance
+    # reports' roll-ups (promo.reports.counting); also done at shutdown.
+    report_flush_seconds: Annotated[float, msgspec.Meta(ge=0.1, le=3600)] = 5.0
 
     @property
     def keyring(self) -> Keyring:

@@ -8,6 +8,7 @@ from promo.checkout import models as checkout
 from promo.codes import models as codes
 from promo.db.metadata import metadata
 from promo.ledger import models as ledger
+from promo.reports import models as reports
 
 __all__ = [
     "affiliates",
@@ -18,4 +19,5 @@ __all__ = [
     "codes",
     "ledger",
     "metadata",
+    "reports",
 ]
