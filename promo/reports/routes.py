@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from litestar import Response, get
 from litestar.openapi import ResponseSpec
@@ -30,13 +31,22 @@ Start = Annotated[
 End = Annotated[str, QueryParameter(name="to", max_length=64, description=f"Excluded: {BOUNDARY}")]
 
 
-def _boundary(field: str, value: str, tz: Any) -> datetime:
+def _boundary(field: str, value: str, tz: ZoneInfo) -> datetime:
     """``value`` as an aware instant; 422 naming ``field`` when it is neither form."""
     try:
         if len(value) == len("2026-07-01"):
-            return day_start(date.fromisoformat(value), tz)
+            first = day_start(date.fromisoformat(value), tz)
+            if first.minute or first.second:
+                raise BucketError(
+                    "tz",
+                    f"{value} starts at {first.isoformat()} in {tz.key}, "
+                    "not on a whole UTC hour: reports are rolled up per UTC hour",
+                )
+            return first
         parsed = datetime.fromisoformat(value)
-    except (ValueError, OverflowError):
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, BucketError):
+            raise
         raise Invalid.field(field, "not an RFC 3339 instant or a date (YYYY-MM-DD)") from None
     if parsed.tzinfo is None:
         raise Invalid.field(field, "needs a UTC offset (e.g. 2026-07-01T00:00:00Z)")
