@@ -16,12 +16,20 @@ A local day starts at its first instant: local midnight, or the end of a
 daylight-saving gap when midnight itself is skipped (America/Havana and
 others move their clocks at midnight). Weeks start on Mondays (ISO 8601);
 months on the 1st.
+
+``sources`` says which roll-up rows make each bucket: the UTC days between
+the midnights nearest to its ends (``report_days``), and the hours between
+each end and that midnight (``report_hours``), added where the days stop
+short of the end and subtracted where they overshoot it. A Paris month is
+then about 30 day rows and two or three hour rows per code, where reading
+the hours of the days it shares with its neighbours would take 24 more. A
+day's row is the sum of its hours' rows (both are written together), so the
+subtraction is exact.
 """
 
 from __future__ import annotations
 
 import bisect
-import itertools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
@@ -174,66 +182,67 @@ def plan(start: datetime, end: datetime, bucket: Bucket, tz: ZoneInfo) -> Bucket
     return Buckets(starts=tuple(starts), end=last, labels=tuple(labels), tz=tz)
 
 
-Ranges = tuple[tuple[int, int], ...]
-
-
 @dataclass(frozen=True)
-class Cover:
-    """UTC days and hours that together cover a span exactly once, each day
-    inside one bucket: ``days`` and ``hours`` are ``[low, high)`` ranges."""
+class Term:
+    """Rows of one roll-up grain, ``low <= day (or hour) < high``, added (``sign`` 1)
+    or subtracted (-1) to bucket ``bucket``: every figure when ``sales``, else
+    the validations only (the hours after ``sales_until``)."""
 
-    days: Ranges = ()
-    hours: Ranges = ()
-
-
-def _merged(ranges: list[tuple[int, int]]) -> Ranges:
-    joined: list[tuple[int, int]] = []
-    for low, high in ranges:
-        if low >= high:
-            continue
-        if joined and joined[-1][1] == low:
-            joined[-1] = (joined[-1][0], high)
-        else:
-            joined.append((low, high))
-    return tuple(joined)
-
-
-def cover(buckets: Buckets, first: int, end: int) -> Cover:
-    """The hours ``[first, end)`` as whole UTC days where a day lies inside one
-    bucket, and as hours at the edges of buckets that do not start at midnight UTC."""
-    edges = sorted({first, end, *(e for e in buckets.edges() if first < e < end)})
-    days: list[tuple[int, int]] = []
-    hours: list[tuple[int, int]] = []
-    for low, high in itertools.pairwise(edges):
-        first_day = -(-low // HOURS_PER_DAY)
-        end_day = high // HOURS_PER_DAY
-        if first_day < end_day:
-            hours.append((low, first_day * HOURS_PER_DAY))
-            days.append((first_day, end_day))
-            hours.append((end_day * HOURS_PER_DAY, high))
-        else:
-            hours.append((low, high))
-    return Cover(days=_merged(days), hours=_merged(hours))
+    grain: Literal["day", "hour"]
+    low: int
+    high: int
+    bucket: int
+    sign: int
+    sales: bool
 
 
 @dataclass(frozen=True)
 class Sources:
-    """Where a report's figures come from: ``rolled`` the roll-ups' every column
-    (the hours before ``sales_until``), ``counted`` their validations only (the
-    hours after it), and the ledger for the sales from ``live_from`` on (None:
-    none)."""
+    """Where a report's figures come from: the roll-ups' ``terms``, and the ledger
+    for the sales from hour ``live_from`` on (None: no sales from the ledger)."""
 
-    rolled: Cover
-    counted: Cover
+    terms: tuple[Term, ...]
     live_from: int | None
 
 
+def nearest_day(hour: int) -> int:
+    """The UTC day whose start is the midnight nearest to ``hour`` (halves up)."""
+    return (hour + HOURS_PER_DAY // 2) // HOURS_PER_DAY
+
+
+def _piece(low: int, high: int, bucket: int, sales: bool) -> list[Term]:
+    """Hours ``[low, high)`` as few roll-up rows as can be: the days between the
+    midnights nearest to each end, corrected by the hours between each end and
+    its midnight (added when the day range stops short, subtracted when it
+    overshoots): at most 12 hours at either end instead of up to 23."""
+    if high - low < HOURS_PER_DAY:
+        return [Term("hour", low, high, bucket, 1, sales)]
+    first, end = nearest_day(low), nearest_day(high)
+    terms = [Term("day", first, end, bucket, 1, sales)]
+    head, tail = first * HOURS_PER_DAY, end * HOURS_PER_DAY
+    if head < low:  # the first day starts before the piece: take those hours back
+        terms.append(Term("hour", head, low, bucket, -1, sales))
+    elif head > low:
+        terms.append(Term("hour", low, head, bucket, 1, sales))
+    if tail > high:  # the last day ends after it
+        terms.append(Term("hour", high, tail, bucket, -1, sales))
+    elif tail < high:
+        terms.append(Term("hour", tail, high, bucket, 1, sales))
+    return terms
+
+
 def sources(buckets: Buckets, until: int | None) -> Sources:
-    """Split the report at ``until`` (the hour sales are rolled up to; None: no hour)."""
+    """The terms of every bucket, split at ``until`` (the hour sales are rolled up
+    to; None: no hour): before it every figure, after it validations only."""
     start, end = buckets.starts[0], buckets.end
     split = start if until is None else min(max(until, start), end)
-    return Sources(
-        rolled=cover(buckets, start, split),
-        counted=cover(buckets, split, end),
-        live_from=split if split < end else None,
-    )
+    terms: list[Term] = []
+    for index in range(len(buckets.starts)):
+        low, high = buckets.bounds(index)
+        for piece_low, piece_high, sales in (
+            (low, min(high, split), True),
+            (max(low, split), high, False),
+        ):
+            if piece_low < piece_high:
+                terms += _piece(piece_low, piece_high, index, sales)
+    return Sources(terms=tuple(terms), live_from=split if split < end else None)

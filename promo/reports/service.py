@@ -2,17 +2,19 @@
 rolled up yet, the ledger.
 
 ``promo.reports.buckets`` cuts the period into buckets (UTC hour ranges) and
-says which UTC days lie inside one bucket (read from ``report_days``) and
-which hours do not (``report_hours``: the edges of buckets that do not start
-at midnight UTC); before ``sales_until`` the roll-ups give every figure,
-after it only validations, and the ledger the sales (``sales_by_hour``, the
-query the roll-up itself stores). The rows of all sources are mapped to
-their bucket in SQL (a balanced ``CASE`` over the bucket starts, written as
-integer literals) and summed once per group, currency and bucket.
+says which roll-up rows make each (``Term``: days of ``report_days``, hours
+of ``report_hours`` added or subtracted); before ``sales_until`` the roll-ups
+give every figure, after it only validations, and the ledger the sales
+(``sales_by_hour``, the query the roll-up itself stores). The rows of all
+sources are mapped to their bucket in SQL (a balanced ``CASE`` over the
+terms' starts, written as integer literals), summed per bucket, roll-up key
+and currency, and then per group (codes joined for their text or channel).
 """
 
 from __future__ import annotations
 
+import itertools
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -30,20 +32,27 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from promo.codes.models import Code
+from promo.db import dialect
 from promo.errors import Invalid
 from promo.money import MAX_SAFE_INTEGER, is_json_safe
-from promo.reports.buckets import HOURS_PER_DAY, Buckets, Cover, Ranges, hour_of, sources
+from promo.reports.buckets import Buckets, Term, hour_of, sources
 from promo.reports.models import FIGURE_COLUMNS, SALES_COLUMNS, VALIDATION_COLUMNS
 from promo.reports.rollup import days, hours, sales_by_hour, sales_until
 from promo.reports.schemas import GroupBy
 
 codes = cast(Table, Code.__table__)
+# For this transaction only (PostgreSQL). A report is one statement over up to a
+# few hundred thousand rows: JIT compiling it costs more (~120 ms) than it saves,
+# and summing into a hash table of groups needs more than the default 4 MB, under
+# which PostgreSQL sorts every row, spilling to disk, instead.
+TUNED = text("SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)")
 # The column of the roll-ups (and of sales_by_hour) each grouping starts from;
 # channels are the codes' labels, joined at the end.
 KEYS: dict[str, str] = {
@@ -76,83 +85,113 @@ def _int(value: int) -> ColumnElement[int]:
     return literal_column(str(int(value)), Integer)
 
 
-def bucket_case(value: ColumnElement[int], starts: Sequence[int]) -> ColumnElement[int]:
-    """The index of the bucket ``value`` falls in (the last start at or before it),
-    as nested ``CASE`` halving ``starts``: about log2(buckets) comparisons a row."""
+def step(value: ColumnElement[int], lows: Sequence[int], results: Sequence[int]) -> Any:
+    """``results[i]`` for the last ``lows[i] <= value`` (``lows`` increasing), as
+    nested ``CASE`` halving the list: about log2(len) comparisons a row."""
 
-    def half(low: int, high: int) -> ColumnElement[int]:
-        if high - low == 1:
-            return _int(low)
-        middle = (low + high) // 2
-        return case((value < _int(starts[middle]), half(low, middle)), else_=half(middle, high))
+    def half(first: int, end: int) -> Any:
+        if end - first == 1:
+            return _int(results[first])
+        middle = (first + end) // 2
+        return case((value < _int(lows[middle]), half(first, middle)), else_=half(middle, end))
 
-    return half(0, len(starts))
+    return half(0, len(lows))
 
 
-def _within(column: ColumnElement[int], ranges: Ranges) -> ColumnElement[bool]:
+def _within(column: ColumnElement[int], terms: Sequence[Term]) -> ColumnElement[bool]:
+    """``column`` in any of the terms' ranges (adjacent ranges joined)."""
+    ranges: list[tuple[int, int]] = []
+    for term in terms:
+        if ranges and ranges[-1][1] == term.low:
+            ranges[-1] = (ranges[-1][0], term.high)
+        else:
+            ranges.append((term.low, term.high))
     return or_(*(and_(column >= _int(low), column < _int(high)) for low, high in ranges))
 
 
-def _figures(table: Any, *, validations: bool, sales: bool) -> list[ColumnElement[Any]]:
+def _figures(table: Any, *, sign: int, sales: bool, validations: bool = True) -> list[Any]:
     zero = literal_column("0", BigInteger)
-    return [(table.c[name] if validations else zero).label(name) for name in VALIDATION_COLUMNS] + [
-        (table.c[name] if sales else zero).label(name) for name in SALES_COLUMNS
+
+    def figure(name: str, wanted: bool) -> Any:
+        if not wanted:
+            return zero.label(name)
+        return (table.c[name] if sign > 0 else -table.c[name]).label(name)
+
+    return [figure(name, validations) for name in VALIDATION_COLUMNS] + [
+        figure(name, sales) for name in SALES_COLUMNS
     ]
 
 
-def _rollups(cover: Cover, buckets: Buckets, key: str, *, sales: bool) -> list[Select[Any]]:
-    """The roll-up rows of ``cover``, with their bucket; sales zero unless ``sales``."""
-    day_starts = [-(-start // HOURS_PER_DAY) for start in buckets.starts]
+def _rollups(terms: Sequence[Term], key: str) -> list[Select[Any]]:
+    """The roll-up rows of ``terms``, signed, with their bucket: one SELECT per
+    grain, sign and kind of figures."""
+    groups: dict[tuple[str, int, bool], list[Term]] = defaultdict(list)
+    for term in terms:
+        groups[(term.grain, term.sign, term.sales)].append(term)
     parts = []
-    for table, grain, ranges, starts in (
-        (days, "day", cover.days, day_starts),
-        (hours, "hour", cover.hours, list(buckets.starts)),
-    ):
-        if ranges:
-            parts.append(
-                select(
-                    bucket_case(table.c[grain], starts).label("bucket"),
-                    table.c[key].label("key"),
-                    table.c.currency,
-                    *_figures(table, validations=True, sales=sales),
-                ).where(_within(table.c[grain], ranges))
-            )
+    for (grain, sign, sales), members in sorted(groups.items()):
+        members.sort(key=lambda term: term.low)
+        if any(a.high > b.low for a, b in itertools.pairwise(members)):
+            raise AssertionError(f"overlapping {grain} terms: {members}")
+        table = days if grain == "day" else hours
+        column = table.c[grain]
+        bucket = step(column, [t.low for t in members], [t.bucket for t in members])
+        parts.append(
+            select(
+                bucket.label("bucket"),
+                table.c[key].label("key"),
+                table.c.currency,
+                *_figures(table, sign=sign, sales=sales),
+            ).where(_within(column, members))
+        )
     return parts
 
 
 def _live(buckets: Buckets, first_hour: int, key: str) -> Select[Any]:
     """Sales not rolled up yet, from the ledger, with their bucket."""
     live = sales_by_hour(first_hour, buckets.end).subquery("live")
+    bucket = step(live.c.hour, buckets.starts, range(len(buckets.starts)))
     return select(
-        bucket_case(live.c.hour, buckets.starts).label("bucket"),
+        bucket.label("bucket"),
         live.c[key].label("key"),
         live.c.currency,
-        *_figures(live, validations=False, sales=True),
+        *_figures(live, sign=1, sales=True, validations=False),
     )
 
 
 def report_query(buckets: Buckets, group_by: GroupBy, until: datetime | None) -> Select[Any]:
+    """Sums per bucket, group and currency. Rows are summed per bucket, roll-up
+    key and currency first; codes are joined to that (few rows), for their text
+    or channel."""
     key = KEYS[group_by]
-    split = sources(buckets, hour_of(until) if until is not None else None)
-    parts = _rollups(split.rolled, buckets, key, sales=True)
-    parts += _rollups(split.counted, buckets, key, sales=False)
-    if split.live_from is not None:
-        parts.append(_live(buckets, split.live_from, key))
+    found = sources(buckets, hour_of(until) if until is not None else None)
+    parts = _rollups(found.terms, key)
+    if found.live_from is not None:
+        parts.append(_live(buckets, found.live_from, key))
     rows = union_all(*parts).subquery("rows")
-    sums = [func.sum(rows.c[name]).label(name) for name in FIGURE_COLUMNS]
-    if group_by == "campaign":
-        groups: list[ColumnElement[Any]] = [rows.c.key.label("campaign_id")]
-    elif group_by == "affiliate":
-        groups = [rows.c.key.label("affiliate_id")]
-    elif group_by == "code":
-        groups = [rows.c.key, codes.c.code, codes.c.campaign_id, codes.c.affiliate_id]
-        groups.append(codes.c.channel)
-    else:
-        groups = [codes.c.channel]
-    query = select(rows.c.bucket, rows.c.currency, *groups, *sums)
-    if key == "code_id":
-        query = query.select_from(rows.join(codes, codes.c.id == rows.c.key))
-    return query.group_by(rows.c.bucket, rows.c.currency, *groups)
+    per_key = (
+        select(
+            rows.c.bucket,
+            rows.c.key,
+            rows.c.currency,
+            *(func.sum(rows.c[name]).label(name) for name in FIGURE_COLUMNS),
+        )
+        .group_by(rows.c.bucket, rows.c.key, rows.c.currency)
+        .subquery("per_key")
+    )
+    figures = [per_key.c[name] for name in FIGURE_COLUMNS]
+    head = [per_key.c.bucket, per_key.c.currency]
+    if group_by in ("campaign", "affiliate"):
+        return select(*head, per_key.c.key.label(key), *figures)
+    joined = per_key.join(codes, codes.c.id == per_key.c.key)
+    if group_by == "code":
+        named = [codes.c.code, codes.c.campaign_id, codes.c.affiliate_id, codes.c.channel]
+        return select(*head, *named, *figures).select_from(joined)
+    return (
+        select(*head, codes.c.channel, *(func.sum(f).label(f.name) for f in figures))
+        .select_from(joined)
+        .group_by(*head, codes.c.channel)
+    )
 
 
 def _sums(row: Any) -> dict[str, int]:
@@ -177,6 +216,8 @@ async def performance(session: AsyncSession, buckets: Buckets, group_by: GroupBy
     """The report's lines, one per group, currency and bucket with anything in it,
     ordered by group, currency and bucket."""
     until = await sales_until(session)
+    if dialect.is_postgres(session):
+        await session.execute(TUNED)
     result = await session.execute(report_query(buckets, group_by, until))
     lines = [
         Line(
@@ -189,5 +230,8 @@ async def performance(session: AsyncSession, buckets: Buckets, group_by: GroupBy
             sums=_sums(row),
         )
         for row in result
+        # A group the terms only touched to take hours back: nothing of it is in
+        # the period (every real row has a validation, a sale or a refund).
+        if any(getattr(row, name) for name in FIGURE_COLUMNS)
     ]
     return Report(sales_until=until, lines=sorted(lines, key=_order))

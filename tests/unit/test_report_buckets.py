@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -14,11 +15,10 @@ from hypothesis import strategies as st
 
 from promo.reports.buckets import (
     BUCKETS,
-    HOURS_PER_DAY,
     MAX_BUCKETS,
     BucketError,
     Buckets,
-    Cover,
+    Term,
     hour_of,
     instant_of,
     plan,
@@ -61,12 +61,15 @@ def calendar_bucket(hour: int, bucket: str, tz: ZoneInfo) -> date:
     return day
 
 
-def expanded(cover: Cover) -> list[int]:
-    """Every hour a cover holds (a day is its 24 hours)."""
-    found = [h for low, high in cover.hours for h in range(low, high)]
-    for low, high in cover.days:
-        found += [h for d in range(low, high) for h in range(d * 24, d * 24 + 24)]
-    return found
+def counted(terms: tuple[Term, ...]) -> dict[tuple[int, int, bool], int]:
+    """How many times each (hour, bucket, sales) is counted by ``terms``, signs applied."""
+    found: dict[tuple[int, int, bool], int] = defaultdict(int)
+    for term in terms:
+        for unit in range(term.low, term.high):
+            hours_ = range(unit * 24, unit * 24 + 24) if term.grain == "day" else [unit]
+            for hour in hours_:
+                found[(hour, term.bucket, term.sales)] += term.sign
+    return {key: count for key, count in found.items() if count}
 
 
 @settings(max_examples=300, deadline=None)
@@ -104,23 +107,25 @@ def test_every_hour_falls_in_the_bucket_of_its_local_date(
     span=spans,
     until=st.one_of(st.none(), st.integers(min_value=-48, max_value=24 * 110)),
 )
-def test_sources_cover_the_period_once_each_day_inside_one_bucket(
+def test_the_terms_count_each_hour_once_in_its_bucket(
     name: str, bucket: str, first: int, span: int, until: int | None
 ) -> None:
     buckets = plan(instant_of(first), instant_of(first + span), bucket, zone(name))  # type: ignore[arg-type]
     split_at = None if until is None else first + until
     found = sources(buckets, split_at)
-    rolled, counted = expanded(found.rolled), expanded(found.counted)
-    assert sorted(rolled + counted) == list(range(first, first + span)), "each hour once"
     split = first if split_at is None else min(max(split_at, first), first + span)
-    assert all(h < split for h in rolled)
-    assert all(h >= split for h in counted)
+    expected = {
+        (hour, buckets.index_of(hour), hour < split): 1 for hour in range(first, first + span)
+    }
+    assert counted(found.terms) == expected
     assert found.live_from == (split if split < first + span else None)
-    for cover in (found.rolled, found.counted):
-        for low, high in cover.days:
-            for day in range(low, high):
-                first_hour, last_hour = day * HOURS_PER_DAY, day * HOURS_PER_DAY + 23
-                assert buckets.index_of(first_hour) == buckets.index_of(last_hour)
+    for term in found.terms:
+        if term.grain == "hour" and term.sign < 0:
+            assert term.high - term.low <= 12, "a correction is at most half a day"
+        if term.grain == "hour":
+            assert term.high - term.low < 24, "never a whole day of hours"
+    hour_rows = sum(t.high - t.low for t in found.terms if t.grain == "hour")
+    assert hour_rows <= 24 * 2 * len(buckets.starts), "at most 12 hours each side of a piece"
 
 
 @settings(max_examples=100, deadline=None)
