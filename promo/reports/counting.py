@@ -37,7 +37,7 @@ from promo.reports.models import VALIDATION_COLUMNS, ReportDay, ReportHour
 log = logging.getLogger("promo.reports")
 hours = cast(Table, ReportHour.__table__)
 days = cast(Table, ReportDay.__table__)
-# Rows per INSERT: 7 parameters each, far below either database's limit.
+# Rows per executemany: the event loop gets a turn between chunks.
 CHUNK_ROWS = 1000
 
 
@@ -143,21 +143,27 @@ def _rows(counts: Counts) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return hour_rows, [by_day[key] for key in sorted(by_day)]
 
 
+def _additive(insert: Any, table: Table, key: str) -> Any:
+    """``insert`` into ``table`` that adds the validations to a row already there."""
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[key, "code_id"],
+        set_={name: table.c[name] + statement.excluded[name] for name in VALIDATION_COLUMNS},
+    )
+
+
+# Built once; run with a list of rows (executemany: one compiled statement, the
+# rows sent by the driver), not as one multi-row VALUES compiled per flush.
+ADD_TO_HOURS = dialect.prebuilt(lambda insert: _additive(insert, hours, "hour"))
+ADD_TO_DAYS = dialect.prebuilt(lambda insert: _additive(insert, days, "day"))
+
+
 async def add_counts(session: AsyncSession, counts: Counts) -> None:
     """Add ``counts`` to ``report_hours`` and ``report_days`` (additive upserts)."""
     hour_rows, day_rows = _rows(counts)
-    await _add(session, hours, "hour", hour_rows)
-    await _add(session, days, "day", day_rows)
-
-
-async def _add(session: AsyncSession, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
-    for chunk in _chunks(rows):
-        insert = dialect.insert(session, table).values(chunk)
-        insert = insert.on_conflict_do_update(
-            index_elements=[key, "code_id"],
-            set_={name: table.c[name] + insert.excluded[name] for name in VALIDATION_COLUMNS},
-        )
-        await session.execute(insert)
+    for statement, rows in ((ADD_TO_HOURS, hour_rows), (ADD_TO_DAYS, day_rows)):
+        for chunk in _chunks(rows):
+            await session.execute(dialect.for_dialect(session, statement), chunk)
 
 
 def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
