@@ -9,7 +9,8 @@ hour, code) in ``report_hours`` and per (UTC day, code) in ``report_days``,
 each ``INSERT .. ON CONFLICT DO UPDATE SET n = n + excluded.n``. Additions
 commute, so any number of workers and hosts flushing at any time add up to
 the exact totals; rows go in key order, so that two flushes lock the rows
-they share in the same order and never deadlock each other.
+they share in the same order and never deadlock each other, and a roll-up
+runs between flushes, never during one (``add_counts``).
 
 A flush that fails (the database away) puts its counts back, to go with the
 next one. What a worker counted since its last flush is lost only if the
@@ -27,12 +28,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from promo.db import dialect
 from promo.reports.buckets import HOUR_SECONDS, HOURS_PER_DAY
 from promo.reports.models import VALIDATION_COLUMNS, ReportDay, ReportHour
+from promo.reports.rollup import ROLLUP_LOCK_KEY
 
 log = logging.getLogger("promo.reports")
 hours = cast(Table, ReportHour.__table__)
@@ -159,7 +161,16 @@ ADD_TO_DAYS = dialect.prebuilt(lambda insert: _additive(insert, days, "day"))
 
 
 async def add_counts(session: AsyncSession, counts: Counts) -> None:
-    """Add ``counts`` to ``report_hours`` and ``report_days`` (additive upserts)."""
+    """Add ``counts`` to ``report_hours`` and ``report_days`` (additive upserts).
+
+    On PostgreSQL a flush holds the roll-ups' advisory lock shared: flushes
+    never wait for each other, and a roll-up (which holds it exclusively) and a
+    flush never take the same rows in opposite orders. A flush that waits is
+    off any request's path."""
+    if dialect.is_postgres(session):
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": ROLLUP_LOCK_KEY}
+        )
     hour_rows, day_rows = _rows(counts)
     for statement, rows in ((ADD_TO_HOURS, hour_rows), (ADD_TO_DAYS, day_rows)):
         for chunk in _chunks(rows):

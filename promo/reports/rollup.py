@@ -18,7 +18,8 @@ transaction starts, and becomes visible when it commits, a moment later.
 
 Nothing here commits: a job calls ``catch_up`` (or ``roll_up`` for a chosen
 period, e.g. to redo a day) in its own transaction, repeatedly, committing
-in between. On PostgreSQL roll-ups are serialised by an advisory lock.
+in between. On PostgreSQL roll-ups are serialised by an advisory lock, which
+validation flushes take shared (promo.reports.counting.add_counts).
 """
 
 from __future__ import annotations
