@@ -92,7 +92,15 @@ async def test_concurrent_flushes_of_several_workers_add_up_exactly(committed: S
                     await roll_up(session, start=START, end=START + timedelta(hours=3), now=NOW)
                 await asyncio.sleep(0)
 
-        await asyncio.gather(*(worker(i) for i in range(WORKERS)), rolling_up())
+        # Connected one at a time first: on SQLite, PRAGMA journal_mode=WAL on a new
+        # connection can fail "database is locked" while another writes.
+        for engine in engines:
+            async with engine.connect():
+                pass
+        async with asyncio.TaskGroup() as group:  # one failing cancels the others
+            for index in range(WORKERS):
+                group.create_task(worker(index))
+            group.create_task(rolling_up())
     finally:
         for engine in engines:
             await engine.dispose()
