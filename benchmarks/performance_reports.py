@@ -36,8 +36,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import builtins
 import os
 import statistics
+import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -68,6 +70,7 @@ from tests.support.postgres import PostgresServer
 
 SECRET = "benchmark-secret-not-for-production"  # noqa: S105 (a throwaway database)
 NOCOUNT = Path(__file__).resolve().parent / "nocount"
+RESULTS = Path(__file__).resolve().parent / "results"
 YEAR_START = datetime(2025, 7, 1, tzinfo=UTC)
 YEAR_END = datetime(2026, 7, 1, tzinfo=UTC)
 AFFILIATES = 100
@@ -304,20 +307,38 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+OUTPUT: list[str] = []
+
+
+def say(*parts: object, flush: bool = False) -> None:
+    """Print, and keep the line for ``benchmarks/results/<timestamp>-performance-reports.md``."""
+    line = " ".join(str(part) for part in parts)
+    OUTPUT.append(line)
+    builtins.print(line, flush=flush)
+
+
+def write_results() -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS / f"{stamp}-performance-reports.md"
+    command = " ".join(["python -m benchmarks.performance_reports", *sys.argv[1:]])
+    path.write_text(f"`{command}`\n\n" + "\n".join(OUTPUT) + "\n")
+    return path
+
+
 def print_reports(seeded: tuple[int, int, int], timings: list[Timing], seed_seconds: float) -> None:
     hour_rows, day_rows, redemptions = seeded
-    print(
+    say(
         f"\nroll-ups: {redemptions:,} redemptions in {hour_rows:,} hourly and {day_rows:,} "
         f"daily rows (1,000 codes, one year), seeded in {seed_seconds:.0f} s"
     )
-    print(
+    say(
         "| group_by | bucket | tz | period | rows | HTTP median ms | HTTP max ms "
         f"| service median ms | vs {TARGET_MS} ms |"
     )
-    print("|---|---|---|---|--:|--:|--:|--:|--:|")
+    say("|---|---|---|---|--:|--:|--:|--:|--:|")
     for t in timings:
         group_by, bucket, tz, start, end = t.shape
-        print(
+        say(
             f"| {group_by} | {bucket} | {tz} | {start} to {end} | {t.rows:,} "
             f"| {t.http_median_ms:.0f} | {t.http_max_ms:.0f} | {t.service_median_ms:.0f} "
             f"| {t.http_median_ms / TARGET_MS:.2f} |"
@@ -325,19 +346,19 @@ def print_reports(seeded: tuple[int, int, int], timings: list[Timing], seed_seco
 
 
 def print_counting(runs: list[CountingRun], ns: float) -> None:
-    print(f"\nValidationCounter.count: {ns:.0f} ns a call (1,000,000 calls, 100,000 codes)")
-    print("| turn | counting | req/s | p50 ms | p99 ms | app CPU ms/req | PG CPU ms/req | errors |")
-    print("|--:|---|--:|--:|--:|--:|--:|--:|")
+    say(f"\nValidationCounter.count: {ns:.0f} ns a call (1,000,000 calls, 100,000 codes)")
+    say("| turn | counting | req/s | p50 ms | p99 ms | app CPU ms/req | PG CPU ms/req | errors |")
+    say("|--:|---|--:|--:|--:|--:|--:|--:|")
     for index, run in enumerate(runs):
         r = run.result
-        print(
+        say(
             f"| {index // 2 + 1} | {'on' if run.counting else 'off'} | {r.rate:,.0f} "
             f"| {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.app_cpu_ms or 0:.3f} "
             f"| {r.db_cpu_ms or 0:.3f} | {r.errors} |"
         )
     on = [r.result.rate for r in runs if r.counting]
     off = [r.result.rate for r in runs if not r.counting]
-    print(
+    say(
         f"median req/s: on {statistics.median(on):,.0f}, off {statistics.median(off):,.0f}: "
         f"on / off = {statistics.median(on) / statistics.median(off):.3f}"
     )
@@ -353,7 +374,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     options = parser.parse_args()
-    print(f"load average at start: {_load()} on {os.cpu_count()} CPUs", flush=True)
+    say(f"load average at start: {_load()} on {os.cpu_count()} CPUs", flush=True)
     with ExitStack() as stack:
         pg = start_default_postgres()
         stack.callback(pg.stop)
@@ -369,7 +390,7 @@ def main() -> None:
             timings = measure_reports(server, settings, seeded.keys[Role.MARKETER], options.repeat)
             server.stop()
             print_reports(counts, timings, seed_seconds)
-            print(f"load average now: {_load()}", flush=True)
+            say(f"load average now: {_load()}", flush=True)
         if options.only in (None, "counting"):
             ensure_wrk()
             asyncio.run(seed_codes(settings, seeded, {"many": Pool("many", VALIDATE_CODES)}))
@@ -385,7 +406,8 @@ def main() -> None:
                 stack.callback(server.stop)
             runs = measure_counting(pg, servers, seeded.keys[Role.CHECKOUT], options)
             print_counting(runs, count_ns())
-            print(f"load average at the end: {_load()}", flush=True)
+            say(f"load average at the end: {_load()}", flush=True)
+    builtins.print(f"written to {write_results()}")
 
 
 if __name__ == "__main__":
