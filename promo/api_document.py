@@ -16,6 +16,10 @@ API answers by rule, not by handler:
   422 also for parameters;
 - 429 with ``Retry-After`` on checkout calls (the attempt budgets).
 
+A body a handler takes as optional (``JSONBody[X | None] = None``: POST
+/v1/webhooks/{id}/rotate-secret) is marked not required, as Litestar marks
+every body required.
+
 It also gives success answers Litestar cannot describe from a return type:
 /metrics is Prometheus text, the ledger export streams CSV or JSON lines,
 and the performance report answers CSV as well as JSON.
@@ -151,6 +155,13 @@ def _problem_response(status: int) -> dict[str, Any]:
     return response
 
 
+def _optional_body(operation: dict[str, Any]) -> bool:
+    """A JSON body whose schema admits null: the handler takes none as well."""
+    content = operation.get("requestBody", {}).get("content", {})
+    schema = content.get("application/json", {}).get("schema", {})
+    return {"type": "null"} in schema.get("oneOf", [])
+
+
 def complete(document: dict[str, Any]) -> dict[str, Any]:
     """A copy of Litestar's ``document`` with the problems and media types above."""
     document = copy.deepcopy(document)
@@ -165,6 +176,8 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
                 del responses[status]  # Litestar's generic error schema
             for status in problem_statuses(path, method, operation, schemas):
                 responses[str(status)] = _problem_response(status)
+            if _optional_body(operation):
+                operation["requestBody"]["required"] = False
             if (path, method) in SUCCESS_CONTENT:
                 success = next(s for s in responses if s.startswith("2"))
                 responses[success]["content"] = SUCCESS_CONTENT[(path, method)]

@@ -15,7 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from promo import __version__
+from promo import __version__, job_kinds
 from promo.affiliates.routes import AffiliateController, MeController
 from promo.api_document import CompletedJsonRenderPlugin
 from promo.audit_routes import list_audit
@@ -26,7 +26,6 @@ from promo.campaigns.routes import CampaignController
 from promo.checkout.routes import RedemptionController, create_validation, my_redemptions
 from promo.checkout.throttle import Limit, MemoryStore, RedisStore, Throttle
 from promo.clock import Clock, utc_now
-from promo.codes.batch_jobs import BatchRunner
 from promo.codes.batch_routes import CampaignCodeBatchController, CodeBatchController
 from promo.codes.dedicated_routes import AffiliateCodeController, MyCodeController
 from promo.codes.routes import CampaignCodeController, CodeController
@@ -42,6 +41,8 @@ from promo.db.session import provide_session, provide_unit
 from promo.deps import provide_clock, provide_keyring
 from promo.errors import problem_details_plugin
 from promo.health import HealthController
+from promo.jobs.inprocess import AppJobs
+from promo.jobs.routes import JobController
 from promo.ledger.payout_routes import get_payout, list_payouts
 from promo.ledger.routes import (
     LedgerController,
@@ -53,6 +54,7 @@ from promo.observability import request_id_middleware, stamp_response
 from promo.reports.counting import Flusher, ValidationCounter
 from promo.reports.routes import performance_report
 from promo.settings import Settings
+from promo.webhooks.routes import WebhookController
 
 ROUTE_HANDLERS: list[Any] = [
     HealthController,
@@ -79,6 +81,8 @@ ROUTE_HANDLERS: list[Any] = [
     MyCodeController,
     list_audit,
     CustomerController,
+    JobController,
+    WebhookController,
 ]
 
 
@@ -158,7 +162,9 @@ def create_app(
     engine = engine or create_engine(settings)
     bind = connection if connection is not None else engine
     sessionmaker = create_sessionmaker(bind)
-    batch_runner = BatchRunner(connection if connection is not None else engine, clock)
+    jobs = AppJobs(
+        job_kinds.worker(settings, bind, clock), in_process=settings.runs_jobs_in_process
+    )
     reads, writes = build_autocommit(settings, bind)
     validation_counts = ValidationCounter()
     flusher = Flusher(validation_counts, sessionmaker, settings.report_flush_seconds)
@@ -183,7 +189,7 @@ def create_app(
                 "clock": clock,
                 "keyring": settings.keyring,
                 "throttle": throttle,
-                "batch_runner": batch_runner,
+                "jobs": jobs,
                 "validation_counts": validation_counts,
             }
         ),
@@ -203,12 +209,11 @@ def create_app(
         plugins=[problem_details_plugin()],
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
-        # Batches a stopped process left unfinished are reported failed; this
-        # process's batch runs stop (and are marked failed) before the engine goes.
-        # Validation counts are flushed every few seconds, and a last time before
-        # the engine goes.
-        on_startup=[batch_runner.recover, flusher.start],
-        on_shutdown=[batch_runner.shutdown, flusher.stop, dispose_engine],
+        # The in-process worker (SQLite by default) starts with the app and gives
+        # its jobs back, to be resumed, before the engine goes. Validation counts
+        # are flushed every few seconds, and a last time before the engine goes.
+        on_startup=[jobs.startup, flusher.start],
+        on_shutdown=[jobs.shutdown, flusher.stop, dispose_engine],
         logging_config=None,
         debug=False,
     )

@@ -151,6 +151,40 @@ def _run_server(settings: Settings) -> None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
+@main.command()
+@click.option(
+    "--concurrency", type=click.IntRange(1, 64), help="Jobs at once (PROMO_JOB_CONCURRENCY)."
+)
+def worker(concurrency: int | None) -> None:
+    """Run background jobs (code batches, purges, ...) until SIGTERM or Ctrl-C.
+
+    Run as many as you like, on as many hosts (PostgreSQL): each job is taken
+    by one. On SQLite `promo serve` runs them itself."""
+    import signal
+
+    from promo import job_kinds
+    from promo.observability import configure_logging
+
+    settings = _settings(**({"job_concurrency": str(concurrency)} if concurrency else {}))
+    _ensure_schema(settings)
+    configure_logging(settings)
+
+    async def run() -> None:
+        engine = create_engine(settings)
+        jobs = job_kinds.worker(settings, engine, utc_now)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(jobs.stop()))
+        click.echo(f"promo worker {jobs.name}: running {', '.join(sorted(jobs.handlers))}")
+        try:
+            jobs.start()
+            await jobs.stopped()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
 @main.group()
 def db() -> None:
     """Database schema."""
@@ -365,10 +399,13 @@ async def _generate_codes(
     affiliate_id: int | None,
 ) -> tuple[str, str, str | None]:
     """Create the batch (committed), then generate it in this process; (id, status, error)."""
+    from promo import job_kinds
     from promo.campaigns.service import get_campaign
+    from promo.codes import batch_jobs
     from promo.codes.batch_schemas import CodeBatchCreate
     from promo.codes.batches import create_batch
-    from promo.codes.generation import run_batch
+    from promo.codes.models import CodeBatch
+    from promo.jobs import queue
 
     engine = create_engine(settings)
     try:
@@ -397,6 +434,13 @@ async def _generate_codes(
             await audit.record(
                 session, audit.cli_actor(), "code_batch.create", public_id, now=now, details=asked
             )
+            # The batch's job, leased by this process at once: no worker takes it
+            # while this command renews it; if the command dies, one resumes it.
+            job_id = await batch_jobs.schedule(session, batch.id, now=now)
+            worker = job_kinds.worker(settings, engine, utc_now)
+            leased = await queue.lease(
+                session, worker.name, now=now, lease_for=worker.lease_for, job_id=job_id
+            )
         label = f"{public_id} {batch.display_pattern}"
         with click.progressbar(length=count, label=label, file=sys.stderr) as bar:
             done = 0
@@ -406,9 +450,11 @@ async def _generate_codes(
                 bar.update(generated - done)
                 done = generated
 
-            ended = await run_batch(engine, batch.id, clock=utc_now, on_progress=progress)
-        if ended is None:
-            return public_id, "not started", "another process is generating it"
+            assert leased is not None  # noqa: S101 (queued and leased in one transaction)
+            await worker.run_leased(leased, on_progress=progress)
+        async with create_sessionmaker(engine)() as session:
+            ended = await session.get(CodeBatch, batch.id)
+        assert ended is not None  # noqa: S101 (batches are never deleted)
         return public_id, ended.status, ended.error
     finally:
         await engine.dispose()

@@ -42,6 +42,11 @@ class Kind(StrEnum):
     REDEMPTION = "red"
     LEDGER_ENTRY = "led"
     PAYOUT = "pay"
+    JOB = "job"
+    EVENT = "evt"
+    WEBHOOK = "whk"
+    DELIVERY = "dlv"
+    ATTEMPT = "att"
 
 
 def kind_constant(kind: Kind) -> int:
@@ -104,6 +109,11 @@ _MISSING: dict[Kind, tuple[str, str]] = {
     Kind.REDEMPTION: ("redemption_not_found", "No such redemption"),
     Kind.LEDGER_ENTRY: ("ledger_entry_not_found", "No such ledger entry"),
     Kind.PAYOUT: ("payout_not_found", "No such payout"),
+    Kind.JOB: ("job_not_found", "No such job"),
+    Kind.EVENT: ("event_not_found", "No such event"),
+    Kind.WEBHOOK: ("webhook_not_found", "No such webhook subscription"),
+    Kind.DELIVERY: ("delivery_not_found", "No such webhook delivery"),
+    Kind.ATTEMPT: ("attempt_not_found", "No such delivery attempt"),
 }
 
 

@@ -8,6 +8,7 @@ environment.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Annotated, Literal
@@ -73,6 +74,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # itself, who did what when, is kept).
     retain_answers_hours: Annotated[int, msgspec.Meta(ge=24, le=24 * 366)] = 24 * 7
     retain_audit_details_days: Annotated[int, msgspec.Meta(ge=1, le=36_600)] = 400
+    # Background jobs (promo.jobs): run by `promo serve` itself (unset: on
+    # SQLite only) or by `promo worker` processes; how many at once per
+    # worker; how long a lease lasts without renewal (a dead worker's jobs are
+    # taken over after this).
+    jobs_in_process: bool | None = None
+    job_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 4
+    job_lease_seconds: Annotated[float, msgspec.Meta(ge=1, le=3600)] = 30.0
+    # Webhooks (promo.webhooks): the URL schemes a subscription may use
+    # (comma-separated, of http and https); where it may point (host names,
+    # addresses, CIDR networks, and ``public``: any host whose addresses are
+    # all public; internal ones, loopback, private, link-local, only when
+    # listed, against SSRF); how long one delivery attempt may take.
+    webhook_schemes: str = "https"
+    webhook_allowed_hosts: str = "public"
+    webhook_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 5.0
     # How often each worker adds the validations it counted to the performance
     # reports' roll-ups (promo.reports.counting); also done at shutdown.
     report_flush_seconds: Annotated[float, msgspec.Meta(ge=0.1, le=3600)] = 5.0
@@ -89,6 +105,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith("postgresql")
+
+    @property
+    def runs_jobs_in_process(self) -> bool:
+        return self.is_sqlite if self.jobs_in_process is None else self.jobs_in_process
 
 
 _FIELD_AT = re.compile(r"at `\$\.(\w+)`")
@@ -120,6 +140,39 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     return settings
 
 
+WEBHOOK_SCHEMES = frozenset({"http", "https"})
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+
+
+def listed(value: str) -> list[str]:
+    """A comma-separated setting as its items (trimmed, lower-cased, no empties)."""
+    return [item.strip().lower() for item in value.split(",") if item.strip()]
+
+
+def _check_webhooks(settings: Settings) -> None:
+    schemes = listed(settings.webhook_schemes)
+    if not schemes or not set(schemes) <= WEBHOOK_SCHEMES:
+        raise SettingsError("invalid PROMO_WEBHOOK_SCHEMES: expected https, http or http,https")
+    hosts = listed(settings.webhook_allowed_hosts)
+    if not hosts:
+        raise SettingsError(
+            "invalid PROMO_WEBHOOK_ALLOWED_HOSTS: expected public, or host names, "
+            "addresses and networks (CIDR), comma-separated"
+        )
+    for item in hosts:
+        if item == "public":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            if not HOST_NAME.match(item):
+                raise SettingsError(
+                    f"invalid PROMO_WEBHOOK_ALLOWED_HOSTS: {item!r} is neither a host name, "
+                    "an IP address nor a network (CIDR)"
+                ) from None
+
+
 def _check_consistency(settings: Settings, raw: Mapping[str, str]) -> None:
     url = settings.database_url
     if not (url.startswith("sqlite+aiosqlite://") or url.startswith("postgresql+asyncpg://")):
@@ -140,6 +193,7 @@ def _check_consistency(settings: Settings, raw: Mapping[str, str]) -> None:
             "missing PROMO_PII_KEY: required on PostgreSQL (ID:SECRET, a secret of at least "
             "32 characters; keep it, and every retired key, secret and stable)"
         )
+    _check_webhooks(settings)
     try:
         Keyring.parse(settings.pii_key, settings.pii_retired_keys)
     except PiiKeyError as exc:

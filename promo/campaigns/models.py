@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    ForeignKey,
     Integer,
     Numeric,
     String,
@@ -80,4 +81,17 @@ class Campaign(Base):
     commission_fixed: Mapped[int | None] = mapped_column(BigInteger)
 
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class BudgetAlert(Base):
+    """The highest budget threshold (80, 100) a campaign's use has reached and
+    been told (event campaign.budget_threshold); lowered again when the use
+    falls back below it (refunds, a larger budget), so that the next crossing
+    is told too (promo.campaigns.budget_alerts)."""
+
+    __tablename__ = "campaign_budget_alerts"
+
+    campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

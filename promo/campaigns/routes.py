@@ -17,43 +17,19 @@ from promo import audit
 from promo.auth.guards import allow
 from promo.auth.roles import Role
 from promo.campaigns import service
-from promo.campaigns.models import Campaign
 from promo.campaigns.schemas import (
     CampaignCreate,
     CampaignPage,
     CampaignPatch,
     CampaignRead,
     Status,
-    Usage,
 )
+from promo.campaigns.views import campaign_read
 from promo.deps import Caller, ClockDep, DbSession, KeyringDep, PageCursor, PageLimit
-from promo.ids import Kind, decode, encode
+from promo.ids import Kind, decode
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 
 ReleaseCodesDep = NamedDependency[service.ReleaseCodes]
-
-
-def campaign_read(campaign: Campaign) -> CampaignRead:
-    return CampaignRead(
-        id=encode(Kind.CAMPAIGN, campaign.id),
-        name=campaign.name,
-        status=campaign.status,  # type: ignore[arg-type]
-        currency=campaign.currency,
-        starts_at=campaign.starts_at,
-        ends_at=campaign.ends_at,
-        timezone=campaign.timezone,
-        code_prefix=campaign.code_prefix,
-        open_to_affiliates=campaign.open_to_affiliates,
-        affiliate_aliases=campaign.affiliate_aliases,
-        max_aliases_per_affiliate=campaign.max_aliases_per_affiliate,
-        discount=service.discount_of(campaign),
-        rules=service.rules_of(campaign),
-        limits=service.limits_of(campaign),
-        commission=service.commission_of(campaign),
-        usage=Usage(redemptions=campaign.redemptions_used, budget_used=campaign.budget_used),
-        created_at=campaign.created_at,
-        updated_at=campaign.updated_at,
-    )
 
 
 class CampaignController(Controller):

@@ -5,7 +5,9 @@ back (``steps.give_back``, the inverse of the consuming steps) and reverses
 the commission; a partial refund gives back the budget's share of the
 refunded part and shrinks the percentage commission by the same share
 (promo.ledger.commission: cumulative share, round half up). Runs in the
-request's transaction under its Idempotency-Key (promo.checkout.idempotency).
+request's transaction under its Idempotency-Key (promo.checkout.idempotency),
+with its event (redemption.rolled_back or redemption.refunded, whose payload
+is the redemption as answered), so a refusal leaves no event either.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promo.checkout import steps
 from promo.checkout.listing import code_text, get_redemption
 from promo.checkout.models import Redemption
+from promo.checkout.views import redemption_read
 from promo.db import dialect
 from promo.db.autocommit import InSession
 from promo.errors import Conflict
+from promo.events import outbox
+from promo.events.outbox import EventType
 from promo.ledger import entries as ledger
 from promo.ledger.commission import commission_after_refund, share
 
@@ -90,6 +95,7 @@ async def rollback(
             rolled_back_at=now if full else None,
         )
     )
+    code = await code_text(session, red.code_id)
     await ledger.append(
         session,
         kind="reversal" if full else "refund",
@@ -97,7 +103,7 @@ async def rollback(
         currency=red.currency,
         redemption_id=red.id,
         order_id=red.order_id,
-        code=await code_text(session, red.code_id),
+        code=code,
         campaign_id=red.campaign_id,
         affiliate_id=red.affiliate_id,
         order_amount=-(refunded_total - red.refunded_amount),
@@ -106,4 +112,6 @@ async def rollback(
         note=note,
     )
     await session.refresh(red)
+    event = EventType.REDEMPTION_ROLLED_BACK if full else EventType.REDEMPTION_REFUNDED
+    await outbox.emit(session, event, redemption_read(red, code), now=now)
     return red

@@ -13,7 +13,9 @@ A redemption is these steps, in this order (which is also the lock order):
    which on a ``first_order_only`` campaign must be the first under any of
    its refs;
 6. ``ledger``: the redemption's ledger entry;
-7. ``answer``: the answer stored under the request's Idempotency-Key.
+7. ``event``: the event ``redemption.created`` (promo.events, the outbox of
+   the webhooks), whose payload is the answer's body;
+8. ``answer``: the answer stored under the request's Idempotency-Key.
 
 Each condition is part of the step's own statement (``used < max``), never
 checked first and written after, so limits stay exact under concurrency.
@@ -68,6 +70,8 @@ from promo.db.autocommit import Autocommit, Transactional
 from promo.db.lists import in_list
 from promo.db.metadata import UtcDateTime
 from promo.db.public_ids import public_id
+from promo.events.models import Event
+from promo.events.outbox import EventType, json_document
 from promo.ids import Kind
 from promo.ledger.models import LedgerEntry
 
@@ -78,6 +82,7 @@ orders = cast(Table, CustomerOrders.__table__)
 redemptions = cast(Table, Redemption.__table__)
 entries = cast(Table, LedgerEntry.__table__)
 answers = cast(Table, IdempotencyRecord.__table__)
+events = cast(Table, Event.__table__)
 
 # Raised by promo_abandon(step) (migrations): the statement stopped at ``step``,
 # named in the error's DETAIL.
@@ -279,6 +284,20 @@ def _ledger(chain: Chain, insert: Any) -> Any:
     )
 
 
+def _event(chain: Chain, insert: Any) -> Any:
+    # The payload is the answer (a RedemptionRead: the customer as its ref only).
+    columns = {
+        "type": literal(EventType.REDEMPTION_CREATED.value, String),
+        "payload": json_document(chain.answer_body),
+        "created_at": param("now", UtcDateTime),
+    }
+    return (
+        insert(events)
+        .from_select(list(columns), select(*columns.values()).where(chain.gate))
+        .returning(events.c.id)
+    )
+
+
 def _answer(chain: Chain, insert: Any) -> Any:
     now = param("now", UtcDateTime)
     columns = {
@@ -315,6 +334,7 @@ STEPS = (
     Step("first_order", _first_order("customer_ref"), needs="customer_ref"),
     Step("first_order_alt", _first_order("customer_alt_ref"), needs="customer_alt_ref"),
     Step("ledger", _ledger),
+    Step("event", _event),
     Step("answer", _answer),
 )
 
@@ -395,14 +415,13 @@ async def run_one_by_one(
     for step in STEPS:
         if step.needs is not None and values[step.needs] is None:
             continue
-        if step.name == "answer":
-            assert redemption_id is not None  # noqa: S101 (the first step set it)
-            values["response_body"] = render_body(redemption_id)
         row = await unit.first(ONE_BY_ONE[step.name], _bound(values))
         if row is None:
             return Stopped(step.name)
         if step.name == "redemption":
             redemption_id = values["redemption_id"] = int(row["id"])
+            # The answer's body, with the id in it (the event's payload too).
+            values["response_body"] = render_body(redemption_id)
     assert redemption_id is not None  # noqa: S101
     return redemption_id
 

@@ -13,9 +13,8 @@ from promo import audit
 from promo.auth.guards import allow
 from promo.auth.roles import Role
 from promo.campaigns.service import get_campaign
-from promo.codes import batches, rounds
+from promo.codes import batch_jobs, batches, rounds
 from promo.codes.batch_csv import batch_codes_csv
-from promo.codes.batch_jobs import BatchRunner
 from promo.codes.batch_schemas import (
     CodeBatchCreate,
     CodeBatchPage,
@@ -23,35 +22,12 @@ from promo.codes.batch_schemas import (
     CodeBatchPatched,
     CodeBatchRead,
 )
-from promo.codes.models import CodeBatch
+from promo.codes.batch_views import batch_read
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
 from promo.ids import Kind, decode, encode, optional
+from promo.jobs.inprocess import AppJobs
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 from promo.settings import Settings
-
-
-def percent(generated: int, count: int) -> float:
-    """Progress with one decimal, rounded down: 100.0 only when every code exists."""
-    return (generated * 1000 // count) / 10 if count else 0.0
-
-
-def batch_read(batch: CodeBatch) -> CodeBatchRead:
-    return CodeBatchRead(
-        id=encode(Kind.CODE_BATCH, batch.id),
-        campaign_id=encode(Kind.CAMPAIGN, batch.campaign_id),
-        pattern=batch.display_pattern,
-        canonical_pattern=batch.pattern,
-        charset=batch.charset,
-        count=batch.count,
-        generated=batch.generated,
-        percent=percent(batch.generated, batch.count),
-        status=batch.status,  # type: ignore[arg-type]
-        error=batch.error,
-        max_redemptions_per_code=batch.max_redemptions_per_code,
-        affiliate_id=encode(Kind.AFFILIATE, batch.affiliate_id) if batch.affiliate_id else None,
-        created_at=batch.created_at,
-        finished_at=batch.finished_at,
-    )
 
 
 class CampaignCodeBatchController(Controller):
@@ -107,11 +83,10 @@ class CampaignCodeBatchController(Controller):
         if batch.count <= batches.INLINE_MAX:
             await rounds.fill_inline(session, batch, now=clock())
             return Response(batch_read(batch), status_code=201)
-        runner: BatchRunner = state.batch_runner
-        # Started once the response is sent, hence after the batch row is committed.
-        return Response(
-            batch_read(batch), status_code=202, background=BackgroundTask(runner.start, batch.id)
-        )
+        await batch_jobs.schedule(session, batch.id, now=clock())
+        jobs: AppJobs = state.jobs
+        # Told once the response is sent, hence after the batch and its job committed.
+        return Response(batch_read(batch), status_code=202, background=BackgroundTask(jobs.queued))
 
     @get("/")
     async def list_batches(
@@ -176,10 +151,10 @@ class CodeBatchController(Controller):
     ) -> Stream:
         """The batch's codes as CSV (header ``code``, one code per line), streamed."""
         batch = await batches.get_batch(session, decode(Kind.CODE_BATCH, batch_id))
-        runner: BatchRunner = state.batch_runner
+        jobs: AppJobs = state.jobs
         filename = f"{encode(Kind.CODE_BATCH, batch.id)}.csv"
         return Stream(
-            batch_codes_csv(runner.bind, batch.id),
+            batch_codes_csv(jobs.bind, batch.id),
             media_type="text/csv",  # Litestar adds "; charset=utf-8"
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )

@@ -1,10 +1,13 @@
-"""Background (and CLI) runs of a batch: committed rounds, progress, stop, recovery.
+"""Runs of a batch: committed rounds, progress, stop, resume.
 
-A run claims a pending batch (``running``), then repeats rounds
+A run claims its batch (``running``), then repeats rounds
 (``promo.codes.rounds``) until ``generated == count``. Each round is its own
 committed transaction that also adds what it inserted to the batch's
 ``generated``, so progress is visible and a crash loses at most one round:
-``generated`` always equals the batch's stored codes.
+``generated`` always equals the batch's stored codes. A run is a job
+(promo.codes.batch_jobs): the job's lease makes it the only run of its
+batch, and a run interrupted anywhere (a shutdown, SIGKILL, a lost host)
+resumes from what it committed, on whichever worker takes the job next.
 
 On PostgreSQL two rounds run at once on two connections (the database's work
 dominates and this machine has two cores); their ``generated`` updates are
@@ -15,15 +18,9 @@ campaign's counters, never wait) and adds to ``generated`` only while the
 batch is still ``running``: a batch marked failed meanwhile gets no more
 codes, as the round rolls back.
 
-A run also holds a PostgreSQL advisory lock on its batch, which tells a
-restarting process that the batch is alive elsewhere (another worker, the
-CLI) and must not be reported interrupted. It is a transaction-level lock
-(``pg_try_advisory_xact_lock``) in a transaction kept open on a connection of
-its own for the whole run: a transaction-pooling PgBouncer keeps a server
-connection for a transaction, never for a session, so a session-level lock
-would stay behind on a server connection that another client then gets, and
-its unlock would go elsewhere. The open transaction writes nothing and holds
-no snapshot between statements (READ COMMITTED), so it holds back no vacuum.
+The round that completes a batch writes its event code_batch.completed, and
+``mark_failed`` writes code_batch.failed, each in the transaction that ends
+the batch: a batch ends once, and is told once.
 """
 
 from __future__ import annotations
@@ -35,10 +32,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, literal, select, text, update
+from sqlalchemy import case, literal, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from promo.clock import Clock
+from promo.codes.batch_views import batch_read
 from promo.codes.batches import UNFINISHED, batch_pattern
 from promo.codes.models import CodeBatch
 from promo.codes.patterns import Pattern
@@ -51,15 +49,13 @@ from promo.codes.rounds import (
 )
 from promo.db.engine import create_sessionmaker
 from promo.db.metadata import UtcDateTime
+from promo.events import outbox
+from promo.events.outbox import EventType
 
 log = logging.getLogger("promo.codes.generation")
 
 # Rounds at once on PostgreSQL (each on its own connection).
 STREAMS_POSTGRES = 2
-# Advisory lock namespace (PostgreSQL) of "this batch is being generated".
-RUN_LOCK_NAMESPACE = 0x0C0DE1
-INTERRUPTED_BY_RESTART = "interrupted by a restart"
-INTERRUPTED_BY_SHUTDOWN = "interrupted by a shutdown"
 
 Bind = AsyncEngine | AsyncConnection
 Sessions = Callable[[], AsyncSession]
@@ -68,6 +64,10 @@ Progress = Callable[[int], None]
 
 class GenerationStopped(Exception):
     """The batch cannot be completed; the message is stored as the batch's error."""
+
+
+class Interrupted(Exception):
+    """The run stopped between two rounds when asked to; the batch resumes later."""
 
 
 @dataclass(frozen=True)
@@ -90,36 +90,6 @@ async def held_connection(bind: Bind) -> AsyncIterator[AsyncConnection]:
         yield connection
 
 
-async def _try_lock(connection: AsyncConnection, batch_id: int) -> bool:
-    """Take the run lock of ``batch_id`` until the connection's transaction ends."""
-    if connection.dialect.name != "postgresql":
-        return True
-    locked = await connection.scalar(
-        text("SELECT pg_try_advisory_xact_lock(:namespace, :batch)"),
-        {"namespace": RUN_LOCK_NAMESPACE, "batch": batch_id},
-    )
-    return bool(locked)
-
-
-@asynccontextmanager
-async def _run_lock(bind: Bind, batch_id: int) -> AsyncIterator[bool]:
-    """Whether this process may run the batch; held (PostgreSQL) until the block ends.
-
-    On a connection of its own the lock's transaction ends with the block; a
-    test's connection keeps it until the test's transaction ends.
-    """
-    if isinstance(bind, AsyncConnection):
-        yield await _try_lock(bind, batch_id)
-        return
-    if bind.dialect.name != "postgresql":
-        # SQLite serves one process, and an open transaction there would hold
-        # its write lock (BEGIN IMMEDIATE) against the run's own rounds.
-        yield True
-        return
-    async with bind.connect() as connection, connection.begin():
-        yield await _try_lock(connection, batch_id)
-
-
 async def run_batch(
     bind: Bind,
     batch_id: int,
@@ -128,24 +98,19 @@ async def run_batch(
     on_progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> CodeBatch | None:
-    """Generate a pending batch to the end; the batch as it ended (done or failed).
+    """Generate an unfinished batch to the end, from what earlier runs committed;
+    the batch as it ended (done, or failed for a reason of its own). None when
+    it had already ended. ``Interrupted`` when ``should_stop`` said so between
+    two rounds: the batch stays running, to be resumed.
 
-    None when the batch was not pending (already run, or marked interrupted)
-    or is being generated by another process.
+    The caller must be the batch's only run: its job's lease sees to it.
     """
     hooks = RunHooks(clock, on_progress, should_stop)
-    async with _run_lock(bind, batch_id) as locked:
-        if not locked:
-            return None
-        return await _generate(bind, batch_id, hooks)
-
-
-async def _generate(bind: Bind, batch_id: int, hooks: RunHooks) -> CodeBatch | None:
     sessions = create_sessionmaker(bind)
     async with sessions() as session, session.begin():
         campaign_id = await session.scalar(
             update(CodeBatch)
-            .where(CodeBatch.id == batch_id, CodeBatch.status == "pending")
+            .where(CodeBatch.id == batch_id, CodeBatch.status.in_(UNFINISHED))
             .values(status="running")
             .returning(CodeBatch.campaign_id)
         )
@@ -154,22 +119,13 @@ async def _generate(bind: Bind, batch_id: int, hooks: RunHooks) -> CodeBatch | N
     # One connection (a test's) can serve one round at a time.
     parallel = bind.dialect.name == "postgresql" and isinstance(bind, AsyncEngine)
     streams = STREAMS_POSTGRES if parallel else 1
+    # A failure of the batch's own (archived campaign, pattern full) ends it;
+    # anything else (the database went away) is the job's failed attempt, and
+    # the next attempt resumes.
     try:
         return await _rounds(sessions, batch_id, campaign_id, hooks, streams)
     except GenerationStopped as exc:
         return await mark_failed(sessions, batch_id, str(exc), now=hooks.clock())
-    except Exception as exc:
-        log.exception("code batch %s failed", batch_id)
-        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-        return await mark_failed(sessions, batch_id, reason, now=hooks.clock())
-    except BaseException:
-        # Cancelled mid-statement (a hard stop, Ctrl-C): try to say so; if
-        # that fails too, the next start reports the batch interrupted.
-        try:
-            await mark_failed(sessions, batch_id, INTERRUPTED_BY_SHUTDOWN, now=hooks.clock())
-        except Exception:
-            log.exception("code batch %s: could not record the interruption", batch_id)
-        raise
 
 
 def shares(remaining: int, chunk: int, streams: int) -> list[int]:
@@ -197,7 +153,7 @@ async def _rounds(
         if batch is None or batch.status != "running":
             raise GenerationStopped("the batch was stopped by another process")
         if hooks.should_stop is not None and hooks.should_stop():
-            raise GenerationStopped(INTERRUPTED_BY_SHUTDOWN)
+            raise Interrupted(batch_id)
         pattern = pattern or batch_pattern(batch)
         parts = shares(batch.count - batch.generated, chunk_size(dialect), streams)
         outcomes = await asyncio.gather(
@@ -252,44 +208,28 @@ async def _round(
         ).scalar_one_or_none()
         if after is None:  # marked failed meanwhile: this round's codes roll back
             raise GenerationStopped("the batch was stopped by another process")
+        if after == batch.count:
+            ended = await session.get(CodeBatch, batch_id, populate_existing=True)
+            assert ended is not None  # noqa: S101 (this transaction updated it)
+            await outbox.emit(
+                session, EventType.CODE_BATCH_COMPLETED, batch_read(ended), now=hooks.clock()
+            )
         return inserted, after
 
 
 async def mark_failed(
     sessions: Sessions, batch_id: int, reason: str, *, now: datetime
 ) -> CodeBatch | None:
-    """Fail an unfinished batch with ``reason``; the batch as it is now."""
+    """Fail an unfinished batch with ``reason`` (and its event); the batch as it is now."""
     async with sessions() as session, session.begin():
-        await session.execute(
+        failed = await session.scalar(
             update(CodeBatch)
             .where(CodeBatch.id == batch_id, CodeBatch.status.in_(UNFINISHED))
             .values(status="failed", error=reason, finished_at=now)
+            .returning(CodeBatch.id)
             .execution_options(synchronize_session=False)
         )
-        return await session.get(CodeBatch, batch_id, populate_existing=True)
-
-
-async def fail_interrupted(bind: Bind, *, now: datetime) -> list[int]:
-    """Mark batches left pending or running by a stopped process as failed; their ids.
-
-    On PostgreSQL a batch whose run lock is held is alive in another process
-    (a worker, the CLI) and is left alone.
-    """
-    sessions = create_sessionmaker(bind)
-    async with sessions() as session:
-        ids = list(
-            await session.scalars(
-                select(CodeBatch.id).where(CodeBatch.status.in_(UNFINISHED)).order_by(CodeBatch.id)
-            )
-        )
-    failed: list[int] = []
-    for batch_id in ids:
-        async with _run_lock(bind, batch_id) as locked:
-            if not locked:
-                continue
-            batch = await mark_failed(sessions, batch_id, INTERRUPTED_BY_RESTART, now=now)
-            if batch is not None and batch.error == INTERRUPTED_BY_RESTART:
-                failed.append(batch_id)
-    if failed:
-        log.warning("marked %d interrupted code batch(es) failed: %s", len(failed), failed)
-    return failed
+        batch = await session.get(CodeBatch, batch_id, populate_existing=True)
+        if failed is not None and batch is not None:
+            await outbox.emit(session, EventType.CODE_BATCH_FAILED, batch_read(batch), now=now)
+        return batch

@@ -34,11 +34,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.campaigns.models import Campaign
+from promo.codes.batch_views import batch_read
 from promo.codes.batches import batch_pattern
 from promo.codes.models import Code, CodeBatch
 from promo.codes.patterns import Pattern, generate_rows, parse_rows
 from promo.db import dialect
 from promo.errors import Conflict
+from promo.events import outbox
+from promo.events.outbox import EventType
 
 CHUNK_POSTGRES = 100_000
 CHUNK_SQLITE = 10_000
@@ -146,7 +149,8 @@ async def insert_round(session: AsyncSession, batch: CodeBatch, pattern: Pattern
 
 
 async def fill_inline(session: AsyncSession, batch: CodeBatch, *, now: datetime) -> CodeBatch:
-    """Generate a small batch inside the caller's transaction and mark it done."""
+    """Generate a small batch inside the caller's transaction and mark it done
+    (with its event code_batch.completed, as a batch run by a job)."""
     if not await hold_campaign(session, batch.campaign_id):
         raise Conflict("campaign_archived", "An archived campaign gets no new codes")
     pattern = batch_pattern(batch)
@@ -160,6 +164,7 @@ async def fill_inline(session: AsyncSession, batch: CodeBatch, *, now: datetime)
     batch.status = "done"
     batch.finished_at = now
     await session.flush()
+    await outbox.emit(session, EventType.CODE_BATCH_COMPLETED, batch_read(batch), now=now)
     return batch
 
 

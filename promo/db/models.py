@@ -7,8 +7,11 @@ from promo.campaigns import models as campaigns
 from promo.checkout import models as checkout
 from promo.codes import models as codes
 from promo.db.metadata import metadata
+from promo.events import models as events
+from promo.jobs import models as jobs
 from promo.ledger import models as ledger
 from promo.reports import models as reports
+from promo.webhooks import models as webhooks
 
 __all__ = [
     "affiliates",
@@ -17,7 +20,10 @@ __all__ = [
     "campaigns",
     "checkout",
     "codes",
+    "events",
+    "jobs",
     "ledger",
     "metadata",
     "reports",
+    "webhooks",
 ]

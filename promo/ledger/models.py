@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from promo.db.metadata import Base, BigId, UtcDateTime
@@ -17,11 +17,23 @@ from promo.db.metadata import Base, BigId, UtcDateTime
 LEDGER_KINDS = ("redemption", "reversal", "refund", "adjustment", "payout")
 
 
+# An entry that changes an affiliate's balance (a payout is no commission).
+COMMISSION_ENTRY = "affiliate_id IS NOT NULL AND commission <> 0 AND kind <> 'payout'"
+
+
 class LedgerEntry(Base):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         CheckConstraint(
             "kind IN ('redemption', 'reversal', 'refund', 'adjustment', 'payout')", name="kind"
+        ),
+        # Entries whose commission becomes available (event commission.available,
+        # promo.ledger.availability), by when.
+        Index(
+            "ix_ledger_entries_available_commission",
+            "available_at",
+            postgresql_where=text(COMMISSION_ENTRY),
+            sqlite_where=text(COMMISSION_ENTRY),
         ),
     )
 

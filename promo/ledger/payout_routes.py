@@ -19,8 +19,9 @@ from promo.auth.roles import Role
 from promo.deps import ClockDep, DbSession, PageCursor, PageLimit
 from promo.ids import Kind, optional, require
 from promo.ledger import service
-from promo.ledger.routes import PublicId, entry_read
+from promo.ledger.routes import PublicId
 from promo.ledger.schemas import PayoutDetail, PayoutPage, PayoutSummary, payout_fields
+from promo.ledger.views import entry_read
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 
 

@@ -37,6 +37,7 @@ from promo.ledger.schemas import (
     payout_fields,
 )
 from promo.ledger.schemas import Kind as EntryKind
+from promo.ledger.views import entry_read
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 
 # Taken as text and parsed here, so that errors name the parameters the
@@ -86,27 +87,6 @@ def _filters(
         affiliate_id=optional(Kind.AFFILIATE, affiliate_id),
         campaign_id=optional(Kind.CAMPAIGN, campaign_id),
         kind=kind,
-    )
-
-
-def entry_read(row: Any, now: datetime) -> EntryRead:
-    return EntryRead(
-        id=encode(Kind.LEDGER_ENTRY, row.id),
-        created_at=row.created_at,
-        kind=row.kind,
-        redemption_id=encode(Kind.REDEMPTION, row.redemption_id) if row.redemption_id else None,
-        order_id=row.order_id,
-        code=row.code,
-        campaign_id=encode(Kind.CAMPAIGN, row.campaign_id) if row.campaign_id else None,
-        affiliate_id=encode(Kind.AFFILIATE, row.affiliate_id) if row.affiliate_id else None,
-        currency=row.currency,
-        order_amount=row.order_amount,
-        discount=row.discount,
-        commission=row.commission,
-        available_at=row.available_at,
-        payout_id=encode(Kind.PAYOUT, row.paid_by) if row.paid_by else None,
-        status=service.status_of(row.kind, row.available_at, row.paid_by, now),  # type: ignore[arg-type]
-        note=row.note,
     )
 
 

@@ -27,8 +27,11 @@ from sqlalchemy.sql import ColumnElement
 from promo.affiliates.models import Affiliate
 from promo.db import dialect
 from promo.errors import Invalid, NotFound
+from promo.events import outbox
+from promo.events.outbox import EventType
 from promo.ledger import entries as ledger
 from promo.ledger.models import LedgerEntry, Payout, PayoutItem
+from promo.ledger.schemas import PayoutRead, payout_fields
 from promo.money import MAX_SAFE_INTEGER, is_currency, is_json_safe
 
 entries = cast(Table, LedgerEntry.__table__)
@@ -120,7 +123,8 @@ async def entry(session: AsyncSession, entry_id: int) -> Any:
 
 async def run_payouts(session: AsyncSession, *, as_of: datetime, now: datetime) -> list[int]:
     """Pay every affiliate and currency whose approved, unpaid balance at ``as_of``
-    reaches its threshold (none set: any positive balance). Returns payout ids."""
+    reaches its threshold (none set: any positive balance), each with its event
+    payout.created. Returns payout ids."""
     if as_of > now:
         # Entries still in their holding period would be paid early.
         raise Invalid.field("as_of", "cannot be in the future")
@@ -182,6 +186,17 @@ async def run_payouts(session: AsyncSession, *, as_of: datetime, now: datetime) 
             commission=-balance,
             payout_id=payout_id,
             note=f"payout as of {as_of.isoformat()}",
+        )
+        made = Payout(
+            id=payout_id,
+            affiliate_id=affiliate_id,
+            currency=currency,
+            amount=balance,
+            as_of=as_of,
+            created_at=now,
+        )
+        await outbox.emit(
+            session, EventType.PAYOUT_CREATED, PayoutRead(**payout_fields(made)), now=now
         )
         paid.append(int(payout_id))
     return paid

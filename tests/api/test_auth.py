@@ -66,6 +66,16 @@ ROUTE_ACCESS: list[tuple[str, str, frozenset[Role]]] = [
     ("GET", "/v1/audit", frozenset({Role.ADMIN})),
     ("GET", "/v1/customers/lookup", frozenset({Role.ADMIN})),
     ("POST", "/v1/customers/erase", frozenset({Role.ADMIN})),
+    ("GET", "/v1/jobs", frozenset({Role.ADMIN})),
+    ("GET", "/v1/jobs/job_x", frozenset({Role.ADMIN})),
+    ("POST", "/v1/jobs/job_x/retry", frozenset({Role.ADMIN})),
+    ("POST", "/v1/webhooks", MARKETING),
+    ("GET", "/v1/webhooks", MARKETING),
+    ("GET", "/v1/webhooks/whk_x", MARKETING),
+    ("PATCH", "/v1/webhooks/whk_x", MARKETING),
+    ("POST", "/v1/webhooks/whk_x/rotate-secret", MARKETING),
+    ("GET", "/v1/webhooks/whk_x/deliveries", MARKETING),
+    ("POST", "/v1/webhooks/whk_x/redeliver", MARKETING),
 ]
 
 

@@ -24,6 +24,8 @@ LAYERS: list[set[str]] = [
     | {"csv_cells", "pii"}
     | {"auth.roles"},
     {"db"},
+    {"jobs"},
+    {"events"},
     {"campaigns"},
     {"affiliates"},
     {"auth"},
@@ -33,11 +35,11 @@ LAYERS: list[set[str]] = [
     {"checkout"},
     # Performance reports: read the ledger and the checkout's redemptions.
     {"reports"},
-    {"customers", "retention"},
+    {"customers", "retention", "webhooks"},
     {"deps", "health", "api_document", "audit_routes"},
 ]
 # Modules that put the others together, above every layer.
-TOP = {"app", "cli", "demo", "openapi", "__main__", "__init__"}
+TOP = {"app", "cli", "demo", "openapi", "job_kinds", "__main__", "__init__"}
 
 
 def is_routes(name: str) -> bool:

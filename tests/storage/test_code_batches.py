@@ -12,26 +12,29 @@ import random
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from litestar import Litestar
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from promo.app import create_app
 from promo.auth.roles import Role
 from promo.campaigns.models import Campaign
 from promo.clock import utc_now
-from promo.codes import generation, rounds
-from promo.codes.batch_jobs import BatchRunner
+from promo.codes import batch_jobs, generation, rounds
 from promo.codes.batches import create_batch
 from promo.codes.models import Code, CodeBatch
 from promo.codes.patterns import matcher, parse_charset, parse_pattern
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.ids import Kind, decode, encode
+from promo.jobs import queue
+from promo.jobs.models import Job
 from promo.settings import Settings
 from tests.support.api import cart, create_campaign, item
 from tests.support.databases import committed_database
@@ -59,10 +62,14 @@ class Service:
     marketer: dict[str, str]
     checkout: dict[str, str]
 
-    @property
-    def runner(self) -> BatchRunner:
-        runner: BatchRunner = self.app.state.batch_runner
-        return runner
+    async def settled(self, batch_id: str) -> dict[str, Any]:
+        """The batch once its job (run by the app's in-process worker) has ended it."""
+        for _ in range(600):
+            batch = await get_batch(self, batch_id)
+            if batch["status"] in ("done", "failed"):
+                return batch
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"batch {batch_id} still {batch['status']} after 60 s")
 
 
 async def committed_key(engine: AsyncEngine, role: Role) -> dict[str, str]:
@@ -72,11 +79,12 @@ async def committed_key(engine: AsyncEngine, role: Role) -> dict[str, str]:
 
 @asynccontextmanager
 async def running(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Service]:
-    """The app with its lifespan (startup recovery, shutdown of background runs).
+    """The app with its lifespan and its in-process worker (on PostgreSQL too: the
+    work of `promo worker`, here in the app's process).
 
     Not a fixture: the lifespan must start and end in the same task.
     """
-    app = create_app(settings, engine=engine)
+    app = create_app(msgspec.structs.replace(settings, jobs_in_process=True), engine=engine)
     marketer = await committed_key(engine, Role.MARKETER)
     checkout = await committed_key(engine, Role.CHECKOUT)
     async with app.lifespan():
@@ -127,9 +135,7 @@ async def background_batch_reaches_done(service: Service, engine: AsyncEngine) -
 
     batch = await post_batch(service, campaign["id"], count=20_000, pattern="BG-#####-#####")
     assert batch["status"] == "pending"
-    await service.runner.wait()
-
-    done = await get_batch(service, batch["id"])
+    done = await service.settled(batch["id"])
     assert done["status"] == "done", done
     assert (done["generated"], done["percent"], done["error"]) == (20_000, 100.0, None)
     assert done["finished_at"] is not None
@@ -195,8 +201,7 @@ async def random_code_of_100k_validates(service: Service, engine: AsyncEngine) -
         service.client, service.marketer, starts_at="2020-01-01T00:00:00Z", ends_at=None
     )
     batch = await post_batch(service, campaign["id"], count=100_000, pattern="HK-####-####-##")
-    await service.runner.wait()
-    assert (await get_batch(service, batch["id"]))["status"] == "done"
+    assert (await service.settled(batch["id"]))["status"] == "done"
     assert await stored_codes(engine, batch["id"]) == 100_000
 
     async with engine.connect() as connection:
@@ -219,107 +224,123 @@ async def random_code_of_100k_validates(service: Service, engine: AsyncEngine) -
         assert response.json()["valid"] is True, response.json()
 
 
-async def insert_batch(engine: AsyncEngine, status: str, generated: int = 0) -> int:
+async def queued_batch(engine: AsyncEngine, pattern: str, count: int = 20_000) -> int:
+    """A batch and its job, committed together, as the API creates them."""
     async with create_sessionmaker(engine)() as session, session.begin():
         campaign = await new_campaign(session)
-        batch = CodeBatch(
-            campaign_id=campaign.id,
-            pattern="IR######",
-            display_pattern="IR-######",
+        batch = await create_batch(
+            session,
+            campaign,
+            pattern=pattern,
             charset="safe",
-            count=50_000,
+            count=count,
             max_redemptions_per_code=1,
-            status=status,
-            generated=generated,
-            created_at=utc_now(),
+            affiliate_id=None,
+            max_guess_ratio=1e-4,
+            now=utc_now(),
         )
-        session.add(batch)
-        await session.flush()
+        await batch_jobs.schedule(session, batch.id, now=utc_now())
         return batch.id
 
 
-async def test_batch_left_unfinished_by_a_previous_process_is_reported_failed(
+async def batch_job(engine: AsyncEngine, batch_id: int) -> Job:
+    async with create_sessionmaker(engine)() as session:
+        return (
+            await session.scalars(
+                select(Job).where(Job.payload["batch_id"].as_integer() == batch_id)
+            )
+        ).one()
+
+
+async def test_a_batch_interrupted_midway_resumes_from_what_it_committed(
+    committed: Settings, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run stops after its first rounds (a shutdown); the next app's worker
+    finishes the batch: exactly the codes asked for, none twice."""
+    monkeypatch.setattr(rounds, "CHUNK_POSTGRES", 3_000)
+    monkeypatch.setattr(rounds, "CHUNK_SQLITE", 3_000)
+    batch_id = await queued_batch(engine, "RS-##########")
+    rounds_seen: list[int] = []
+
+    def stop_after_first_round() -> bool:
+        return bool(rounds_seen)
+
+    with pytest.raises(generation.Interrupted):
+        await generation.run_batch(
+            engine,
+            batch_id,
+            clock=utc_now,
+            on_progress=rounds_seen.append,
+            should_stop=stop_after_first_round,
+        )
+    public = encode(Kind.CODE_BATCH, batch_id)
+    halfway = await stored_codes(engine, public)
+    assert 0 < halfway < 20_000
+    async with running(committed, engine) as service:
+        done = await service.settled(public)
+    assert (done["status"], done["generated"], done["error"]) == ("done", 20_000, None)
+    assert await stored_codes(engine, public) == 20_000
+    job = await batch_job(engine, batch_id)
+    assert (job.status, job.attempts) == ("done", 1)
+
+
+async def test_a_batch_held_by_a_live_worker_is_left_to_it_and_taken_over_when_it_dies(
     committed: Settings, engine: AsyncEngine
 ) -> None:
-    running = await insert_batch(engine, "running", generated=12_000)
-    pending = await insert_batch(engine, "pending")
-    done = await insert_batch(engine, "done", generated=50_000)
-
-    app = create_app(committed, engine=engine)
-    marketer = await committed_key(engine, Role.MARKETER)
-    async with app.lifespan():
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://promo.test") as client:
-            reports = {
-                batch_id: (
-                    await client.get(
-                        f"/v1/code-batches/{encode(Kind.CODE_BATCH, batch_id)}", headers=marketer
-                    )
-                ).json()
-                for batch_id in (running, pending, done)
-            }
-
-    for batch_id in (running, pending):
-        assert reports[batch_id]["status"] == "failed"
-        assert reports[batch_id]["error"] == "interrupted by a restart"
-        assert reports[batch_id]["finished_at"] is not None
-    assert reports[running]["generated"] == 12_000
-    assert reports[running]["percent"] == 24.0
-    assert reports[done]["status"] == "done"
+    batch_id = await queued_batch(engine, "LW-##########", count=2_000)
+    job_id = (await batch_job(engine, batch_id)).id
+    sessions = create_sessionmaker(engine)
+    lease = timedelta(seconds=30)
+    now = utc_now()
+    async with sessions() as session, session.begin():
+        held = await queue.lease(session, "other-host:1", now=now, lease_for=lease, job_id=job_id)
+    assert held is not None
+    async with sessions() as session, session.begin():
+        assert await queue.lease(session, "me:2", now=now, lease_for=lease, job_id=job_id) is None
+    # The other host stops renewing (killed): once its lease ran out, the job is due.
+    later = now + lease + timedelta(seconds=1)
+    async with sessions() as session, session.begin():
+        taken = await queue.lease(session, "me:2", now=later, lease_for=lease, job_id=job_id)
+    assert taken is not None
+    assert taken.attempt == 2
+    # And the dead worker, were it to wake up, can no longer finish nor renew it.
+    async with sessions() as session, session.begin():
+        assert not await queue.finish(session, held, now=later)
+        assert not await queue.renew(session, held, now=later, lease_for=lease)
 
 
-async def test_batch_being_generated_by_another_process_is_left_alone(
-    committed: Settings, engine: AsyncEngine
-) -> None:
-    if not committed.is_postgres:
-        pytest.skip("SQLite serves one process; its runs are not locked")
-    running = await insert_batch(engine, "running", generated=1_000)
-    async with engine.connect() as other_process:
-        await other_process.execute(
-            text("SELECT pg_advisory_lock(:namespace, :batch)"),
-            {"namespace": generation.RUN_LOCK_NAMESPACE, "batch": running},
-        )
-        failed = await generation.fail_interrupted(engine, now=utc_now())
-        assert running not in failed
-        await other_process.execute(
-            text("SELECT pg_advisory_unlock(:namespace, :batch)"),
-            {"namespace": generation.RUN_LOCK_NAMESPACE, "batch": running},
-        )
-        await other_process.commit()
-    assert running in await generation.fail_interrupted(engine, now=utc_now())
-
-
-async def test_shutdown_stops_a_running_batch_and_reports_it_failed_not_half_done(
+async def test_shutdown_gives_a_running_batch_back_and_the_next_start_finishes_it(
     committed: Settings, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(rounds, "CHUNK_POSTGRES", 1_000)
     monkeypatch.setattr(rounds, "CHUNK_SQLITE", 1_000)
-    app = create_app(committed, engine=engine)
-    marketer = await committed_key(engine, Role.MARKETER)
-    async with app.lifespan():
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://promo.test") as client:
-            async with create_sessionmaker(engine)() as session, session.begin():
-                campaign_id = encode(Kind.CAMPAIGN, (await new_campaign(session)).id)
-            response = await client.post(
-                f"/v1/campaigns/{campaign_id}/code-batches",
-                json={"count": 50_000, "pattern": "SD-##########"},
-                headers=marketer,
-            )
-            assert response.status_code == 202
-            batch_id = response.json()["id"]
-            await asyncio.sleep(0.05)  # a round or two, not fifty
-    # The app has shut down: its run was cancelled and recorded.
+    async with running(committed, engine) as service:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            campaign_id = encode(Kind.CAMPAIGN, (await new_campaign(session)).id)
+        response = await service.client.post(
+            f"/v1/campaigns/{campaign_id}/code-batches",
+            json={"count": 50_000, "pattern": "SD-##########"},
+            headers=service.marketer,
+        )
+        assert response.status_code == 202
+        batch_id = response.json()["id"]
+        await asyncio.sleep(0.3)  # a round or two, not fifty
+    # The app has shut down: its run stopped between two rounds and was given back.
     async with engine.connect() as connection:
         batch = (
             await connection.execute(
                 select(CodeBatch).where(CodeBatch.id == decode(Kind.CODE_BATCH, batch_id))
             )
         ).one()
-    assert batch.status == "failed"
-    assert batch.error == "interrupted by a shutdown"
+    assert batch.status in ("pending", "running")
     assert batch.generated < 50_000
     assert await stored_codes(engine, batch_id) == batch.generated
+    job = await batch_job(engine, decode(Kind.CODE_BATCH, batch_id) or 0)
+    assert (job.status, job.attempts, job.lease_owner) == ("queued", 0, None)
+    async with running(committed, engine) as service:
+        done = await service.settled(batch_id)
+    assert (done["status"], done["generated"]) == ("done", 50_000)
+    assert await stored_codes(engine, batch_id) == 50_000
 
 
 async def test_archiving_the_campaign_stops_its_batch(engine: AsyncEngine) -> None:

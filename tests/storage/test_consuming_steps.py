@@ -1,5 +1,6 @@
 """The consuming steps of a redemption (promo.checkout.steps) record the
-redemption and its answer, or change nothing at all, on both databases.
+redemption, its event and its answer, or change nothing at all, on both
+databases.
 
 On PostgreSQL they run as one autocommitted statement, so a step that stops
 after earlier steps consumed (a code used up, a customer at its limit, a
@@ -50,6 +51,7 @@ STATE = text(
     SELECT (SELECT count(*) FROM redemptions) AS redemptions,
            (SELECT count(*) FROM ledger_entries) AS ledger_entries,
            (SELECT count(*) FROM idempotency_keys) AS answers,
+           (SELECT count(*) FROM events) AS events,
            (SELECT coalesce(sum(used), 0) FROM codes) AS code_uses,
            (SELECT coalesce(sum(used), 0) FROM customer_usage) AS customer_uses,
            (SELECT coalesce(sum(live), 0) FROM customer_orders) AS customer_orders,
@@ -162,6 +164,7 @@ async def test_a_redemption_and_its_answer_are_written_together(svc: Service) ->
         "redemptions": 1,
         "ledger_entries": 1,
         "answers": 1,
+        "events": 1,
         "code_uses": 1,
         "customer_uses": 1,
         "customer_orders": 1,
@@ -173,6 +176,15 @@ async def test_a_redemption_and_its_answer_are_written_together(svc: Service) ->
             text("SELECT response_body FROM idempotency_keys WHERE key = :key"), {"key": key}
         )
     assert stored == ID_OPENING + encode(Kind.REDEMPTION, redemption_id).encode() + TAIL
+    async with svc.app.state.engine.connect() as connection:
+        event = (
+            await connection.execute(
+                text("SELECT type, CAST(payload AS TEXT) AS payload, created_at FROM events")
+            )
+        ).one()
+    # The event's payload is the answer, byte for byte.
+    assert event.type == "redemption.created"
+    assert event.payload.encode() == stored
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from promo.ids import Kind, decode, encode
+from promo.errors import NotFound
+from promo.ids import Kind, decode, encode, require
 
 
 @given(st.sampled_from(list(Kind)), st.integers(min_value=0, max_value=2**63 - 1))
@@ -23,3 +25,10 @@ def test_public_id_of_another_kind_is_not_accepted() -> None:
 def test_arbitrary_strings_decode_to_nothing_or_to_their_own_encoding(text: str) -> None:
     value = decode(Kind.CAMPAIGN, text)
     assert value is None or encode(Kind.CAMPAIGN, value) == text
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+def test_every_kind_has_its_not_found_answer(kind: Kind) -> None:
+    with pytest.raises(NotFound) as raised:
+        require(kind, "nothing")
+    assert raised.value.code.endswith("_not_found")
