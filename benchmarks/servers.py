@@ -81,9 +81,17 @@ class HttpServer:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def start_promo(database_url: str, secret: str, *, pool_size: int = POOL_SIZE) -> HttpServer:
+def start_promo(
+    database_url: str,
+    secret: str,
+    *,
+    pool_size: int = POOL_SIZE,
+    env: dict[str, str] | None = None,
+) -> HttpServer:
     """`promo serve --workers 2`, as ``tests/support/server.py`` starts it (log level
-    warning), but owned here so that an interrupted start is stopped too."""
+    warning), but owned here so that an interrupted start is stopped too; ``env``
+    adds to its environment."""
+    extra = env or {}
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PROMO_")},
         "PROMO_DATABASE_URL": database_url,
@@ -92,6 +100,7 @@ def start_promo(database_url: str, secret: str, *, pool_size: int = POOL_SIZE) -
         "PROMO_PII_KEY": DEV_PII_KEY,
         "PROMO_LOG_LEVEL": "warning",
         "PROMO_DB_POOL_SIZE": str(pool_size),
+        **extra,
     }
     command = [sys.executable, "-m", "promo", "serve", "--workers", str(WORKERS)]
     return _start("promo", command, env, "/health/ready")

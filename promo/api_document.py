@@ -21,7 +21,8 @@ A body a handler takes as optional (``JSONBody[X | None] = None``: POST
 every body required.
 
 It also gives success answers Litestar cannot describe from a return type:
-/metrics is Prometheus text, and the ledger export streams CSV or JSON lines.
+/metrics is Prometheus text, the ledger export streams CSV or JSON lines,
+and the performance report answers CSV as well as JSON.
 The served document (``/schema/openapi.json``) and the committed one are both
 made by ``complete()``, so they cannot drift apart.
 """
@@ -85,6 +86,18 @@ SUCCESS_CONTENT: dict[tuple[str, str], dict[str, Any]] = {
         "application/x-ndjson": {
             "schema": {"type": "string", "description": "One JSON object per line"}
         },
+    },
+}
+
+# Success answers that are JSON (as annotated) or, on request, another media type.
+ALSO_CONTENT: dict[tuple[str, str], dict[str, Any]] = {
+    ("/v1/reports/performance", "get"): {
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": "format=csv: RFC 4180, with a header; amounts in major units",
+            }
+        }
     },
 }
 
@@ -168,6 +181,9 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
             if (path, method) in SUCCESS_CONTENT:
                 success = next(s for s in responses if s.startswith("2"))
                 responses[success]["content"] = SUCCESS_CONTENT[(path, method)]
+            if (path, method) in ALSO_CONTENT:
+                success = next(s for s in responses if s.startswith("2"))
+                responses[success].setdefault("content", {}).update(ALSO_CONTENT[(path, method)])
     return document
 
 

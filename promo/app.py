@@ -51,6 +51,8 @@ from promo.ledger.routes import (
     run_payouts,
 )
 from promo.observability import request_id_middleware, stamp_response
+from promo.reports.counting import Flusher, ValidationCounter
+from promo.reports.routes import performance_report
 from promo.settings import Settings
 from promo.webhooks.routes import WebhookController
 
@@ -71,6 +73,7 @@ ROUTE_HANDLERS: list[Any] = [
     list_payouts,
     get_payout,
     commission_report,
+    performance_report,
     my_earnings,
     AffiliateController,
     AffiliateCodeController,
@@ -163,6 +166,8 @@ def create_app(
         job_kinds.worker(settings, bind, clock), in_process=settings.runs_jobs_in_process
     )
     reads, writes = build_autocommit(settings, bind)
+    validation_counts = ValidationCounter()
+    flusher = Flusher(validation_counts, sessionmaker, settings.report_flush_seconds)
 
     async def dispose_engine() -> None:
         if isinstance(throttle.store, RedisStore):
@@ -185,6 +190,7 @@ def create_app(
                 "keyring": settings.keyring,
                 "throttle": throttle,
                 "jobs": jobs,
+                "validation_counts": validation_counts,
             }
         ),
         dependencies={
@@ -204,9 +210,10 @@ def create_app(
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
         # The in-process worker (SQLite by default) starts with the app and gives
-        # its jobs back, to be resumed, before the engine goes.
-        on_startup=[jobs.startup],
-        on_shutdown=[jobs.shutdown, dispose_engine],
+        # its jobs back, to be resumed, before the engine goes. Validation counts
+        # are flushed every few seconds, and a last time before the engine goes.
+        on_startup=[jobs.startup, flusher.start],
+        on_shutdown=[jobs.shutdown, flusher.stop, dispose_engine],
         logging_config=None,
         debug=False,
     )

@@ -89,6 +89,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     webhook_schemes: str = "https"
     webhook_allowed_hosts: str = "public"
     webhook_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 5.0
+    # How often each worker adds the validations it counted to the performance
+    # reports' roll-ups (promo.reports.counting); also done at shutdown.
+    report_flush_seconds: Annotated[float, msgspec.Meta(ge=0.1, le=3600)] = 5.0
 
     @property
     def keyring(self) -> Keyring:

@@ -26,6 +26,7 @@ from promo.db import migrate
 from promo.db.autocommit import SessionAutocommit
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.jobs.inprocess import AppJobs
+from promo.reports.counting import ValidationCounter
 from promo.settings import Settings
 from tests.support.clock import FrozenClock
 from tests.support.postgres import PostgresServer, PostgresUnavailable, start_postgres
@@ -146,7 +147,8 @@ def app(
     shared_app: Litestar, settings: Settings, connection: AsyncConnection, clock: FrozenClock
 ) -> Litestar:
     """The shared app, pointed at this test's connection and clock, with fresh
-    throttle counters: what create_app(settings, connection=..., clock=...) gives."""
+    throttle and validation counters: what create_app(settings, connection=...,
+    clock=...) gives."""
     shared_app.state.sessionmaker = create_sessionmaker(connection)
     single = SessionAutocommit(create_sessionmaker(connection), connection.dialect.name)
     shared_app.state.reads = shared_app.state.writes = single
@@ -154,6 +156,7 @@ def app(
     shared_app.state.throttle = build_throttle(settings)
     # Jobs run in full on the test's connection right after the request queued them.
     shared_app.state.jobs = AppJobs(job_kinds.worker(settings, connection, clock), in_process=False)
+    shared_app.state.validation_counts = ValidationCounter()
     return shared_app
 
 

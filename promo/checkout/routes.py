@@ -47,6 +47,7 @@ from promo.deps import (
 )
 from promo.errors import NotFound
 from promo.ids import Kind, decode, encode, require
+from promo.reports.counting import ValidationCounter
 from promo.schemas import DEFAULT_LIMIT, NO_NUL, decode_cursor, next_cursor
 
 
@@ -63,9 +64,19 @@ async def create_validation(
     identity = identity_of(data, state.keyring)
     attempt = await throttle.begin(screening.identities(principal, data, identity))
     uniform = state.settings.uniform_refusals
-    offer, _, decision = await validate(
-        state.reads, data, identity, now=clock(), usage_first=uniform
-    )
+    now = clock()
+    offer, _, decision = await validate(state.reads, data, identity, now=now, usage_first=uniform)
+    if offer is not None:
+        # In memory only; flushed to the reports' roll-ups in the background.
+        counts: ValidationCounter = state.validation_counts
+        counts.count(
+            code_id=offer.code.id,
+            campaign_id=offer.campaign.id,
+            affiliate_id=offer.code.affiliate_id,
+            currency=offer.campaign.currency,
+            valid=isinstance(decision, Accepted),
+            now=now,
+        )
     code = offer.code.display if offer else None
     campaign_id = encode(Kind.CAMPAIGN, offer.campaign.id) if offer else None
     if isinstance(decision, Accepted):

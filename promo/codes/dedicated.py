@@ -47,7 +47,7 @@ from promo.campaigns.service import get_campaign
 from promo.codes.canonical import InvalidCode, canonical
 from promo.codes.models import Code, CodeBatch
 from promo.codes.patterns import canonical_pattern, matcher, parse_charset, parse_pattern
-from promo.codes.service import canonical_or_invalid, insert_code
+from promo.codes.service import canonical_or_invalid, channel_label, insert_code
 from promo.errors import Conflict, Forbidden, Invalid
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -104,11 +104,13 @@ async def grant_dedicated_code(
     alias: str | None,
     self_service: bool,
     now: datetime,
+    channel: str | None = None,
 ) -> Grant:
     """The affiliate's code for the campaign (created on first request), plus an alias if asked.
 
     ``self_service`` (the affiliate asking for itself) also requires the
-    campaign to be open to affiliates and out of draft.
+    campaign to be open to affiliates and out of draft. ``channel``, when
+    given, labels the alias if one is asked for, else the dedicated code.
     """
     alias_form = canonical_or_invalid(alias, "alias") if alias is not None else None
     campaign = await get_campaign(session, campaign_id)
@@ -127,6 +129,9 @@ async def grant_dedicated_code(
         alias_code, alias_created = await _alias(
             session, campaign, affiliate.id, text=alias, form=alias_form, now=now
         )
+    if channel is not None:
+        (alias_code or code).channel = channel_label(channel)
+        await session.flush()
     return Grant(
         code=code,
         alias=alias_code,

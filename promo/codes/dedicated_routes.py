@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Annotated, Protocol
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -28,9 +28,16 @@ from promo import audit
 from promo.affiliates.service import own_affiliate_id
 from promo.auth.guards import allow
 from promo.auth.roles import Principal, Role
-from promo.codes import dedicated
+from promo.codes import dedicated, service
 from promo.codes.routes import code_read
-from promo.codes.schemas import CodePage, DedicatedCodeCreate, DedicatedCodeRead
+from promo.codes.schemas import (
+    CodePage,
+    CodePatch,
+    CodeRead,
+    DedicatedCodeCreate,
+    DedicatedCodeRead,
+    MyCodePatch,
+)
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
 from promo.errors import Conflict, NotFound
 from promo.ids import Kind, decode, encode, require
@@ -116,6 +123,7 @@ class AffiliateCodeController(Controller):
             alias=data.alias,
             self_service=False,
             now=clock(),
+            channel=data.channel,
         )
         await audit.record(
             session, principal, "affiliate.code", affiliate_id, now=clock(), details=data
@@ -177,6 +185,7 @@ class MyCodeController(Controller):
                 alias=data.alias,
                 self_service=True,
                 now=clock(),
+                channel=data.channel,
             )
         except Conflict as refused:
             if attempt is not None and refused.code == "alias_taken":
@@ -185,3 +194,21 @@ class MyCodeController(Controller):
         if attempt is not None:
             await attempt.succeeded()
         return await _granted(session, principal, affiliate, grant, clock=clock)
+
+    @patch("/{code:str}")
+    async def patch_my_code(
+        self,
+        code: FromPath[str],
+        data: JSONBody[MyCodePatch],
+        principal: Caller,
+        session: DbSession,
+        clock: ClockDep,
+    ) -> CodeRead:
+        """Label one of one's own live codes with a channel (null removes it); any
+        other code is 404 ``code_not_found``."""
+        found = await service.find_own_code(session, code, own_affiliate_id(principal))
+        patched = await service.patch_code(session, found, CodePatch(channel=data.channel))
+        await audit.record(
+            session, principal, "code.update", patched.code, now=clock(), details=data
+        )
+        return code_read(patched)

@@ -85,4 +85,7 @@ class Code(Base):
     live: Mapped[bool] = mapped_column(Boolean, default=True)
     affiliate_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("affiliates.id"), index=True)
     batch_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("code_batches.id"), index=True)
+    # Where the code is broadcast (instagram, podcast, ...): a lower-case token
+    # the marketer or the code's affiliate sets; reports group by it.
+    channel: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -29,6 +29,7 @@ def code_read(code: Code) -> CodeRead:
         max_redemptions=code.max_redemptions,
         used=code.used,
         active=code.active,
+        channel=code.channel,
         created_at=code.created_at,
     )
 
@@ -56,6 +57,7 @@ class CampaignCodeController(Controller):
             max_redemptions=data.max_redemptions,
             affiliate_id=optional(Kind.AFFILIATE, data.affiliate_id),
             now=clock(),
+            channel=data.channel,
         )
         await audit.record(session, principal, "code.create", code.code, now=clock(), details=data)
         return code_read(code)
@@ -101,7 +103,8 @@ class CodeController(Controller):
         clock: ClockDep,
         principal: Caller,
     ) -> CodeRead:
-        """Disable (``{"active": false}``) or re-enable a code, or change its limit."""
+        """Disable (``{"active": false}``) or re-enable a code, change its limit or its
+        channel label."""
         found = await service.find_code(session, code)
         patched = await service.patch_code(session, found, data)
         await audit.record(

@@ -22,16 +22,41 @@ CodeText = Annotated[
     ),
 ]
 
+# A token, stored lower-cased (``Instagram`` is ``instagram``): it starts with a
+# letter or digit, so a spreadsheet never reads it as a formula.
+CHANNEL_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_-]*$"
+Channel = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=32,
+        pattern=CHANNEL_PATTERN,
+        description="Where the code is broadcast: a token of letters, digits, '-' and '_' "
+        "(at most 32, starting with a letter or digit), stored lower-cased",
+        examples=["instagram"],
+    ),
+]
+
 
 class CodeCreate(Schema):
     code: CodeText
     max_redemptions: MaxRedemptions | None = None
     affiliate_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    channel: Channel | None = None
 
 
 class CodePatch(Schema):
     active: bool | UnsetType = UNSET
     max_redemptions: MaxRedemptions | UnsetType | None = UNSET
+    channel: Channel | UnsetType | None = UNSET
+    """The code's channel label; null removes it."""
+
+
+class MyCodePatch(Schema):
+    """What an affiliate may change on its own codes."""
+
+    channel: Channel | None
+    """The code's channel label; null removes it."""
 
 
 class CodeRead(Schema):
@@ -44,6 +69,8 @@ class CodeRead(Schema):
     max_redemptions: int | None
     used: int
     active: bool
+    channel: str | None
+    """Where the code is broadcast (instagram, podcast, ...); performance reports group by it."""
     created_at: datetime
 
 
@@ -57,6 +84,9 @@ class DedicatedCodeCreate(Schema):
 
     campaign_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     alias: CodeText | None = None
+    channel: Channel | None = None
+    """Labels the alias when one is asked for, else the dedicated code; absent
+    or null leaves the label as it is."""
 
 
 class DedicatedCodeRead(Schema):

@@ -24,6 +24,11 @@ from promo.db import dialect
 from promo.errors import Conflict, Invalid, NotFound
 
 
+def channel_label(channel: str | None) -> str | None:
+    """A channel as stored: lower-cased (the schema admits ASCII tokens only)."""
+    return channel.lower() if channel is not None else None
+
+
 def canonical_or_invalid(text: str, field: str = "code") -> str:
     try:
         return canonical(text)
@@ -41,6 +46,7 @@ async def insert_code(
     max_redemptions: int | None,
     affiliate_id: int | None,
     now: datetime,
+    channel: str | None = None,
 ) -> Code | None:
     """Insert one code of ``kind`` (one of ``CODE_KINDS``); None when a unique index refuses it.
 
@@ -60,6 +66,7 @@ async def insert_code(
             active=True,
             live=True,
             affiliate_id=affiliate_id,
+            channel=channel_label(channel),
             created_at=now,
         )
         .on_conflict_do_nothing()
@@ -77,6 +84,7 @@ async def create_code(
     max_redemptions: int | None,
     affiliate_id: int | None,
     now: datetime,
+    channel: str | None = None,
 ) -> Code:
     """A vanity code typed by a marketer; 409 ``code_taken`` when a live code reads the same."""
     form = canonical_or_invalid(text)
@@ -93,6 +101,7 @@ async def create_code(
         max_redemptions=max_redemptions,
         affiliate_id=affiliate_id,
         now=now,
+        channel=channel,
     )
     if code is None:
         raise Conflict(
@@ -159,5 +168,16 @@ async def patch_code(session: AsyncSession, code: Code, patch: CodePatch) -> Cod
         code.active = patch.active
     if patch.max_redemptions is not UNSET:
         code.max_redemptions = patch.max_redemptions
+    if patch.channel is not UNSET:
+        code.channel = channel_label(patch.channel)
     await session.flush()
+    return code
+
+
+async def find_own_code(session: AsyncSession, text: str, affiliate_id: int) -> Code:
+    """The live code ``text`` spells, if it is the affiliate's; else 404, as for
+    a code that does not exist (an affiliate learns nothing of others' codes)."""
+    code = await find_code(session, text)
+    if code.affiliate_id != affiliate_id:
+        raise NotFound("code_not_found", "No such code")
     return code

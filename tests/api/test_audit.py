@@ -107,7 +107,12 @@ async def test_campaign_and_code_changes_are_audited_in_order(
     created, code_created, disabled, renamed, archived = (e["details"] for e in entries)
     assert created["name"] == "Audited"
     assert created["discount"] == {"type": "percentage", "percent_off": "20", "max_discount": 5000}
-    assert code_created == {"code": "audit-10", "max_redemptions": 5, "affiliate_id": None}
+    assert code_created == {
+        "code": "audit-10",
+        "max_redemptions": 5,
+        "affiliate_id": None,
+        "channel": None,
+    }
     assert disabled == {"active": False}
     assert renamed == {"name": "Renamed"}
     assert archived == {"status": "archived"}

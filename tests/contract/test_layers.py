@@ -4,8 +4,9 @@ The layers, lowest first (STYLE.md): the foundation (errors, ids, money,
 settings, the database plumbing, customer identity), then the catalogue
 (campaigns, affiliates, API keys, the audit log, codes), the ledger
 (accounting), and the checkout, which reads the catalogue and appends to
-the ledger. HTTP routes are edges: they may use any service below them, but
-never another domain's routes. The app, the CLI and the demo sit on top.
+the ledger; the performance reports read all of them. HTTP routes are
+edges: they may use any service below them, but never another domain's
+routes. The app, the CLI and the demo sit on top.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ LAYERS: list[set[str]] = [
     {"codes"},
     {"ledger"},
     {"checkout"},
+    # Performance reports: read the ledger and the checkout's redemptions.
+    {"reports"},
     {"customers", "retention", "webhooks"},
     {"deps", "health", "api_document", "audit_routes"},
 ]
