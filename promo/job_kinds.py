@@ -15,11 +15,13 @@ from promo.codes import batch_jobs
 from promo.db.engine import create_sessionmaker
 from promo.jobs.worker import Bind, Handler, JobContext, Worker
 from promo.ledger import availability
+from promo.reports import rollup
 from promo.settings import Settings
 from promo.webhooks import delivery, fanout
 from promo.webhooks.service import DELIVERY_KIND
 
 RETENTION_PURGE = "retention_purge"
+REPORT_ROLLUP = "report_rollup"
 
 
 def _purge(policy: retention.Retention) -> Handler:
@@ -31,6 +33,16 @@ def _purge(policy: retention.Retention) -> Handler:
     return purge
 
 
+async def _roll_up(ctx: JobContext) -> None:
+    """Roll the performance reports' hours up to ``SETTLE`` ago, a step at a time
+    (each committed), until nothing is left or the worker stops."""
+    sessions = create_sessionmaker(ctx.bind)
+    while not ctx.should_stop():
+        async with sessions() as session, session.begin():
+            if await rollup.catch_up(session, now=ctx.clock()) is None:
+                return
+
+
 def handlers(settings: Settings, *, wall: Clock = utc_now) -> dict[str, Handler]:
     return {
         batch_jobs.KIND: batch_jobs.generate,
@@ -39,6 +51,7 @@ def handlers(settings: Settings, *, wall: Clock = utc_now) -> dict[str, Handler]
         DELIVERY_KIND: delivery.handler(settings, wall=wall),
         availability.KIND: availability.run,
         budget_alerts.KIND: budget_alerts.run,
+        REPORT_ROLLUP: _roll_up,
     }
 
 
@@ -48,6 +61,7 @@ def handlers(settings: Settings, *, wall: Clock = utc_now) -> dict[str, Handler]
 # listed here for their first run, and for a run after one failed for good.
 RECURRING: dict[str, timedelta] = {
     RETENTION_PURGE: timedelta(hours=1),
+    REPORT_ROLLUP: timedelta(minutes=5),
     fanout.KIND: fanout.EVERY,
     availability.KIND: availability.EVERY,
     budget_alerts.KIND: budget_alerts.EVERY,

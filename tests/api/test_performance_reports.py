@@ -26,7 +26,9 @@ from litestar import Litestar
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from promo import job_kinds
 from promo.auth.roles import Role
+from promo.jobs import queue
 from promo.reports.counting import ValidationCounter
 from promo.reports.models import ReportDay, ReportHour
 from promo.reports.rollup import catch_up, roll_up, sales_until
@@ -537,3 +539,23 @@ async def test_csv_follows_the_house_rules(
     assert yen["currency"] == "JPY"
     assert yen["revenue"] == "16000"
     assert yen["return_on_cost"] == "" or "." in yen["return_on_cost"]
+
+
+async def test_the_roll_up_job_of_the_workers_catches_up_as_far_as_it_may(
+    client: httpx.AsyncClient,
+    app: Litestar,
+    db: AsyncSession,
+    clock: FrozenClock,
+    marketer: dict[str, str],
+    accountant: dict[str, str],
+    world: dict[str, Any],
+) -> None:
+    """The recurring job (promo.job_kinds) rolls up as ``catch_up`` does, and the
+    reports give the same figures after it."""
+    await app.state.validation_counts.flush(app.state.sessionmaker)
+    clock.set(NOW)
+    await queue.enqueue(db, job_kinds.REPORT_ROLLUP, now=NOW, unique_key="rollup-test")
+    await db.flush()
+    assert await app.state.jobs.worker.run_due() >= 1
+    assert await sales_until(db) == at("2026-08-05T11:00:00Z"), "up to SETTLE before now"
+    await check_every_shape(client, marketer, accountant, world)
