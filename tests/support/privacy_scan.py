@@ -53,23 +53,7 @@ from typing import Any
 import httpx
 import pytest
 import structlog
-from sqlalchemy import (
-    Boolean,
-    Date,
-    DateTime,
-    Integer,
-    Interval,
-    Numeric,
-    Result,
-    Select,
-    Time,
-    event,
-    exists,
-    literal,
-    literal_column,
-    select,
-    union_all,
-)
+from sqlalchemy import Result, Select, event, exists, literal, literal_column, select, union_all
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -93,17 +77,6 @@ RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) |
     "_from_structlog",
     "_record",
 }
-# The columns of promo's tables that hold numbers, instants or flags: PostgreSQL enforces
-# the types, so they are not read from its dumps, where every value is text.
-NOT_TEXT = frozenset(
-    f"{table.name}.{column.name}"
-    for table in metadata.sorted_tables
-    for column in table.columns
-    if isinstance(
-        getattr(column.type, "impl_instance", column.type),
-        Integer | Numeric | DateTime | Date | Time | Boolean | Interval,
-    )
-)
 SHOWN = 40  # places listed in the summary
 SAMPLE = 5  # identities named per place
 
@@ -306,8 +279,13 @@ class PrivacyScan:
         )
         after = f"after {self.current.nodeid}" if self.current else "at the end of the session"
         seen = {(f.identity, f.where) for f in self.findings}
-        for where, values in columns.items():
-            narrowed = matcher.narrowed("\n".join(map(_text, values)))
+        for where, every_value in columns.items():
+            values = _distinct(every_value)  # findings are per place: each value once is enough
+            try:
+                joined = "\n".join(values)  # type: ignore[arg-type]  # str, mostly
+            except TypeError:
+                joined = "\n".join(map(_text, values))
+            narrowed = matcher.narrowed(joined)
             if not narrowed:
                 continue
             for value in values:
@@ -336,7 +314,7 @@ class PrivacyScan:
         return self._matchers[key]
 
     def scan_postgres(self, server: PostgresServer, database: str) -> None:
-        read = partial(stores.postgres_columns, server, database, NOT_TEXT)
+        read = partial(stores.postgres_columns, server, database)
         self.scan_store("PostgreSQL", f"PostgreSQL database {database}", read)
 
     def scan_sqlite(self, path: Path) -> None:
@@ -607,6 +585,13 @@ def _ensure_structlog_probe() -> None:
 
 
 # --- reading responses and log records ----------------------------------------------------
+
+
+def _distinct(values: list[object]) -> list[object]:
+    try:
+        return list(set(values))
+    except TypeError:  # a dict or a list: not hashable, kept as they are
+        return values
 
 
 def _text(value: object) -> str:
