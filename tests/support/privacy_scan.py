@@ -526,7 +526,7 @@ def _sync_send(original: Any) -> Any:
 def _scanned_drop(original: Any) -> Any:
     @wraps(original)
     def drop_database(server: PostgresServer, name: str) -> None:
-        if (scan := _scan()) is not None and name in stores.postgres_databases(server):
+        if (scan := _scan()) is not None:
             scan.scan_postgres(server, name)
         original(server, name)
 

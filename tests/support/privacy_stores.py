@@ -25,13 +25,18 @@ from tests.support.postgres import PostgresServer
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 Columns = dict[str, list[object]]
-# The columns of PostgreSQL types that can hold text: a name, an address, a JSON document, bytes.
-TEXT_COLUMNS = """
-    SELECT table_schema || '.' || table_name || '|' || column_name
-    FROM information_schema.columns
-    WHERE table_schema NOT IN ('pg_catalog', 'information_schema')
-      AND data_type IN ('text', 'character varying', 'character', 'json', 'jsonb', 'bytea', 'ARRAY')
-    ORDER BY 1
+# For each column of a type that can hold text (a name, an address, a JSON document,
+# bytes), a line naming it and then its distinct values as text (json has no equality to
+# be DISTINCT by; bytea comes as \x and hex): psql runs what the query writes (\gexec).
+COPY_TEXT_COLUMNS = """
+SELECT format('SELECT %L', :'marker' || ' ' || table_name || '.' || column_name),
+       format('COPY (SELECT DISTINCT %I::text FROM %I.%I WHERE %I IS NOT NULL) TO STDOUT',
+              column_name, table_schema, table_name, column_name)
+FROM information_schema.columns
+WHERE table_schema NOT IN ('pg_catalog', 'information_schema')
+  AND data_type IN ('text', 'character varying', 'character', 'json', 'jsonb', 'bytea', 'ARRAY')
+ORDER BY table_schema, table_name, column_name
+\\gexec
 """
 
 
@@ -75,30 +80,16 @@ def postgres_databases(server: PostgresServer) -> list[str]:
 
 
 def postgres_columns(server: PostgresServer, database: str) -> Columns:
-    """The distinct values of every text, JSON or bytea column of ``database``:
-    one ``COPY (SELECT DISTINCT ...) TO STDOUT`` per column, in one psql run."""
-    listed = server.psql(TEXT_COLUMNS, database)
+    """The distinct values of every text, JSON, bytea or array column of ``database``,
+    in one psql run."""
     marker = f"--privacy-scan-{uuid.uuid4().hex}--"
-    script = []
-    for line in filter(None, listed.splitlines()):
-        qualified, name = line.rsplit("|", 1)
-        schema, table = qualified.split(".", 1)
-        source, column = f"{_quoted(schema)}.{_quoted(table)}", _quoted(name)
-        script += [
-            f"\\echo {marker} {table}.{name}",
-            # As text: json has no equality to be DISTINCT by; bytea comes as \x and hex.
-            f"COPY (SELECT DISTINCT {column}::text FROM {source}"  # noqa: S608 (catalog names)
-            f" WHERE {column} IS NOT NULL) TO STDOUT;",
-        ]
-    if not script:
-        return {}
     command = [
-        str(server.bindir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+        str(server.bindir / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+        "-v", f"marker={marker}",
         "-h", "127.0.0.1", "-p", str(server.port), "-U", server.superuser, "-d", database,
-        "-f", "-",
     ]  # fmt: skip
     output = subprocess.run(
-        command, input="\n".join(script), check=True, capture_output=True, text=True
+        command, input=COPY_TEXT_COLUMNS, check=True, capture_output=True, text=True
     ).stdout
     return copied_columns(output, marker)
 
