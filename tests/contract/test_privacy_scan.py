@@ -4,14 +4,16 @@ ref is not (tests/support/privacy_scan.py runs over the whole suite)."""
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
 from promo.pii import Keyring
+from tests.support.postgres import PostgresServer
 from tests.support.privacy_scan import PrivacyScan, Trace
-from tests.support.privacy_stores import copy_columns
+from tests.support.privacy_stores import copied_columns
 
 pytest_plugins = ["pytester"]
 
@@ -50,6 +52,32 @@ def test_a_row_holding_a_planted_customer_email_is_reported(
     ]
 
 
+def test_a_planted_row_in_a_postgresql_database_is_reported(
+    pytestconfig: pytest.Config, postgres: PostgresServer
+) -> None:
+    name = f"promo_planted_{uuid.uuid4().hex[:8]}"
+    postgres.create_database(name)
+    try:
+        postgres.psql(
+            "CREATE TABLE t (n integer, j json, b bytea, s text);"  # noqa: S608 (a constant ref)
+            "INSERT INTO t SELECT i, NULL, NULL, 'code ' || i FROM generate_series(1, 1000) i;"
+            """INSERT INTO t VALUES (0, '{"customer_key": "id:c1"}',"""
+            " convert_to('email:Planted@example.com', 'UTF8'), '" + REF + "');",
+            name,
+        )
+        scan = PrivacyScan(pytestconfig)
+        scan.current = Trace("planting")
+        scan.on_request(request(b'{"customer_email": "planted@example.com", "customer_id": "c1"}'))
+        scan.scan_postgres(postgres, name)
+    finally:
+        # Not drop_database: the suite's own scan would find what was planted.
+        postgres.psql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    assert sorted(f.line() for f in scan.findings) == [
+        f"e-mail 'planted@example.com' in PostgreSQL database {name}: t.b",
+        f"id 'c1' in PostgreSQL database {name}: t.j",
+    ]
+
+
 def test_a_test_whose_rows_and_answers_hold_refs_only_has_no_finding(
     pytestconfig: pytest.Config,
 ) -> None:
@@ -65,22 +93,26 @@ def test_a_test_whose_rows_and_answers_hold_refs_only_has_no_finding(
     ]
 
 
-def test_a_postgresql_dump_is_read_column_by_column() -> None:
+def test_a_postgresql_column_copy_is_read_value_by_value() -> None:
     answer = b'{"customer_email": "ana@example.com"}'
-    dump = "\n".join(
+    marker = "--marker--"
+    output = "\n".join(
         [
-            "SET client_encoding = 'UTF8';",
-            "COPY public.redemptions (id, customer_key, response_body, note) FROM stdin;",
-            f"1\tid:c1\t\\\\x{answer.hex()}\ta\\tb\u2028c",  # a tab escaped, a U+2028 kept
-            "2\t\\N\t\\N\tx",
-            "\\.",
-            "SELECT pg_catalog.setval('public.redemptions_id_seq', 2, true);",
+            f"{marker} redemptions.customer_key",
+            "id:c1",
+            f"{marker} idempotency_keys.response_body",
+            f"\\\\x{answer.hex()}",  # a bytea as text: \x and hex, its backslash escaped
+            f"{marker} ledger_entries.note",
+            "a\\tb\u2028c",  # a tab escaped, a U+2028 as it is
+            "",  # an empty note
+            f"{marker} campaigns.code_prefix",
+            "",
         ]
     )
-    assert copy_columns(dump, skip=frozenset({"redemptions.id"})) == {
+    assert copied_columns(output, marker) == {
         "redemptions.customer_key": ["id:c1"],
-        "redemptions.response_body": [answer],
-        "redemptions.note": ["a\tb\u2028c", "x"],
+        "idempotency_keys.response_body": [answer],
+        "ledger_entries.note": ["a\tb\u2028c"],
     }
 
 

@@ -53,23 +53,7 @@ from typing import Any
 import httpx
 import pytest
 import structlog
-from sqlalchemy import (
-    Boolean,
-    Date,
-    DateTime,
-    Integer,
-    Interval,
-    Numeric,
-    Result,
-    Select,
-    Time,
-    event,
-    exists,
-    literal,
-    literal_column,
-    select,
-    union_all,
-)
+from sqlalchemy import Result, Select, event, exists, literal, literal_column, select, union_all
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -93,17 +77,6 @@ RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) |
     "_from_structlog",
     "_record",
 }
-# The columns of promo's tables that hold numbers, instants or flags: PostgreSQL enforces
-# the types, so they are not read from its dumps, where every value is text.
-NOT_TEXT = frozenset(
-    f"{table.name}.{column.name}"
-    for table in metadata.sorted_tables
-    for column in table.columns
-    if isinstance(
-        getattr(column.type, "impl_instance", column.type),
-        Integer | Numeric | DateTime | Date | Time | Boolean | Interval,
-    )
-)
 SHOWN = 40  # places listed in the summary
 SAMPLE = 5  # identities named per place
 
@@ -142,12 +115,14 @@ class PrivacyScan:
         self.failed_tests: dict[str, int] = {}
         self.notes: list[str] = []
         self.tests_with_identities = 0
-        self.seconds = {"tests": 0.0, "session": 0.0}
+        self.seconds = {"tests": 0.0, "session": 0.0, "probes": 0.0}
         self.store_seconds: dict[str, float] = {}
+        self.looked = dict.fromkeys(("database values", "responses", "log records"), 0)
         self.sqlite_dir: Path | None = None
         self.sqlite_files: set[Path] = set()  # that in-process engines connected to
         self._matchers: dict[tuple[object, ...], Matcher] = {}
         self._sqlite_seen: dict[Path, tuple[int, ...]] = {}
+        self._sqlite_inside: set[Path] = set()  # under the session's directories
         self.report: list[str] = []  # every finding, for --privacy-report
         self._undo: list[Callable[[], None]] = []
 
@@ -188,6 +163,7 @@ class PrivacyScan:
     def on_request(self, request: httpx.Request) -> None:
         if self.current is None:
             return
+        started = time.perf_counter()
         try:
             body = request.content
         except httpx.RequestNotRead:
@@ -199,6 +175,7 @@ class PrivacyScan:
             request.headers.get("content-type", ""),
             request.headers,
         )
+        self.seconds["probes"] += time.perf_counter() - started
 
     def on_response(self, request: httpx.Request, response: httpx.Response) -> None:
         if self.current is not None:
@@ -253,6 +230,9 @@ class PrivacyScan:
             for identity in identities:
                 found.setdefault((matcher.describe(identity), where), None)
 
+        self.looked["database values"] += len(trace.cells)
+        self.looked["responses"] += len(trace.responses)
+        self.looked["log records"] += len(trace.logs)
         for where, value in trace.cells:
             add(matcher.in_cell(value), f"database row, column {where}")
         for exchange, response in trace.responses:
@@ -299,8 +279,13 @@ class PrivacyScan:
         )
         after = f"after {self.current.nodeid}" if self.current else "at the end of the session"
         seen = {(f.identity, f.where) for f in self.findings}
-        for where, values in columns.items():
-            narrowed = matcher.narrowed("\n".join(map(_text, values)))
+        for where, every_value in columns.items():
+            values = _distinct(every_value)  # findings are per place: each value once is enough
+            try:
+                joined = "\n".join(values)  # type: ignore[arg-type]  # str, mostly
+            except TypeError:
+                joined = "\n".join(map(_text, values))
+            narrowed = matcher.narrowed(joined)
             if not narrowed:
                 continue
             for value in values:
@@ -329,7 +314,7 @@ class PrivacyScan:
         return self._matchers[key]
 
     def scan_postgres(self, server: PostgresServer, database: str) -> None:
-        read = partial(stores.postgres_columns, server, database, NOT_TEXT)
+        read = partial(stores.postgres_columns, server, database)
         self.scan_store("PostgreSQL", f"PostgreSQL database {database}", read)
 
     def scan_sqlite(self, path: Path) -> None:
@@ -349,9 +334,11 @@ class PrivacyScan:
     def scan_opened_sqlite_files(self) -> None:
         """SQLite files in-process engines opened outside the session's directories
         (a module's own temporary directory, removed by its fixture), when changed."""
-        for path in sorted(self.sqlite_files):
+        started, scanning = time.perf_counter(), self.seconds["session"]
+        for path in self.sqlite_files - self._sqlite_inside:
             if any(path.is_relative_to(root) for root in self.session_dirs()):
-                continue  # scanned at the end
+                self._sqlite_inside.add(path)  # scanned at the end
+                continue
             try:
                 stat = path.stat()
             except OSError:
@@ -362,6 +349,8 @@ class PrivacyScan:
             if self._sqlite_seen.get(path) != version:
                 self._sqlite_seen[path] = version
                 self.scan_sqlite(path)
+        scanned = self.seconds["session"] - scanning  # counted with the session's stores
+        self.seconds["probes"] += time.perf_counter() - started - scanned
 
     def session_dirs(self) -> list[Path]:
         factory = getattr(self.config, "_tmp_path_factory", None)
@@ -447,11 +436,12 @@ class PrivacyScan:
             f"{self.seconds['tests']:.1f} s in tests, {self.seconds['session']:.1f} s for the "
             "session's stores ("
             + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(self.store_seconds.items()))
-            + ")"
+            + f"), {self.seconds['probes']:.1f} s reading requests and checking SQLite files"
         )
         affiliates = self.session.affiliate_emails
         exempt = sum(1 for e in self.session.emails.values() if e.canonical in affiliates)
         write(f"exempt: {exempt} customer e-mails that are also affiliates' contact addresses")
+        write("those tests' " + ", ".join(f"{k}: {v}" for k, v in self.looked.items()))
         count = sum(self.failed_tests.values())
         write(f"{count} findings in {len(self.failed_tests)} tests (errors at their teardown)")
         write(f"{len(self.findings)} findings in what the session left behind")
@@ -536,7 +526,7 @@ def _sync_send(original: Any) -> Any:
 def _scanned_drop(original: Any) -> Any:
     @wraps(original)
     def drop_database(server: PostgresServer, name: str) -> None:
-        if (scan := _scan()) is not None and name in stores.postgres_databases(server):
+        if (scan := _scan()) is not None:
             scan.scan_postgres(server, name)
         original(server, name)
 
@@ -595,6 +585,13 @@ def _ensure_structlog_probe() -> None:
 
 
 # --- reading responses and log records ----------------------------------------------------
+
+
+def _distinct(values: list[object]) -> list[object]:
+    try:
+        return list(set(values))
+    except TypeError:  # a dict or a list: not hashable, kept as they are
+        return values
 
 
 def _text(value: object) -> str:

@@ -1,8 +1,12 @@
-"""Reading what the test suite left behind, for the privacy scan: every row of a
-SQLite file or a PostgreSQL database, the keys and strings of a Redis server,
-the lines of a log file. Each reader returns ``Columns``: for each place
-(``table.column``, ``redis db 0 key``, ``line``), the values found there, which
-the scan matches (tests/support/privacy_match.py) column by column.
+"""Reading what the test suite left behind, for the privacy scan: the text of every
+table of a SQLite file or a PostgreSQL database, the keys and strings of a Redis
+server, the lines of a log file. Each reader returns ``Columns``: for each place
+(``table.column``, ``redis db 0 key``, ``line``) the distinct values found there,
+which the scan matches (tests/support/privacy_match.py) place by place.
+
+Databases are read a column at a time, text values only (on PostgreSQL the
+distinct ones), picked by the database itself: a code batch leaves hundreds of
+thousands of rows behind.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from __future__ import annotations
 import re
 import sqlite3
 import subprocess
+import uuid
 from contextlib import closing
+from itertools import chain
 from pathlib import Path
 
 import redis
@@ -19,6 +25,19 @@ from tests.support.postgres import PostgresServer
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 Columns = dict[str, list[object]]
+# For each column of a type that can hold text (a name, an address, a JSON document,
+# bytes), a line naming it and then its distinct values as text (json has no equality to
+# be DISTINCT by; bytea comes as \x and hex): psql runs what the query writes (\gexec).
+COPY_TEXT_COLUMNS = """
+SELECT format('SELECT %L', :'marker' || ' ' || table_name || '.' || column_name),
+       format('COPY (SELECT DISTINCT %I::text FROM %I.%I WHERE %I IS NOT NULL) TO STDOUT',
+              column_name, table_schema, table_name, column_name)
+FROM information_schema.columns
+WHERE table_schema NOT IN ('pg_catalog', 'information_schema')
+  AND data_type IN ('text', 'character varying', 'character', 'json', 'jsonb', 'bytea', 'ARRAY')
+ORDER BY table_schema, table_name, column_name
+\\gexec
+"""
 
 
 def is_sqlite_file(path: Path) -> bool:
@@ -29,20 +48,29 @@ def is_sqlite_file(path: Path) -> bool:
         return False
 
 
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def sqlite_columns(path: Path) -> Columns:
-    """The text and blob values of every table of the SQLite file at ``path``."""
+    """The text and blob values of every column of every table of a SQLite file
+    (whatever a column's declared type: SQLite keeps what it is given). Not DISTINCT:
+    SQLite sorts for it, slower than the scan's own set."""
     found: Columns = {}
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         tables = db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
         ).fetchall()
         for (table,) in tables:
-            cursor = db.execute(f'SELECT * FROM "{table}"')  # noqa: S608 (names from the file)
-            names = [d[0] for d in cursor.description]
-            for name, values in zip(names, zip(*cursor.fetchall(), strict=True), strict=False):
-                texts: list[object] = [v for v in values if isinstance(v, str | bytes)]
-                if texts:
-                    found[f"{table}.{name}"] = texts
+            names = [row[1] for row in db.execute(f"PRAGMA table_info({_quoted(table)})")]
+            for name in names:
+                column = _quoted(name)
+                rows = db.execute(
+                    f"SELECT {column} FROM {_quoted(table)}"  # noqa: S608 (the file's names)
+                    f" WHERE typeof({column}) IN ('text', 'blob')"
+                ).fetchall()
+                if rows:
+                    found[f"{table}.{name}"] = list(chain.from_iterable(rows))
     return found
 
 
@@ -51,7 +79,21 @@ def postgres_databases(server: PostgresServer) -> list[str]:
     return [name for name in listed.splitlines() if name]
 
 
-_COPY = re.compile(r'^COPY (?:[^ ]+\.)?"?([^" ]+)"? \((.*)\) FROM stdin;$')
+def postgres_columns(server: PostgresServer, database: str) -> Columns:
+    """The distinct values of every text, JSON, bytea or array column of ``database``,
+    in one psql run."""
+    marker = f"--privacy-scan-{uuid.uuid4().hex}--"
+    command = [
+        str(server.bindir / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+        "-v", f"marker={marker}",
+        "-h", "127.0.0.1", "-p", str(server.port), "-U", server.superuser, "-d", database,
+    ]  # fmt: skip
+    output = subprocess.run(
+        command, input=COPY_TEXT_COLUMNS, check=True, capture_output=True, text=True
+    ).stdout
+    return copied_columns(output, marker)
+
+
 _ESCAPE = re.compile(r"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|(.))")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
 _ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
@@ -70,49 +112,24 @@ def _unescape(field: str) -> str:
 
 
 def _copy_value(field: str) -> str | bytes:
-    """A field of ``COPY ... TO stdout`` text; a bytea (``\\x`` and hex digits) as bytes."""
+    """A field of ``COPY ... TO STDOUT`` text; a bytea (``\\x`` and hex digits) as bytes."""
     text = _unescape(field)
     if text.startswith("\\x") and _HEX.fullmatch(text, 2):
         return bytes.fromhex(text[2:])
     return text
 
 
-def postgres_columns(
-    server: PostgresServer, database: str, skip: frozenset[str] = frozenset()
-) -> Columns:
-    """The non-null values of every table of ``database`` (``pg_dump --data-only``),
-    but for the columns (``table.column``) in ``skip``."""
-    command = [
-        str(server.bindir / "pg_dump"),
-        "-h", "127.0.0.1", "-p", str(server.port), "-U", server.superuser,
-        "--data-only", "--no-owner", "--no-privileges", database,
-    ]  # fmt: skip
-    dump = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return copy_columns(dump, skip)
-
-
-def copy_columns(dump: str, skip: frozenset[str] = frozenset()) -> Columns:
-    """The values of the ``COPY ... FROM stdin`` blocks of a dump, by ``table.column``."""
+def copied_columns(output: str, marker: str) -> Columns:
+    """The values of one-column ``COPY ... TO STDOUT`` outputs, each after a line
+    ``<marker> <table>.<column>``. An empty value is left out: it names nobody."""
     found: Columns = {}
-    table: str | None = None
-    names: list[str] = []
-    rows: list[list[str]] = []
-    for line in dump.split("\n"):  # rows end in \n only: other line breaks are data
-        if table is None:
-            if match := _COPY.match(line):
-                table, rows = match.group(1), []
-                names = [c.strip().strip('"') for c in match.group(2).split(",")]
-        elif line == "\\.":
-            for name, values in zip(names, zip(*rows, strict=True), strict=False):
-                if f"{table}.{name}" in skip:
-                    continue
-                cells = [v if "\\" not in v else _copy_value(v) for v in values if v != "\\N"]
-                if cells:
-                    found[f"{table}.{name}"] = list(cells)
-            table = None
-        else:
-            rows.append(line.split("\t"))
-    return found
+    values: list[object] | None = None
+    for line in output.split("\n"):  # rows end in \n only: other line breaks are data
+        if line.startswith(marker):
+            values = found.setdefault(line[len(marker) + 1 :], [])
+        elif line and values is not None:
+            values.append(line if "\\" not in line else _copy_value(line))
+    return {place: values for place, values in found.items() if values}
 
 
 def redis_columns(url: str) -> Columns:
