@@ -6,10 +6,8 @@ is received twice only when its first delivery was cut by the kill."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -25,7 +23,6 @@ from promo.db.engine import create_engine, create_sessionmaker
 from promo.events import outbox
 from promo.events.outbox import EventType
 from promo.ids import Kind, encode
-from promo.pii import DEV_PII_KEY
 from promo.settings import Settings
 from promo.webhooks import service, urls
 from promo.webhooks.models import Attempt, Delivery
@@ -33,6 +30,7 @@ from promo.webhooks.schemas import WebhookCreate
 from tests.conftest import TEST_SECRET
 from tests.support.databases import committed_database
 from tests.support.receiver import Receiver, running_receiver
+from tests.support.server import start_worker as start_worker_process
 
 EVENTS = 80
 LEASE_SECONDS = "3"
@@ -59,20 +57,16 @@ def receiver() -> Iterator[Receiver]:
 
 
 def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PROMO_")},
-        "PROMO_DATABASE_URL": settings.database_url,
-        "PROMO_SECRET": TEST_SECRET,
-        "PROMO_PII_KEY": DEV_PII_KEY,
-        "PROMO_JOB_LEASE_SECONDS": LEASE_SECONDS,
-        "PROMO_WEBHOOK_SCHEMES": "http",
-        "PROMO_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
-        "PROMO_LOG_LEVEL": "warning",
-    }
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "promo", "worker"], env=env, stdout=out, stderr=out
-        )
+    return start_worker_process(
+        settings.database_url,
+        secret=TEST_SECRET,
+        log=log,
+        extra_env={
+            "PROMO_JOB_LEASE_SECONDS": LEASE_SECONDS,
+            "PROMO_WEBHOOK_SCHEMES": "http",
+            "PROMO_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+        },
+    )
 
 
 async def delivered(engine: AsyncEngine) -> int:

@@ -5,10 +5,8 @@ over once its lease has run out and finishes the batch."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -25,11 +23,11 @@ from promo.codes.batches import create_batch
 from promo.codes.models import Code, CodeBatch
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.jobs.models import Job
-from promo.pii import DEV_PII_KEY
 from promo.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.support.databases import committed_database
 from tests.support.factories import campaign_row
+from tests.support.server import start_worker as start_worker_process
 
 COUNT = 600_000
 State = tuple[str, int, int]  # (status, generated, codes stored)
@@ -50,18 +48,12 @@ async def engine(committed: Settings) -> AsyncIterator[AsyncEngine]:
 
 
 def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PROMO_")},
-        "PROMO_DATABASE_URL": settings.database_url,
-        "PROMO_SECRET": TEST_SECRET,
-        "PROMO_PII_KEY": DEV_PII_KEY,
-        "PROMO_JOB_LEASE_SECONDS": LEASE_SECONDS,
-        "PROMO_LOG_LEVEL": "warning",
-    }
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "promo", "worker"], env=env, stdout=out, stderr=out
-        )
+    return start_worker_process(
+        settings.database_url,
+        secret=TEST_SECRET,
+        log=log,
+        extra_env={"PROMO_JOB_LEASE_SECONDS": LEASE_SECONDS},
+    )
 
 
 async def batch_state(engine: AsyncEngine, batch_id: int) -> State:

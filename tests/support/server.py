@@ -78,3 +78,21 @@ def start_server(
         time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"promo serve did not become ready:\n{server.log_tail()}")
+
+
+def start_worker(
+    database_url: str, *, secret: str, log: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `promo worker` (background jobs), writing to ``log``; not waited on."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PROMO_")},
+        "PROMO_DATABASE_URL": database_url,
+        "PROMO_SECRET": secret,
+        "PROMO_PII_KEY": DEV_PII_KEY,
+        "PROMO_LOG_LEVEL": "warning",
+        **(extra_env or {}),
+    }
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "promo", "worker"], env=env, stdout=out, stderr=out
+        )
