@@ -240,7 +240,8 @@ def db_purge(answers_hours: int | None, audit_details_days: int | None) -> None:
     done = _in_transaction(settings, work)
     click.echo(
         f"purged {done.answers} idempotency records, the details of {done.audit_details} "
-        f"audit entries and {done.empty_counters} empty customer counters"
+        f"audit entries and {done.empty_counters} empty customer counters; "
+        f"{done.events} webhook events and {done.finished_jobs} finished jobs"
     )
 
 

@@ -74,6 +74,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # itself, who did what when, is kept).
     retain_answers_hours: Annotated[int, msgspec.Meta(ge=24, le=24 * 366)] = 24 * 7
     retain_audit_details_days: Annotated[int, msgspec.Meta(ge=1, le=36_600)] = 400
+    retain_events_days: Annotated[int, msgspec.Meta(ge=1, le=36_600)] = 30
+    retain_finished_jobs_days: Annotated[int, msgspec.Meta(ge=1, le=36_600)] = 7
     # Background jobs (promo.jobs): run by `promo serve` itself (unset: on
     # SQLite only) or by `promo worker` processes; how many at once per
     # worker; how long a lease lasts without renewal (a dead worker's jobs are
