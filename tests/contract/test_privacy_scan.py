@@ -119,6 +119,7 @@ def test_a_postgresql_column_copy_is_read_value_by_value() -> None:
 INNER = """
 import logging
 import sqlite3
+import types
 
 import httpx
 import structlog
@@ -160,6 +161,16 @@ def test_a_row_left_in_a_file(tmp_path):
     db.close()
 
 
+def test_a_webhook_with_the_id():
+    with client(quiet) as http:
+        http.post("/v1/redemptions", json={"customer_id": "cus_hooked"})
+    service = types.ModuleType("promo.fake_webhooks")  # promo's own code sends it
+    code = "def deliver(http):\\n    http.post('/hooks', json={'customer': 'cus_hooked'})"
+    exec(code, vars(service))
+    with client(quiet) as http:
+        service.deliver(http)
+
+
 def test_without_identities():
     assert True
 """
@@ -170,7 +181,7 @@ def test_findings_fail_their_test_and_the_run(pytester: pytest.Pytester) -> None
     result = pytester.runpytest(
         "-p", "tests.support.privacy_scan", "-p", "no:cacheprovider", "-p", "no:asyncio"
     )  # fmt: skip
-    result.assert_outcomes(passed=4, errors=2)
+    result.assert_outcomes(passed=5, errors=3)
     result.stdout.fnmatch_lines(
         [
             "*ERROR at teardown of test_an_answer_echoing_the_email*",
@@ -178,8 +189,10 @@ def test_findings_fail_their_test_and_the_run(pytester: pytest.Pytester) -> None
             "*ERROR at teardown of test_a_log_line_with_the_id*",
             "*id 'cus_logged' in log record promo.checkout DEBUG 'refused customer cus_logged'",
             "*id 'cus_logged' in structlog event 'throttled'",
+            "*ERROR at teardown of test_a_webhook_with_the_id*",
+            "*id 'cus_hooked' in request POST http://promo.test/hooks sent by promo",
             "*privacy scan*",
-            "*4 findings in 2 tests (errors at their teardown)",
+            "*5 findings in 3 tests (errors at their teardown)",
             "*1 findings in what the session left behind",
             "*e-mail 'left@example.com' in SQLite file */left.db: t.v*",
         ]

@@ -112,6 +112,17 @@ class Identities:
             if "@" in value:
                 self.other_addresses.add(value.strip().lower())
 
+    def add_answer(self, body: bytes) -> None:
+        """What a test's receiver answered promo: the body, and each string of its JSON."""
+        text = body.decode("utf-8", "replace")
+        self.add_other(text)
+        try:
+            tree = json.loads(text)
+        except (ValueError, RecursionError):
+            return
+        for value in _strings(tree):
+            self.add_other(value)
+
     def add_request(
         self, method: str, url: str, body: bytes, content_type: str, headers: Mapping[str, str]
     ) -> None:

@@ -43,6 +43,7 @@ status 1) and are listed in the "privacy scan" section of the summary;
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Generator, Iterable, MutableMapping
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ from promo.db.models import metadata
 from tests.support import privacy_stores as stores
 from tests.support.postgres import PostgresServer
 from tests.support.privacy_match import Identities, Matcher, email_of
+from tests.support.receiver import Received, Receiver
 from tests.support.redis import RedisServer
 from tests.support.server import ServerProcess
 
@@ -100,6 +102,9 @@ class Trace:
     nodeid: str
     identities: Identities = field(default_factory=Identities)
     responses: list[tuple[str, httpx.Response]] = field(default_factory=list)
+    # What promo itself sent (webhooks): looked in; what came back was the tests' answer.
+    sent: list[tuple[str, bytes, str]] = field(default_factory=list)  # (where, body, type)
+    answers: list[httpx.Response | bytes] = field(default_factory=list)
     logs: list[logging.LogRecord | dict[str, Any]] = field(default_factory=list)
     cells: list[Cell] = field(default_factory=list)
     snapshot_taken: bool = False
@@ -134,6 +139,7 @@ class PrivacyScan:
         self._patch(PostgresServer, "drop_database", _scanned_drop)
         self._patch(RedisServer, "stop", _scanned_redis_stop)
         self._patch(ServerProcess, "stop", _scanned_server_stop)
+        self._patch(Receiver, "record", _received_webhook)
         if not event.contains(Engine, "engine_connect", _note_sqlite_file):
             event.listen(Engine, "engine_connect", _note_sqlite_file)
             self._undo.append(lambda: event.remove(Engine, "engine_connect", _note_sqlite_file))
@@ -160,7 +166,7 @@ class PrivacyScan:
 
     # --- what tests send, receive and log -----------------------------------------
 
-    def on_request(self, request: httpx.Request) -> None:
+    def on_request(self, request: httpx.Request, *, by_service: bool = False) -> None:
         if self.current is None:
             return
         started = time.perf_counter()
@@ -168,6 +174,10 @@ class PrivacyScan:
             body = request.content
         except httpx.RequestNotRead:
             body = b""
+        if by_service:  # a webhook: what promo shows a third party
+            where = f"request {request.method} {request.url} sent by promo"
+            self.on_sent(where, body, request.headers.get("content-type", ""))
+            return
         self.current.identities.add_request(
             request.method,
             str(request.url),
@@ -177,9 +187,23 @@ class PrivacyScan:
         )
         self.seconds["probes"] += time.perf_counter() - started
 
-    def on_response(self, request: httpx.Request, response: httpx.Response) -> None:
-        if self.current is not None:
+    def on_response(
+        self, request: httpx.Request, response: httpx.Response, *, by_service: bool = False
+    ) -> None:
+        if self.current is None:
+            return
+        if by_service:
+            self.current.answers.append(response)
+        else:
             self.current.responses.append((f"{request.method} {request.url.path}", response))
+
+    def on_sent(self, where: str, body: bytes, content_type: str) -> None:
+        if self.current is not None:
+            self.current.sent.append((where, body, content_type))
+
+    def on_answer(self, answer: bytes) -> None:
+        if self.current is not None:
+            self.current.answers.append(answer)
 
     def on_log(self, entry: logging.LogRecord | dict[str, Any]) -> None:
         if self.current is not None:
@@ -214,6 +238,8 @@ class PrivacyScan:
 
     def verdict(self, trace: Trace) -> list[Finding]:
         """The findings of one test, at the end of its teardown."""
+        for answer in trace.answers:  # the tests' receivers said it: promo may keep it
+            trace.identities.add_answer(_content(answer))
         self.session.update(trace.identities)
         self.notes.extend(f"{trace.nodeid}: {note}" for note in trace.notes)
         if not trace.identities:
@@ -237,6 +263,8 @@ class PrivacyScan:
             add(matcher.in_cell(value), f"database row, column {where}")
         for exchange, response in trace.responses:
             add(_in_response(matcher, response), f"response of {exchange} ({response.status_code})")
+        for where, body, content_type in trace.sent:
+            add(matcher.in_body(body, content_type), where)
         for entry in trace.logs:
             add(*_in_log(matcher, entry))
         self.seconds["tests"] += time.perf_counter() - started
@@ -497,14 +525,26 @@ async def snapshot(connection: AsyncConnection) -> None:
         await scan.snapshot(connection)
 
 
+def _sent_by_service() -> bool:
+    """Whether the request being sent comes from promo's own code (a webhook), not a test's."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        module = str(frame.f_globals.get("__name__", ""))
+        if module != __name__ and module.split(".")[0] not in {"httpx", "contextlib", "asyncio"}:
+            return module.split(".")[0] == "promo"
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
 def _async_send(original: Any) -> Any:
     @wraps(original)
     async def send(client: httpx.AsyncClient, request: httpx.Request, **kwargs: Any) -> Any:
+        by_service = _sent_by_service()
         if (scan := _scan()) is not None:
-            scan.on_request(request)
+            scan.on_request(request, by_service=by_service)
         response = await original(client, request, **kwargs)
         if (scan := _scan()) is not None:
-            scan.on_response(request, response)
+            scan.on_response(request, response, by_service=by_service)
         return response
 
     return send
@@ -513,14 +553,28 @@ def _async_send(original: Any) -> Any:
 def _sync_send(original: Any) -> Any:
     @wraps(original)
     def send(client: httpx.Client, request: httpx.Request, **kwargs: Any) -> Any:
+        by_service = _sent_by_service()
         if (scan := _scan()) is not None:
-            scan.on_request(request)
+            scan.on_request(request, by_service=by_service)
         response = original(client, request, **kwargs)
         if (scan := _scan()) is not None:
-            scan.on_response(request, response)
+            scan.on_response(request, response, by_service=by_service)
         return response
 
     return send
+
+
+def _received_webhook(original: Any) -> Any:
+    @wraps(original)
+    def record(receiver: Receiver, item: Received) -> tuple[int, bytes]:
+        status, answer = original(receiver, item)
+        if (scan := _scan()) is not None:
+            where = f"webhook received by a test's receiver at {receiver.url}"
+            scan.on_sent(where, item.body, item.headers.get("content-type", ""))
+            scan.on_answer(answer)
+        return status, answer
+
+    return record
 
 
 def _scanned_drop(original: Any) -> Any:
@@ -585,6 +639,15 @@ def _ensure_structlog_probe() -> None:
 
 
 # --- reading responses and log records ----------------------------------------------------
+
+
+def _content(answer: httpx.Response | bytes) -> bytes:
+    if isinstance(answer, bytes):
+        return answer
+    try:
+        return answer.content
+    except httpx.ResponseNotRead:
+        return b""
 
 
 def _distinct(values: list[object]) -> list[object]:

@@ -128,6 +128,14 @@ def test_a_value_that_a_request_sent_in_another_field_is_not_looked_in() -> None
     assert found.in_words("refused customer:id:c1 ana@example.com.x") == {"c1"}
 
 
+def test_what_a_tests_receiver_answered_is_another_fields_value() -> None:
+    identities = sent({"customer_id": "ok"})
+    identities.add_answer(b'{"status": "ok"}')
+    found = identities.matcher()
+    assert not found.in_value("ok")  # the answer promo kept
+    assert found.in_value("id:ok") == {"ok"}
+
+
 def test_csv_cells_and_json_keys_are_values() -> None:
     found = matcher({"customer_id": "c1", "customer_email": "ana@example.com"})
     assert found.in_csv('id,customer\nr1,c1\nr2,"x"\n') == {"c1"}
