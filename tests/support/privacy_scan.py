@@ -18,6 +18,10 @@ Where it looks, per test, for that test's identities:
   savepoint is rolled back, the ``connection`` fixture before the outer
   transaction is; the first call of a test counts);
 - every response the test received (JSON, CSV exports, /metrics, pages; headers);
+- what promo itself sent: requests made from promo's code through httpx
+  (webhooks), and every webhook a test's receiver (tests/support/receiver.py)
+  records, served processes' included; what a receiver answered is taken as
+  another field's value (promo keeps it);
 - every log record emitted during the test: stdlib records (message, args,
   extra fields, exception messages, not tracebacks' source lines; the
   ``promo`` loggers at DEBUG, the others at their level) and structlog events
