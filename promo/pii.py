@@ -38,7 +38,6 @@ KEY_ID = re.compile(r"^[a-z0-9]{1,8}$")
 TOMBSTONE_PREFIX = "erased:"
 # A ref or a tombstone as the API shows it (customer_ref) and accepts it back.
 REF_PATTERN = r"^[a-z0-9]{1,8}:[A-Za-z0-9_-]{43}$"
-REF_LENGTH = 52
 
 
 class PiiKeyError(ValueError):

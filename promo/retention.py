@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promo.audit import audit_log
 from promo.checkout import idempotency
 from promo.checkout.models import CustomerOrders, CustomerUsage
+from promo.db.results import rows_changed
 from promo.events.models import Event
 from promo.jobs.models import Job
 from promo.settings import Settings
@@ -94,12 +95,8 @@ async def _purge_events(session: AsyncSession, *, older_than: datetime) -> int:
     while ids := list(await session.scalars(ended)):
         await session.execute(delete(attempts).where(attempts.c.event_id.in_(ids)))
         await session.execute(delete(deliveries).where(deliveries.c.event_id.in_(ids)))
-        purged += _count(await session.execute(delete(events).where(events.c.id.in_(ids))))
+        purged += rows_changed(await session.execute(delete(events).where(events.c.id.in_(ids))))
     return purged
-
-
-def _count(result: Any) -> int:
-    return int(result.rowcount or 0)
 
 
 async def purge(session: AsyncSession, retention: Retention, *, now: datetime) -> Purged:
@@ -107,7 +104,7 @@ async def purge(session: AsyncSession, retention: Retention, *, now: datetime) -
     answers = await idempotency.purge(
         session, older_than=now - timedelta(hours=retention.answers_hours)
     )
-    details = _count(
+    details = rows_changed(
         await session.execute(
             update(audit_log)
             .where(
@@ -117,15 +114,15 @@ async def purge(session: AsyncSession, retention: Retention, *, now: datetime) -
             .values(details=PURGED_DETAILS)
         )
     )
-    empty = _count(await session.execute(delete(usage).where(usage.c.used == 0)))
-    empty += _count(await session.execute(delete(orders).where(orders.c.live == 0)))
+    empty = rows_changed(await session.execute(delete(usage).where(usage.c.used == 0)))
+    empty += rows_changed(await session.execute(delete(orders).where(orders.c.live == 0)))
     purged_events = await _purge_events(
         session, older_than=now - timedelta(days=retention.events_days)
     )
     # Done jobs (one per webhook delivery, batch, purge) say nothing once done;
     # failed ones stay for an operator to see and retry.
     cutoff = now - timedelta(days=retention.finished_jobs_days)
-    finished = _count(
+    finished = rows_changed(
         await session.execute(
             delete(jobs).where(jobs.c.status == "done", jobs.c.finished_at < cutoff)
         )

@@ -196,12 +196,11 @@ def _check_consistency(settings: Settings, raw: Mapping[str, str]) -> None:
             "32 characters; keep it, and every retired key, secret and stable)"
         )
     _check_webhooks(settings)
-    try:
-        Keyring.parse(settings.pii_key, settings.pii_retired_keys)
-    except PiiKeyError as exc:
-        which = "PROMO_PII_KEY" if "pii_key" in raw else "PROMO_PII_RETIRED_KEYS"
+    for variable, keys in (
+        ("PROMO_PII_KEY", (settings.pii_key,)),
+        ("PROMO_PII_RETIRED_KEYS", (settings.pii_key, settings.pii_retired_keys)),
+    ):
         try:
-            Keyring.parse(settings.pii_key)
-        except PiiKeyError:
-            which = "PROMO_PII_KEY"
-        raise SettingsError(f"invalid {which}: {exc}") from None
+            Keyring.parse(*keys)
+        except PiiKeyError as exc:
+            raise SettingsError(f"invalid {variable}: {exc}") from None

@@ -36,6 +36,7 @@ from promo.auth.roles import Principal
 from promo.checkout.models import IdempotencyRecord
 from promo.db import dialect
 from promo.db.autocommit import Autocommit, InSession
+from promo.db.results import rows_changed
 from promo.errors import (
     PROBLEM_MEDIA_TYPE,
     BadRequest,
@@ -228,4 +229,4 @@ def respond(answer: Answer) -> Response[bytes]:
 async def purge(session: AsyncSession, *, older_than: datetime) -> int:
     """Drop answers older than the retention (24 h at least, per the contract)."""
     result = await session.execute(delete(records).where(records.c.created_at < older_than))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rows_changed(result)

@@ -22,6 +22,7 @@ from promo.affiliates.models import Affiliate
 from promo.campaigns.models import Campaign
 from promo.codes.models import Code, CodeBatch
 from promo.codes.patterns import Pattern, PatternError, max_count, parse_charset, parse_pattern
+from promo.db.results import rows_changed
 from promo.errors import Conflict, FieldError, Invalid, NotFound
 
 # Batches up to this size are generated inside the creating request (201);
@@ -155,4 +156,4 @@ async def set_batch_active(session: AsyncSession, batch: CodeBatch, active: bool
     result = await session.execute(
         update(Code).where(Code.batch_id == batch.id).values(active=active)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rows_changed(result)

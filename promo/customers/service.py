@@ -39,6 +39,7 @@ from promo.customers.schemas import (
     HeldUsage,
 )
 from promo.db import dialect
+from promo.db.results import rows_changed
 from promo.identity import Identity
 from promo.ids import Kind, encode
 from promo.pii import is_tombstone, tombstone
@@ -158,7 +159,7 @@ async def lookup(session: AsyncSession, identity: Identity) -> CustomerHoldings:
 
 async def _count(session: AsyncSession, statement: Any) -> int:
     result = await session.execute(statement)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rows_changed(result)
 
 
 async def erase(session: AsyncSession, identity: Identity) -> Erasure:

@@ -30,6 +30,7 @@ from sqlalchemy import Table, and_, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.db import dialect
+from promo.db.results import rows_changed
 from promo.jobs.models import Job
 
 jobs = cast(Table, Job.__table__)
@@ -175,7 +176,7 @@ def _held(job: Leased) -> Any:
 
 async def _fenced(session: AsyncSession, job: Leased, values: dict[str, Any]) -> bool:
     result = await session.execute(update(jobs).where(_held(job)).values(**values))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return rows_changed(result) > 0
 
 
 async def renew(session: AsyncSession, job: Leased, *, now: datetime, lease_for: timedelta) -> bool:
@@ -267,4 +268,4 @@ async def retry(session: AsyncSession, job_id: int, *, now: datetime) -> bool:
         .where(jobs.c.id == job_id, jobs.c.status == "failed")
         .values(status="queued", attempts=0, run_at=now, finished_at=None, updated_at=now)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return rows_changed(result) > 0
