@@ -1,7 +1,8 @@
 """The audit log: who did what to campaigns, codes, keys and payouts.
 
-"Who" is an API key (``actor`` "api", with the key's id and role) or the
-command line (``actor`` "cli:<OS user>", no key, role "admin": the CLI acts
+"Who" is an API key (``actor`` "api", with the key's id and role), a person
+signed in to the console (``actor`` "console", with the account's id and
+role) or the command line (``actor`` "cli:<OS user>", no key, role "admin": the CLI acts
 with the database's full rights, so an operator's `promo keys create` or
 `promo codes generate` is as visible as a request). Entries are written in
 the same transaction as the change they describe, so a change that rolls
@@ -31,8 +32,9 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     key_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("api_keys.id"))
+    user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("console_users.id"))
     role: Mapped[str] = mapped_column(String(16))
-    # "api" (a request made with key_id) or "cli:<OS user>".
+    # "api" (a request made with key_id), "console" (by user_id) or "cli:<OS user>".
     actor: Mapped[str] = mapped_column(String(128), server_default="api")
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(128))
@@ -42,6 +44,7 @@ class AuditEntry(Base):
 audit_log = cast(Table, AuditEntry.__table__)
 
 API_ACTOR = "api"
+CONSOLE_ACTOR = "console"
 
 
 class Cli(msgspec.Struct, frozen=True):
@@ -69,14 +72,18 @@ async def record(
     details: msgspec.Struct | dict[str, Any] | None = None,
 ) -> None:
     """Append one line; ``details`` is what was asked (never secrets)."""
+    user_id = None
     if isinstance(who, Cli):
         key_id, role, actor = None, Role.ADMIN.value, f"cli:{who.os_user}"
+    elif who.user_id is not None:
+        key_id, user_id, role, actor = None, who.user_id, who.role.value, CONSOLE_ACTOR
     else:
         key_id, role, actor = who.key_id, who.role.value, API_ACTOR
     await session.execute(
         insert(audit_log).values(
             at=now,
             key_id=key_id,
+            user_id=user_id,
             role=role,
             actor=actor,
             action=action,

@@ -19,6 +19,8 @@ class AuditRead(Schema):
     id: int
     at: datetime
     key_id: str | None
+    # The console account that acted (actor "console").
+    user_id: str | None
     role: str
     actor: str
     action: str
@@ -47,6 +49,7 @@ async def list_audit(
                 id=row.id,
                 at=row.at,
                 key_id=encode(Kind.API_KEY, row.key_id) if row.key_id else None,
+                user_id=encode(Kind.CONSOLE_USER, row.user_id) if row.user_id else None,
                 role=row.role,
                 actor=row.actor,
                 action=row.action,

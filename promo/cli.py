@@ -517,3 +517,9 @@ def openapi(output: Path, check: bool) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(document)
     click.echo(f"wrote {output}")
+
+
+# `promo users` lives in its own module, which reads the helpers above.
+from promo.cli_users import users  # noqa: E402
+
+main.add_command(users)

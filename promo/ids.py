@@ -47,6 +47,7 @@ class Kind(StrEnum):
     WEBHOOK = "whk"
     DELIVERY = "dlv"
     ATTEMPT = "att"
+    CONSOLE_USER = "usr"
 
 
 def kind_constant(kind: Kind) -> int:

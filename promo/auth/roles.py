@@ -16,8 +16,10 @@ class Role(StrEnum):
 
 
 class Principal(msgspec.Struct, frozen=True):
-    """Who is calling: the key's id, its role and, for affiliates, which one."""
+    """Who is calling: an API key (its id) or a console account (its id), its
+    role and, for affiliates, which one."""
 
-    key_id: int
+    key_id: int | None
     role: Role
     affiliate_id: int | None = None
+    user_id: int | None = None

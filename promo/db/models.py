@@ -10,6 +10,7 @@ from promo.db.metadata import metadata
 from promo.events import models as events
 from promo.jobs import models as jobs
 from promo.ledger import models as ledger
+from promo.people import models as people
 from promo.reports import models as reports
 from promo.webhooks import models as webhooks
 
@@ -24,6 +25,7 @@ __all__ = [
     "jobs",
     "ledger",
     "metadata",
+    "people",
     "reports",
     "webhooks",
 ]

@@ -38,6 +38,9 @@ def _with_secret(read: WebhookRead, secret: str) -> WebhookWithSecret:
 
 
 def _who(principal: Principal) -> str:
+    if principal.key_id is None:
+        user = encode(Kind.CONSOLE_USER, principal.user_id or 0)
+        return f"a {principal.role.value} console account ({user})"
     return f"a {principal.role.value} key ({encode(Kind.API_KEY, principal.key_id)})"
 
 

@@ -29,6 +29,8 @@ LAYERS: list[set[str]] = [
     {"campaigns"},
     {"affiliates"},
     {"auth"},
+    # Console accounts (people): sign-in and sessions, audited as actors.
+    {"people"},
     {"audit"},
     {"codes"},
     {"ledger"},
@@ -37,9 +39,11 @@ LAYERS: list[set[str]] = [
     {"reports"},
     {"customers", "retention", "webhooks"},
     {"deps", "health", "api_document", "audit_routes"},
+    # The web console: an edge over every service, below only the app.
+    {"console"},
 ]
 # Modules that put the others together, above every layer.
-TOP = {"app", "cli", "demo", "openapi", "job_kinds", "__main__", "__init__"}
+TOP = {"app", "cli", "cli_users", "demo", "openapi", "job_kinds", "__main__", "__init__"}
 
 
 def is_routes(name: str) -> bool:

@@ -1,0 +1,1 @@
+"""Console accounts: the people who sign in to the web console (not API keys)."""
