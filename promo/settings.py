@@ -94,18 +94,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # How often each worker adds the validations it counted to the performance
     # reports' roll-ups (promo.reports.counting); also done at shutdown.
     report_flush_seconds: Annotated[float, msgspec.Meta(ge=0.1, le=3600)] = 5.0
-    # The console (promo.console): the address people reach promo at, used in
-    # invitation and reset links (unset: http://HOST:PORT); cookies marked
-    # Secure (set it when promo is served over HTTPS, as it should be);
-    # how long a session lasts idle and at most; failed sign-ins allowed per
-    # account and per client address in a sliding window.
+    # The address people reach promo at (console invitation and reset links
+    # that `promo users` prints); unset: http://HOST:PORT.
     public_url: str | None = None
-    console_secure_cookies: bool = False
-    console_session_idle_minutes: Annotated[int, msgspec.Meta(ge=5, le=7 * 24 * 60)] = 8 * 60
-    console_session_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 7
-    console_sign_in_failures_per_account: Annotated[int, msgspec.Meta(ge=1)] = 5
-    console_sign_in_failures_per_ip: Annotated[int, msgspec.Meta(ge=1)] = 20
-    console_sign_in_window_seconds: Annotated[int, msgspec.Meta(ge=60, le=86_400)] = 15 * 60
 
     @property
     def keyring(self) -> Keyring:
