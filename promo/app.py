@@ -10,10 +10,12 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
+from litestar.static_files import create_static_files_router
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from promo import __version__, job_kinds
 from promo.affiliates.routes import AffiliateController, MeController
@@ -126,6 +128,17 @@ def build_autocommit(
     )
 
 
+# Swagger UI's scripts and styles, served by promo from the swagger-ui-bundle
+# package: /schema works behind a firewall, nothing is loaded from a CDN.
+SCHEMA_ASSETS = "/schema/assets"
+
+
+def schema_assets() -> Any:
+    return create_static_files_router(
+        path=SCHEMA_ASSETS, directories=[swagger_ui_path], include_in_schema=False
+    )
+
+
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="promo",
@@ -134,8 +147,13 @@ def openapi_config() -> OpenAPIConfig:
         "Authenticate with `Authorization: Bearer <api-key>`.",
         path="/schema",
         render_plugins=[
-            ScalarRenderPlugin(),
-            SwaggerRenderPlugin(path="/swagger"),
+            SwaggerRenderPlugin(
+                path=["/", "/swagger"],
+                js_url=f"{SCHEMA_ASSETS}/swagger-ui-bundle.js",
+                css_url=f"{SCHEMA_ASSETS}/swagger-ui.css",
+                standalone_preset_js_url=f"{SCHEMA_ASSETS}/swagger-ui-standalone-preset.js",
+                favicon=f"<link rel='icon' href='{SCHEMA_ASSETS}/favicon-32x32.png'>",
+            ),
             CompletedJsonRenderPlugin(),
         ],
         components=Components(
@@ -178,7 +196,7 @@ def create_app(
             await engine.dispose()
 
     return Litestar(
-        route_handlers=[*ROUTE_HANDLERS, PrometheusController],
+        route_handlers=[*ROUTE_HANDLERS, PrometheusController, schema_assets()],
         state=State(
             {
                 "settings": settings,
