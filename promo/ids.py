@@ -115,6 +115,7 @@ _MISSING: dict[Kind, tuple[str, str]] = {
     Kind.WEBHOOK: ("webhook_not_found", "No such webhook subscription"),
     Kind.DELIVERY: ("delivery_not_found", "No such webhook delivery"),
     Kind.ATTEMPT: ("attempt_not_found", "No such delivery attempt"),
+    Kind.CONSOLE_USER: ("account_not_found", "No such console account"),
 }
 
 
