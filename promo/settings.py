@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import ssl
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
@@ -91,6 +92,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     webhook_schemes: str = "https"
     webhook_allowed_hosts: str = "public"
     webhook_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 5.0
+    # A PEM bundle of CA certificates trusted for https deliveries beside the
+    # default ones (a receiver behind a private CA); never a way to trust less.
+    webhook_ca_file: str | None = None
     # How often each worker adds the validations it counted to the performance
     # reports' roll-ups (promo.reports.counting); also done at shutdown.
     report_flush_seconds: Annotated[float, msgspec.Meta(ge=0.1, le=3600)] = 5.0
@@ -181,6 +185,16 @@ def _check_webhooks(settings: Settings) -> None:
                     f"invalid PROMO_WEBHOOK_ALLOWED_HOSTS: {item!r} is neither a host name, "
                     "an IP address nor a network (CIDR)"
                 ) from None
+    if settings.webhook_ca_file is not None:
+        try:
+            ssl.create_default_context(cafile=settings.webhook_ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            # SSLError is an OSError: a file that is there but holds no PEM certificate.
+            what = "it holds no PEM certificate" if isinstance(exc, ssl.SSLError) else exc.strerror
+            raise SettingsError(
+                f"invalid PROMO_WEBHOOK_CA_FILE: cannot read CA certificates from "
+                f"{settings.webhook_ca_file!r} ({what})"
+            ) from None
 
 
 def _check_consistency(settings: Settings, raw: Mapping[str, str]) -> None:

@@ -3,8 +3,11 @@
 An attempt POSTs the event's envelope, signed (promo.webhooks.signing),
 within ``PROMO_WEBHOOK_TIMEOUT_SECONDS``, to the address the SSRF guard
 judged (promo.webhooks.urls); 2xx is delivered, anything else (another
-status, a redirect, a timeout, a refused connection or address) is a failed
-attempt. No transaction is open while the receiver answers. Then, in one
+status, a redirect, a timeout, a refused connection or address, a
+certificate that does not verify) is a failed attempt. An https receiver's
+certificate must chain to a CA httpx trusts by default or to one in
+``PROMO_WEBHOOK_CA_FILE`` and name the URL's host; there is no way to
+deliver without verifying it. No transaction is open while the receiver answers. Then, in one
 transaction fenced by the job's lease: the attempt is logged (status,
 latency, the start of the answer), the delivery updated, and the job done
 or queued again for the next attempt (``RETRY_DELAYS``: 5 s, 5 min, 30 min,
@@ -20,6 +23,7 @@ job to be taken over, and the event is sent again with the same
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -91,16 +95,30 @@ class Sent:
 Post = Callable[[urls.Target, str, dict[str, str]], Awaitable[tuple[int, str]]]
 
 
-def poster(timeout: float) -> Post:
+def trust(ca_file: str | None) -> ssl.SSLContext:
+    """What verifies receivers' certificates: httpx's default trust (certifi's
+    CAs, or ``SSL_CERT_FILE``), with ``ca_file``'s CAs added. Hostname checks
+    and verification stay on (``ssl.create_default_context``)."""
+    context = httpx.create_ssl_context()
+    if ca_file is not None:
+        context.load_verify_locations(cafile=ca_file)
+    return context
+
+
+def poster(timeout: float, tls: ssl.SSLContext) -> Post:
     """POST with httpx: no redirects followed, no connection kept, at most
-    ``RESPONSE_HEAD`` characters of the answer read."""
+    ``RESPONSE_HEAD`` characters of the answer read; https verified by ``tls``
+    against the name the URL gave (SNI and the certificate's names), not the
+    address the request goes to."""
 
     async def post(target: urls.Target, body: str, headers: dict[str, str]) -> tuple[int, str]:
         host = urls.host_header(target)
         extensions = {"sni_hostname": target.host} if target.url.startswith("https:") else {}
         limits = httpx.Limits(max_keepalive_connections=0)
         async with (
-            httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=limits) as client,
+            httpx.AsyncClient(
+                timeout=timeout, follow_redirects=False, limits=limits, verify=tls
+            ) as client,
             client.stream(
                 "POST",
                 target.url,
@@ -136,9 +154,24 @@ async def send(
     except httpx.TimeoutException:
         error = "timed out"
     except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        error = _tls_error(exc) or (
+            f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        )
     latency = round((time.monotonic() - started) * 1000)
     return Sent(status, head, error[:MAX_ERROR] if error else None, latency)
+
+
+def _tls_error(exc: BaseException) -> str | None:
+    """The certificate's failure, said plainly, when that is what ``exc`` came from
+    (httpx wraps httpcore's error, which wraps ssl's)."""
+    cause: BaseException | None = exc
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS: certificate verify failed: {cause.verify_message or cause}"
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 async def _load(session: AsyncSession, delivery_id: int) -> Any:
@@ -236,7 +269,7 @@ def handler(settings: Settings, *, wall: Clock = utc_now, post: Post | None = No
     signed at (``webhook-timestamp``, which receivers compare with their own
     clock): the host's clock even where the job clock is a test's."""
     policy = urls.Policy.of(settings)
-    sender = post or poster(settings.webhook_timeout_seconds)
+    sender = post or poster(settings.webhook_timeout_seconds, trust(settings.webhook_ca_file))
 
     async def deliver(ctx: JobContext) -> None:
         delivery_id = int(ctx.job.payload["delivery_id"])

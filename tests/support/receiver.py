@@ -1,9 +1,11 @@
 """A real webhook receiver for the tests: an HTTP server on 127.0.0.1 in a
-thread, recording every request and answering what the test says."""
+thread (HTTPS with ``tls``: tests.support.tls), recording every request and
+answering what the test says."""
 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -74,8 +76,13 @@ class Receiver:
 
 
 @contextmanager
-def running_receiver(path: str = "/hooks") -> Iterator[Receiver]:
-    """A receiver listening on a free port of 127.0.0.1 until the block ends."""
+def running_receiver(
+    path: str = "/hooks", *, tls: ssl.SSLContext | None = None
+) -> Iterator[Receiver]:
+    """A receiver listening on a free port of 127.0.0.1 until the block ends;
+    with ``tls`` (a server context), HTTPS only. A client that refuses the
+    certificate fails the handshake on accept, which the server shrugs off
+    (socketserver ignores an OSError there), so nothing is recorded."""
     receiver: Receiver
 
     class Handler(BaseHTTPRequestHandler):
@@ -101,7 +108,11 @@ def running_receiver(path: str = "/hooks") -> Iterator[Receiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}{path}")
+    scheme = "http"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    receiver = Receiver(url=f"{scheme}://127.0.0.1:{server.server_address[1]}{path}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from promo.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings
+from tests.support.tls import Authority
 
 
 def test_defaults_need_no_environment() -> None:
@@ -72,3 +75,26 @@ def test_a_bare_pii_secret_gets_key_id_1() -> None:
     settings = load_settings({"PROMO_PII_KEY": "k" * 40})
     assert settings.keyring.current.key_id == "1"
     assert settings.keyring.current.secret == b"k" * 40
+
+
+def test_the_webhook_ca_file_must_hold_pem_certificates(tmp_path: Path) -> None:
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate\n")
+    for path, why in (
+        (tmp_path / "missing.pem", "No such file"),
+        (not_pem, "no PEM certificate"),
+        (tmp_path, "Is a directory"),
+    ):
+        with pytest.raises(SettingsError) as raised:
+            load_settings({"PROMO_WEBHOOK_CA_FILE": str(path)})
+        message = str(raised.value)
+        assert message.startswith("invalid PROMO_WEBHOOK_CA_FILE: ")
+        assert why in message
+        assert "\n" not in message
+
+
+def test_a_webhook_ca_file_is_read(tmp_path: Path) -> None:
+    ca = Authority.create(tmp_path, "settings-ca")
+    settings = load_settings({"PROMO_WEBHOOK_CA_FILE": str(ca.cert_file)})
+    assert settings.webhook_ca_file == str(ca.cert_file)
+    assert load_settings({}).webhook_ca_file is None
