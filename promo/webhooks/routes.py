@@ -1,4 +1,6 @@
-"""/v1/webhooks (marketer, admin): subscriptions, their delivery log, redelivery."""
+"""/v1/webhooks (marketer, accountant, admin): subscriptions, their delivery
+log, redelivery; which events each role may subscribe to is
+promo.webhooks.access."""
 
 from __future__ import annotations
 
@@ -12,12 +14,12 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from promo import audit
 from promo.auth.guards import allow
-from promo.auth.roles import Principal, Role
+from promo.auth.roles import Principal
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
 from promo.ids import Kind, decode, encode, optional
 from promo.jobs.inprocess import AppJobs
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
-from promo.webhooks import service, urls
+from promo.webhooks import access, service, urls
 from promo.webhooks.schemas import (
     AttemptPage,
     Redelivery,
@@ -47,9 +49,15 @@ def _who(principal: Principal) -> str:
 class WebhookController(Controller):
     path = "/v1/webhooks"
     tags = ["webhooks"]
-    guards = [allow(Role.MARKETER)]
+    guards = [allow(*access.ROLES)]
 
-    @post("/", status_code=201)
+    @post(
+        "/",
+        status_code=201,
+        description="Subscribe a URL to events. The answer carries the signing secret "
+        "(``whsec_...``): it is shown this once. Who may subscribe to what: "
+        f"{access.describe()}; another event is 403 ``{access.CODE}`` naming it.",
+    )
     async def create_webhook(
         self,
         data: JSONBody[WebhookCreate],
@@ -58,9 +66,9 @@ class WebhookController(Controller):
         principal: Caller,
         state: State,
     ) -> WebhookWithSecret:
-        """Subscribe a URL to events. The answer carries the signing secret
-        (``whsec_...``): it is shown this once."""
-        sub = await service.create(session, data, urls.Policy.of(state.settings), now=clock())
+        sub = await service.create(
+            session, data, urls.Policy.of(state.settings), role=principal.role, now=clock()
+        )
         read = service.webhook_read(sub, clock())
         await audit.record(session, principal, "webhook.create", read.id, now=clock(), details=data)
         return _with_secret(read, sub.secret)
@@ -89,7 +97,13 @@ class WebhookController(Controller):
         sub = await service.get(session, decode(Kind.WEBHOOK, webhook_id))
         return service.webhook_read(sub, clock())
 
-    @patch("/{webhook_id:str}")
+    @patch(
+        "/{webhook_id:str}",
+        description="Change the URL, the events or the description; ``active: false`` "
+        "disables (pending deliveries end), ``active: true`` enables again. Only a role "
+        "that may subscribe to every event of the subscription, before and after, may "
+        f"change it (403 ``{access.CODE}``): {access.describe()}.",
+    )
     async def patch_webhook(
         self,
         webhook_id: WebhookId,
@@ -99,11 +113,15 @@ class WebhookController(Controller):
         principal: Caller,
         state: State,
     ) -> WebhookRead:
-        """Change the URL, the events or the description; ``active: false``
-        disables (pending deliveries end), ``active: true`` enables again."""
         sub = await service.get(session, decode(Kind.WEBHOOK, webhook_id))
         sub = await service.patch(
-            session, sub, data, urls.Policy.of(state.settings), who=_who(principal), now=clock()
+            session,
+            sub,
+            data,
+            urls.Policy.of(state.settings),
+            role=principal.role,
+            who=_who(principal),
+            now=clock(),
         )
         read = service.webhook_read(sub, clock())
         await audit.record(session, principal, "webhook.update", read.id, now=clock(), details=data)
@@ -120,11 +138,16 @@ class WebhookController(Controller):
     ) -> WebhookWithSecret:
         """A new signing secret, shown this once. The previous one keeps signing
         beside it for ``keep_previous_hours`` (24 by default; 0: stops at once),
-        each delivery carrying both signatures meanwhile."""
+        each delivery carrying both signatures meanwhile. Only a role that may
+        subscribe to every event of the subscription may."""
         rotation = data or SecretRotation()
         sub = await service.get(session, decode(Kind.WEBHOOK, webhook_id))
         secret = await service.rotate_secret(
-            session, sub, keep_previous=timedelta(hours=rotation.keep_previous_hours), now=clock()
+            session,
+            sub,
+            role=principal.role,
+            keep_previous=timedelta(hours=rotation.keep_previous_hours),
+            now=clock(),
         )
         read = service.webhook_read(sub, clock())
         await audit.record(
@@ -168,9 +191,10 @@ class WebhookController(Controller):
     ) -> Response[RedeliveryQueued]:
         """Deliver again one event (``event_id``) or every event the subscription
         wants from ``from`` to ``to``: a new delivery each, with the event's own
-        ``webhook-id``."""
+        ``webhook-id``. Only a role that may subscribe to every event of the
+        subscription may."""
         sub = await service.get(session, decode(Kind.WEBHOOK, webhook_id))
-        count = await service.redeliver(session, sub, data, now=clock())
+        count = await service.redeliver(session, sub, data, role=principal.role, now=clock())
         await audit.record(
             session,
             principal,

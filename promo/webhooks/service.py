@@ -1,5 +1,6 @@
 """Subscriptions (create, read, change, rotate their secret), the delivery log,
-and deliveries queued by the fan-out and by redelivery.
+and deliveries queued by the fan-out and by redelivery. Who may subscribe to
+what, and act on which subscription, is promo.webhooks.access.
 
 Every delivery is a row of ``webhook_deliveries`` and a ``webhook_delivery``
 job (promo.webhooks.delivery), queued together in the caller's transaction.
@@ -14,11 +15,12 @@ from typing import Any, cast
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from promo.auth.roles import Role
 from promo.errors import Conflict, Invalid, NotFound
 from promo.events.outbox import events
 from promo.ids import Kind, decode, encode
 from promo.jobs import queue
-from promo.webhooks import signing, urls
+from promo.webhooks import access, signing, urls
 from promo.webhooks.models import Attempt, Delivery, Subscription
 from promo.webhooks.schemas import (
     AttemptRead,
@@ -72,8 +74,9 @@ def _names(events_wanted: Sequence[str]) -> list[str]:
 
 
 async def create(
-    session: AsyncSession, data: WebhookCreate, policy: urls.Policy, *, now: datetime
+    session: AsyncSession, data: WebhookCreate, policy: urls.Policy, *, role: Role, now: datetime
 ) -> Subscription:
+    access.check_events(role, data.events)
     sub = Subscription(
         url=urls.check_url(data.url, policy),
         events=_names(data.events),
@@ -134,9 +137,13 @@ async def patch(
     data: WebhookPatch,
     policy: urls.Policy,
     *,
+    role: Role,
     who: str,
     now: datetime,
 ) -> Subscription:
+    access.check_subscription(role, sub.events)
+    if isinstance(data.events, list):
+        access.check_events(role, data.events)
     if isinstance(data.url, str):
         sub.url = urls.check_url(data.url, policy)
     if isinstance(data.events, list):
@@ -156,9 +163,15 @@ async def patch(
 
 
 async def rotate_secret(
-    session: AsyncSession, sub: Subscription, *, keep_previous: timedelta, now: datetime
+    session: AsyncSession,
+    sub: Subscription,
+    *,
+    role: Role,
+    keep_previous: timedelta,
+    now: datetime,
 ) -> str:
     """A new secret; the current one keeps signing for ``keep_previous`` beside it."""
+    access.check_subscription(role, sub.events)
     secret = signing.new_secret()
     if keep_previous > timedelta(0):
         sub.previous_secret, sub.previous_secret_until = sub.secret, now + keep_previous
@@ -202,9 +215,10 @@ async def queue_deliveries(
 
 
 async def redeliver(
-    session: AsyncSession, sub: Subscription, data: Redelivery, *, now: datetime
+    session: AsyncSession, sub: Subscription, data: Redelivery, *, role: Role, now: datetime
 ) -> int:
     """Queue one event again, or every wanted event of a period; how many."""
+    access.check_subscription(role, sub.events)
     if not sub.active:
         raise Conflict("webhook_disabled", "This subscription is disabled: enable it (PATCH) first")
     by_range = data.from_ is not None or data.to is not None

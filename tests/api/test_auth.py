@@ -20,6 +20,8 @@ Client = httpx.AsyncClient
 MARKETING = frozenset({Role.MARKETER})
 CHECKOUT = frozenset({Role.CHECKOUT})
 ACCOUNTING = frozenset({Role.ACCOUNTANT})
+# Webhooks: each role for the events of its work (promo.webhooks.access).
+WEBHOOKS = MARKETING | ACCOUNTING
 ROUTE_ACCESS: list[tuple[str, str, frozenset[Role]]] = [
     ("GET", "/v1/keys", frozenset({Role.ADMIN})),
     ("POST", "/v1/keys", frozenset({Role.ADMIN})),
@@ -69,13 +71,13 @@ ROUTE_ACCESS: list[tuple[str, str, frozenset[Role]]] = [
     ("GET", "/v1/jobs", frozenset({Role.ADMIN})),
     ("GET", "/v1/jobs/job_x", frozenset({Role.ADMIN})),
     ("POST", "/v1/jobs/job_x/retry", frozenset({Role.ADMIN})),
-    ("POST", "/v1/webhooks", MARKETING),
-    ("GET", "/v1/webhooks", MARKETING),
-    ("GET", "/v1/webhooks/whk_x", MARKETING),
-    ("PATCH", "/v1/webhooks/whk_x", MARKETING),
-    ("POST", "/v1/webhooks/whk_x/rotate-secret", MARKETING),
-    ("GET", "/v1/webhooks/whk_x/deliveries", MARKETING),
-    ("POST", "/v1/webhooks/whk_x/redeliver", MARKETING),
+    ("POST", "/v1/webhooks", WEBHOOKS),
+    ("GET", "/v1/webhooks", WEBHOOKS),
+    ("GET", "/v1/webhooks/whk_x", WEBHOOKS),
+    ("PATCH", "/v1/webhooks/whk_x", WEBHOOKS),
+    ("POST", "/v1/webhooks/whk_x/rotate-secret", WEBHOOKS),
+    ("GET", "/v1/webhooks/whk_x/deliveries", WEBHOOKS),
+    ("POST", "/v1/webhooks/whk_x/redeliver", WEBHOOKS),
 ]
 
 

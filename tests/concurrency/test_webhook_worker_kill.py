@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from promo.auth.roles import Role
 from promo.clock import utc_now
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.events import outbox
@@ -101,6 +102,7 @@ async def test_a_worker_killed_mid_delivery_is_taken_over_and_every_event_arrive
             session,
             WebhookCreate(url=receiver.url, events=["redemption.created"]),
             urls.Policy.of(committed),
+            role=Role.MARKETER,
             now=utc_now(),
         )
         secret = sub.secret
