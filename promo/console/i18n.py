@@ -104,3 +104,24 @@ class Formats:
         if value is None:
             return ""
         return dates.format_datetime(value, "medium", tzinfo=value.tzinfo, locale=self.locale)
+
+
+def minor_units(text: str, currency: str, language: str) -> int:
+    """``text`` typed in major units in ``language`` (``19,99`` in French) as
+    exact minor units; ValueError when it is not a number or has more decimal
+    places than the currency."""
+    try:
+        value = numbers.parse_decimal(text, locale=language, strict=False)
+    except numbers.NumberFormatError:
+        raise ValueError("must be an amount such as 19.99") from None
+    minor = value.scaleb(CURRENCY_EXPONENTS.get(currency, 2))
+    if minor != minor.to_integral_value():
+        raise ValueError(f"has more decimal places than {currency} allows")
+    return int(minor)
+
+
+def decimal_number(text: str, language: str) -> Decimal:
+    try:
+        return numbers.parse_decimal(text, locale=language, strict=False)
+    except numbers.NumberFormatError:
+        raise ValueError("must be a number") from None

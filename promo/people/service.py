@@ -60,6 +60,13 @@ class Viewer(msgspec.Struct, frozen=True):
         )
 
 
+def principal_of(user: ConsoleUser) -> Principal:
+    """The account as the services' caller (for a request made before it has a session)."""
+    return Principal(
+        key_id=None, role=Role(user.role), affiliate_id=user.affiliate_id, user_id=user.id
+    )
+
+
 def sign_in_name(email: str, *, field: str = "email") -> str:
     """The account's e-mail as stored and compared: validated, lower-cased."""
     try:
