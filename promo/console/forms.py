@@ -23,18 +23,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from promo.console import i18n
-from promo.errors import DomainError, decoded_field_error
+from promo.errors import DomainError, FieldError, Invalid, decoded_field_error
 
 T = TypeVar("T")
 Kind = Literal["text", "integer", "money", "decimal", "flag", "lines", "instant"]
 
 
-class FormErrors(Exception):
-    """Errors to show beside the fields they name ("" for the whole form)."""
+class FormErrors(Invalid):
+    """What a person typed that cannot be read (``19,9x`` for an amount): a
+    refusal like the service's own, by field, answered 422 like the API's."""
 
     def __init__(self, errors: Mapping[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = dict(errors)
+        detail = "; ".join(f"{field}: {message}" for field, message in errors.items())
+        super().__init__(
+            "validation_failed",
+            detail,
+            errors=[FieldError(field, message) for field, message in errors.items()],
+        )
 
 
 @dataclass(frozen=True)

@@ -125,3 +125,16 @@ def decimal_number(text: str, language: str) -> Decimal:
         return numbers.parse_decimal(text, locale=language, strict=False)
     except numbers.NumberFormatError:
         raise ValueError("must be a number") from None
+
+
+def amount_text(amount: int | None, currency: str, language: str) -> str:
+    """``amount`` minor units as a person types it back into a form (``19,99``)."""
+    if amount is None:
+        return ""
+    places = CURRENCY_EXPONENTS.get(currency, 2)
+    pattern = "0." + "0" * places if places else "0"
+    return numbers.format_decimal(major_units(amount, currency), pattern, locale=language)
+
+
+def decimal_text(value: Decimal | None, language: str) -> str:
+    return "" if value is None else numbers.format_decimal(value, "0.##", locale=language)

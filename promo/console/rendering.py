@@ -50,6 +50,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["zip"] = lambda left, right: zip(left, right, strict=True)
     env.install_gettext_translations(_CurrentCatalogue(), newstyle=True)  # type: ignore[attr-defined]
     return env
 
