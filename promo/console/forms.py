@@ -27,6 +27,8 @@ from promo.errors import DomainError, FieldError, Invalid, decoded_field_error
 
 T = TypeVar("T")
 Kind = Literal["text", "integer", "money", "decimal", "flag", "lines", "instant"]
+# A blank field: left out of the document (the API's default) or null (cleared).
+Blank = Literal["omit", "null"]
 
 
 class FormErrors(Invalid):
@@ -93,7 +95,7 @@ def read(
     language: str,
     currency: str = "EUR",
     timezone: str | None = None,
-    blank: Literal["omit", "null"] = "omit",
+    blank: Blank = "omit",
 ) -> dict[str, Any]:
     """The API document ``form`` fills. A blank field is left out (the API's
     default applies) or, for an edit, sent as ``null`` (cleared)."""

@@ -78,14 +78,19 @@ def _document(form: dict[str, str], language: str, *, editing: bool) -> dict[str
     if kind not in DISCOUNT:
         raise forms.FormErrors({"discount.type": f"must be one of {', '.join(DISCOUNT_TYPES)}"})
     currency = form.get("currency", "").strip().upper() or "EUR"
-    options = {"language": language, "currency": currency, "timezone": form.get("timezone") or None}
-    blank: Any = "null" if editing else "omit"
-    document = forms.read(form, [*COMMON, *SECTIONS], blank=blank, **options)
-    document.update(forms.read(form, DISCOUNT[kind], **options))
+    timezone = form.get("timezone") or None
+
+    def read(fields: list[Field], blank: forms.Blank = "omit") -> dict[str, Any]:
+        return forms.read(
+            form, fields, language=language, currency=currency, timezone=timezone, blank=blank
+        )
+
+    document = read([*COMMON, *SECTIONS], "null" if editing else "omit")
+    document.update(read(DISCOUNT[kind]))
     document.setdefault("discount", {})["type"] = kind
     if form.get("currency"):
         document["currency"] = currency
-    allow = forms.read(form, [ALLOW_LIST], **options)  # blank on an edit: kept as it is
+    allow = read([ALLOW_LIST])  # blank on an edit: kept as it is
     if allow:
         document.setdefault("rules", {}).update(allow["rules"])
     if editing:
