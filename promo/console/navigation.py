@@ -11,7 +11,6 @@ from promo.auth.roles import Role
 MARKETER = [
     ("/console/campaigns", "Campaigns"),
     ("/console/affiliates", "Affiliates"),
-    ("/console/batches", "Code batches"),
 ]
 AFFILIATE = [
     ("/console/me/codes", "My codes"),

@@ -33,13 +33,6 @@ FORM = {
 }
 
 
-@pytest.fixture
-async def marketer(browser: Browser, db: AsyncSession, clock: FrozenClock) -> Browser:
-    await make_account(db, clock, "mia@example.com", Role.MARKETER)
-    await browser.sign_in("mia@example.com")
-    return browser
-
-
 async def created(browser: Browser, form: dict[str, str]) -> str:
     await browser.get("/console/campaigns/new")
     answer = await browser.post("/console/campaigns/new", form)

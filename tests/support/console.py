@@ -63,3 +63,13 @@ async def make_account(
     )
     await db.flush()
     return user.id
+
+
+async def signed_in(
+    browser: Browser, db: AsyncSession, clock: FrozenClock, email: str, role: Role, **kw: Any
+) -> Browser:
+    """``browser`` signed in to a new account of ``role``."""
+    await make_account(db, clock, email, role, **kw)
+    answer = await browser.sign_in(email)
+    assert answer.status_code == 302, answer.text
+    return browser
