@@ -106,6 +106,8 @@ async def test_a_too_guessable_pattern_is_refused_beside_it(
         f"/console/campaigns/{campaign}/batches", {"count": "500", "pattern": "AB-###"}
     )
     assert refused.status_code == 422
-    assert "guess" in refused.text, re.findall(r"<li>.*?</li>", refused.text)
+    beside = re.search(r'id="count-error">([^<]*)<', refused.text)
+    assert beside
+    assert "at most 2 for this pattern" in beside.group(1)
     assert await db.scalar(select(func.count()).select_from(Code)) == 0
     assert await db.scalar(select(func.count()).select_from(Campaign)) == 1
