@@ -31,6 +31,12 @@ DEFAULT = "en"
 DOMAIN = "messages"
 
 
+def N_(message: str) -> str:
+    """Mark a message written in Python for the catalogue; a template translates
+    it where it shows it (``{{ _(label) }}``)."""
+    return message
+
+
 @cache
 def translations(language: str) -> NullTranslations:
     """The compiled catalogue of ``language`` (English is the source: no catalogue)."""

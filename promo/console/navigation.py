@@ -7,25 +7,26 @@ Labels are English messages, translated where the template shows them.
 from __future__ import annotations
 
 from promo.auth.roles import Role
+from promo.console.i18n import N_
 
 MARKETER = [
-    ("/console/campaigns", "Campaigns"),
-    ("/console/affiliates", "Affiliates"),
+    ("/console/campaigns", N_("Campaigns")),
+    ("/console/affiliates", N_("Affiliates")),
 ]
 AFFILIATE = [
-    ("/console/me/codes", "My codes"),
-    ("/console/me/sales", "Sales"),
-    ("/console/me/earnings", "Earnings"),
+    ("/console/me/codes", N_("My codes")),
+    ("/console/me/sales", N_("Sales")),
+    ("/console/me/earnings", N_("Earnings")),
 ]
 ACCOUNTANT = [
-    ("/console/ledger", "Ledger"),
-    ("/console/commissions", "Commissions"),
-    ("/console/payouts", "Payouts"),
+    ("/console/ledger", N_("Ledger")),
+    ("/console/commissions", N_("Commissions")),
+    ("/console/payouts", N_("Payouts")),
 ]
 ADMIN = [
-    ("/console/keys", "API keys"),
-    ("/console/accounts", "Accounts"),
-    ("/console/audit", "Audit log"),
+    ("/console/keys", N_("API keys")),
+    ("/console/accounts", N_("Accounts")),
+    ("/console/audit", N_("Audit log")),
 ]
 
 MENUS: dict[Role, list[tuple[str, str]]] = {
@@ -52,17 +53,17 @@ def home(role: Role) -> str:
 
 
 NOTICES = {
-    "signed_out": "You are signed out.",
-    "password_set": "Your password is set. Sign in with it.",
-    "saved": "Saved.",
-    "created": "Created.",
-    "paused": "The campaign is paused.",
-    "resumed": "The campaign is active again.",
-    "archived": "The campaign is archived; its codes are released.",
-    "disabled": "Disabled.",
-    "invited": "Invitation created.",
-    "deactivated": "The account is deactivated; its sessions have ended.",
-    "payout_done": "Payouts created.",
+    "signed_out": N_("You are signed out."),
+    "password_set": N_("Your password is set. Sign in with it."),
+    "saved": N_("Saved."),
+    "created": N_("Created."),
+    "paused": N_("The campaign is paused."),
+    "resumed": N_("The campaign is active again."),
+    "archived": N_("The campaign is archived; its codes are released."),
+    "disabled": N_("Disabled."),
+    "invited": N_("Invitation created."),
+    "deactivated": N_("The account is deactivated; its sessions have ended."),
+    "payout_done": N_("Payouts created."),
 }
 
 
