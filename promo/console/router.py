@@ -72,7 +72,9 @@ def console_router(settings: Settings) -> Router:
         *codes.HANDLERS,
         *affiliates.HANDLERS,
         *performance.HANDLERS,
-        create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
+        create_static_files_router(
+            path="/static", directories=[STATIC], include_in_schema=False, opt={"public": True}
+        ),
         missing,
     ]
     return Router(
