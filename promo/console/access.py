@@ -43,6 +43,11 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+# Who may open a page (a handler's ``opt``): nobody signed in, anyone signed in,
+# or some roles (``{"roles": (Role.MARKETER,)}``). Every console page says which.
+PUBLIC = {"public": True}
+ANYONE: dict[str, tuple[Role, ...]] = {"roles": ()}
+
 # Console handlers receive the signed-in person as ``viewer: ViewerDep``.
 ViewerDep = NamedDependency[Viewer]
 

@@ -19,6 +19,8 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
 from promo.console.access import (
+    ANYONE,
+    PUBLIC,
     ViewerDep,
     attach_viewer,
     csrf_middleware,
@@ -54,12 +56,12 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[str]
     )
 
 
-@get("/", opt={"roles": ()})
+@get("/", opt=ANYONE)
 async def console_home(viewer: ViewerDep) -> Redirect:
     return Redirect(home(viewer.role))
 
 
-@get("/{rest:path}", opt={"public": True}, name="console:missing")
+@get("/{rest:path}", opt=PUBLIC, name="console:missing")
 async def missing(rest: FromPath[str]) -> None:
     raise NotFound("not_found", "There is no such page")
 
@@ -73,7 +75,7 @@ def console_router(settings: Settings) -> Router:
         *affiliates.HANDLERS,
         *performance.HANDLERS,
         create_static_files_router(
-            path="/static", directories=[STATIC], include_in_schema=False, opt={"public": True}
+            path="/static", directories=[STATIC], include_in_schema=False, opt=PUBLIC
         ),
         missing,
     ]

@@ -20,6 +20,8 @@ from litestar.response import Redirect
 from promo import audit
 from promo.checkout.throttle import Throttle
 from promo.console.access import (
+    ANYONE,
+    PUBLIC,
     ViewerDep,
     cleared_session_cookie,
     session_cookie,
@@ -36,7 +38,6 @@ from promo.people.service import LOCALES
 from promo.settings import Settings
 
 log = structlog.get_logger("promo.console")
-PUBLIC = {"public": True}
 
 
 def safe_next(target: str | None) -> str | None:
@@ -131,7 +132,7 @@ async def login(
     return await _signed_in(request, session, user, clock(), target or home(user.role))
 
 
-@post("/logout")
+@post("/logout", opt=ANYONE)
 async def logout(
     request: Request[Any, Any, Any], session: DbSession, clock: ClockDep, viewer: ViewerDep
 ) -> Response[Any]:
@@ -215,12 +216,12 @@ def _link_handlers(path: str, kind: str) -> list[Any]:
     return [show, set_password]
 
 
-@get("/account")
+@get("/account", opt=ANYONE)
 async def account(request: Request[Any, Any, Any], viewer: ViewerDep) -> Response[str]:
     return page(request, "account.html", locales=LOCALES)
 
 
-@post("/account/language")
+@post("/account/language", opt=ANYONE)
 async def account_language(
     request: Request[Any, Any, Any], session: DbSession, clock: ClockDep, viewer: ViewerDep
 ) -> Response[Any]:
@@ -239,7 +240,7 @@ async def account_language(
     return Redirect("/console/account?notice=saved")
 
 
-@post("/account/password")
+@post("/account/password", opt=ANYONE)
 async def account_password(
     request: Request[Any, Any, Any], session: DbSession, clock: ClockDep, viewer: ViewerDep
 ) -> Response[Any]:
