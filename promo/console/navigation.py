@@ -63,6 +63,7 @@ NOTICES = {
     "invited": "Invitation created.",
     "deactivated": "The account is deactivated; its sessions have ended.",
     "payout_done": "Payouts created.",
+    "code_ready": "Your code is ready: copy it and share it.",
 }
 
 

@@ -27,7 +27,7 @@ from promo.console.access import (
     security_headers,
 )
 from promo.console.navigation import home
-from promo.console.pages import affiliates, campaigns, codes, signin
+from promo.console.pages import affiliates, campaigns, codes, me, signin
 from promo.console.rendering import page
 from promo.errors import PROBLEM_MAP, NotFound, problem_for
 from promo.settings import Settings
@@ -71,6 +71,7 @@ def console_router(settings: Settings) -> Router:
         *campaigns.HANDLERS,
         *codes.HANDLERS,
         *affiliates.HANDLERS,
+        *me.HANDLERS,
         create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         missing,
     ]
