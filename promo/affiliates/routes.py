@@ -161,38 +161,49 @@ class MeController(Controller):
         limit: PageLimit = DEFAULT_LIMIT,
     ) -> OpenCampaignPage:
         """Running campaigns open to affiliates, with the commission this affiliate earns."""
-        affiliate = await service.get_affiliate(session, service.own_affiliate_id(principal))
-        rows = await campaigns.list_open_campaigns(
-            session, now=clock(), after_id=decode_cursor(cursor), limit=limit
-        )
-        own = Plan(percent=affiliate.commission_percent, fixed=affiliate.commission_fixed)
-        items = []
-        for campaign in rows:
-            rules = campaigns.rules_of(campaign)
-            default = campaigns.commission_of(campaign)
-            plan = effective_plan(own, Plan(percent=default.percent, fixed=default.fixed))
-            items.append(
-                OpenCampaign(
-                    id=encode(Kind.CAMPAIGN, campaign.id),
-                    name=campaign.name,
-                    currency=campaign.currency,
-                    starts_at=campaign.starts_at,
-                    ends_at=campaign.ends_at,
-                    timezone=campaign.timezone,
-                    code_prefix=campaign.code_prefix,
-                    affiliate_aliases=campaign.affiliate_aliases,
-                    max_aliases_per_affiliate=campaign.max_aliases_per_affiliate,
-                    discount=campaigns.discount_of(campaign),
-                    min_subtotal=rules.min_subtotal,
-                    min_quantity=rules.min_quantity,
-                    include_skus=rules.include_skus,
-                    include_categories=rules.include_categories,
-                    exclude_skus=rules.exclude_skus,
-                    exclude_categories=rules.exclude_categories,
-                    first_order_only=rules.first_order_only,
-                    commission=Commission(
-                        percent=campaigns.percent(plan.percent), fixed=plan.fixed
-                    ),
-                )
+        return await open_campaigns(session, principal, now=clock(), cursor=cursor, limit=limit)
+
+
+async def open_campaigns(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    now: datetime,
+    cursor: str | None,
+    limit: int,
+) -> OpenCampaignPage:
+    """The running campaigns open to affiliates, with the commission the calling
+    affiliate earns on each: GET /v1/me/campaigns and the console's codes page."""
+    affiliate = await service.get_affiliate(session, service.own_affiliate_id(principal))
+    rows = await campaigns.list_open_campaigns(
+        session, now=now, after_id=decode_cursor(cursor), limit=limit
+    )
+    own = Plan(percent=affiliate.commission_percent, fixed=affiliate.commission_fixed)
+    items = []
+    for campaign in rows:
+        rules = campaigns.rules_of(campaign)
+        default = campaigns.commission_of(campaign)
+        plan = effective_plan(own, Plan(percent=default.percent, fixed=default.fixed))
+        items.append(
+            OpenCampaign(
+                id=encode(Kind.CAMPAIGN, campaign.id),
+                name=campaign.name,
+                currency=campaign.currency,
+                starts_at=campaign.starts_at,
+                ends_at=campaign.ends_at,
+                timezone=campaign.timezone,
+                code_prefix=campaign.code_prefix,
+                affiliate_aliases=campaign.affiliate_aliases,
+                max_aliases_per_affiliate=campaign.max_aliases_per_affiliate,
+                discount=campaigns.discount_of(campaign),
+                min_subtotal=rules.min_subtotal,
+                min_quantity=rules.min_quantity,
+                include_skus=rules.include_skus,
+                include_categories=rules.include_categories,
+                exclude_skus=rules.exclude_skus,
+                exclude_categories=rules.exclude_categories,
+                first_order_only=rules.first_order_only,
+                commission=Commission(percent=campaigns.percent(plan.percent), fixed=plan.fixed),
             )
-        return OpenCampaignPage(items=items, next_cursor=next_cursor([c.id for c in rows], limit))
+        )
+    return OpenCampaignPage(items=items, next_cursor=next_cursor([c.id for c in rows], limit))

@@ -64,6 +64,7 @@ NOTICES = {
     "invited": N_("Invitation created."),
     "deactivated": N_("The account is deactivated; its sessions have ended."),
     "payout_done": N_("Payouts created."),
+    "code_ready": N_("Your code is ready: copy it and share it."),
 }
 
 

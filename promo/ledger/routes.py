@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo import audit
 from promo.auth.guards import allow
-from promo.auth.roles import Role
+from promo.auth.roles import Principal, Role
 from promo.checkout.idempotency import answer_key, respond, run_once
 from promo.deps import Caller, ClockDep, DbSession, IdempotencyKey, PageCursor, PageLimit
 from promo.errors import Invalid, NotFound
@@ -262,10 +262,18 @@ async def commission_report(
 @get("/v1/me/earnings", tags=["affiliates"], guards=[allow(Role.AFFILIATE)])
 async def my_earnings(session: DbSession, clock: ClockDep, principal: Caller) -> EarningsRead:
     """The calling affiliate's commission per currency: pending, approved, paid, balance."""
+    return await my_earnings_read(session, principal, now=clock())
+
+
+async def my_earnings_read(
+    session: AsyncSession, principal: Principal, *, now: datetime
+) -> EarningsRead:
+    """The calling affiliate's commission per currency: GET /v1/me/earnings and the
+    console's earnings page."""
     if principal.affiliate_id is None:
         raise NotFound("affiliate_not_found", "This key is not bound to an affiliate")
     totals = await service.commission_report(
-        session, service.Filters(affiliate_id=principal.affiliate_id), now=clock()
+        session, service.Filters(affiliate_id=principal.affiliate_id), now=now
     )
     return EarningsRead(
         affiliate_id=encode(Kind.AFFILIATE, principal.affiliate_id),

@@ -239,10 +239,13 @@ async def list_payouts(
     return list((await session.execute(query)).all())
 
 
-async def payout_with_entries(session: AsyncSession, payout_id: int) -> tuple[Any, list[Any]]:
-    """The payout and the entries it covers, in id order; 404 when there is none."""
+async def payout_with_entries(
+    session: AsyncSession, payout_id: int, *, affiliate_id: int | None = None
+) -> tuple[Any, list[Any]]:
+    """The payout and the entries it covers, in id order; 404 when there is none,
+    or, with ``affiliate_id``, when it is another affiliate's."""
     payout = (await session.execute(select(payouts).where(payouts.c.id == payout_id))).first()
-    if payout is None:
+    if payout is None or (affiliate_id is not None and payout.affiliate_id != affiliate_id):
         raise NotFound("payout_not_found", "No such payout")
     covered = await session.execute(
         entries_with_payout().where(items.c.payout_id == payout_id).order_by(entries.c.id)
