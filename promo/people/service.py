@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.auth.keys import hash_key
 from promo.auth.roles import Principal, Role
+from promo.auth.service import require_active_affiliate
 from promo.db.results import rows_changed
 from promo.errors import Conflict, Invalid, NotFound
 from promo.people import passwords
@@ -98,6 +99,8 @@ async def create_user(
             "is required for the affiliate role and only for it",
             "affiliate_required",
         )
+    if affiliate_id is not None:
+        await require_active_affiliate(session, affiliate_id)
     user = ConsoleUser(
         email=sign_in_name(email),
         role=role,

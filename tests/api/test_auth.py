@@ -86,7 +86,7 @@ def test_every_authenticated_route_is_in_the_access_matrix(app: Litestar) -> Non
     covered = {(method, path) for method, path, _ in ROUTE_ACCESS}
     missing = []
     for route in app.routes:
-        if route.path.startswith(("/health", "/metrics", "/schema")):
+        if route.path.startswith(("/health", "/metrics", "/schema", "/console")):
             continue
         pattern = re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", route.path) + "$")
         for method in getattr(route, "methods", set()) - {"HEAD", "OPTIONS"}:
