@@ -63,6 +63,8 @@ NOTICES = {
     "disabled": "Disabled.",
     "invited": "Invitation created.",
     "deactivated": "The account is deactivated; its sessions have ended.",
+    "reactivated": "The account is active again.",
+    "revoked": "The key is revoked: requests with it are refused from now on.",
     "payout_done": "Payouts created.",
 }
 

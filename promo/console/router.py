@@ -27,7 +27,7 @@ from promo.console.access import (
     security_headers,
 )
 from promo.console.navigation import home
-from promo.console.pages import campaigns, signin
+from promo.console.pages import admin, audit, campaigns, signin
 from promo.console.rendering import page
 from promo.errors import PROBLEM_MAP, NotFound, problem_for
 from promo.settings import Settings
@@ -69,6 +69,8 @@ def console_router(settings: Settings) -> Router:
         console_home,
         *signin.HANDLERS,
         *campaigns.HANDLERS,
+        *admin.HANDLERS,
+        *audit.HANDLERS,
         create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
         missing,
     ]
