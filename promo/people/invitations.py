@@ -76,6 +76,9 @@ async def send_link(
 ) -> Link:
     """A password reset link (1 hour), or a new invitation (7 days) for an account
     that never set a password; earlier links of that kind stop working."""
+    if not user.active:
+        # Its link would open nothing (promo.people.service.open_link).
+        raise Conflict("account_inactive", f"{user.email} is deactivated: reactivate it first")
     purpose = "invite" if user.password_hash is None else "reset"
     token = await service.issue_link(session, user, purpose, now=now)
     await audit.record(session, who, f"user.{purpose}", target_of(user), now=now)

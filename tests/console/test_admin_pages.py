@@ -217,6 +217,12 @@ async def test_deactivating_an_account_ends_its_open_session_and_reactivating_le
     entry = await last_audit(db)
     assert (entry.action, entry.actor, entry.target) == ("user.deactivate", "console", public_id)
     assert "inactive" in (await admin.get("/console/accounts")).text
+    no_link = await admin.post(f"/console/accounts/{public_id}/link")
+    assert no_link.status_code == 409
+    assert "mia@example.com is deactivated: reactivate it first" in no_link.text
+    unclear = await admin.post(f"/console/accounts/{public_id}/active", {"active": "maybe"})
+    assert unclear.status_code == 422
+    assert (await last_audit(db)).action == "user.deactivate"
 
     again = await admin.post(f"/console/accounts/{public_id}/active", {"active": "true"})
     assert again.headers["location"] == "/console/accounts?notice=reactivated"

@@ -206,9 +206,14 @@ async def account_link(
 ) -> Response[str]:
     """A password reset link (a new invitation if no password was ever set)."""
     user = await _account(session, user_id)
-    sent = await invitations.send_link(
-        session, user, who=principal, now=clock(), base_url=_base_url(request)
-    )
+    try:
+        sent = await invitations.send_link(
+            session, user, who=principal, now=clock(), base_url=_base_url(request)
+        )
+    except DomainError as exc:
+        return await _accounts_page(
+            request, session, status_code=_status(exc), errors=forms.errors_of(exc)
+        )
     return page(request, "admin/link.html", link=sent, back="/console/accounts")
 
 
@@ -222,9 +227,11 @@ async def account_active(
 ) -> Response[Any]:
     """Deactivate (its sessions end at once) or reactivate; never one's own account."""
     form = await _form_data(request)
-    active = form.get("active") == "true"
     user = await _account(session, user_id)
     try:
+        if form.get("active") not in ("true", "false"):
+            raise forms.FormErrors({"active": "must be true or false"})
+        active = form["active"] == "true"
         await invitations.set_active(session, user, active, who=principal, now=clock())
     except DomainError as exc:
         return await _accounts_page(
