@@ -65,6 +65,8 @@ NOTICES = {
     "deactivated": N_("The account is deactivated; its sessions have ended."),
     "payout_done": N_("Payouts created."),
     "code_ready": N_("Your code is ready: copy it and share it."),
+    "reactivated": N_("The account is active again."),
+    "revoked": N_("The key is revoked: requests with it are refused from now on."),
 }
 
 

@@ -29,7 +29,16 @@ from promo.console.access import (
     security_headers,
 )
 from promo.console.navigation import home
-from promo.console.pages import affiliates, campaigns, codes, me, performance, signin
+from promo.console.pages import (
+    admin,
+    affiliates,
+    audit,
+    campaigns,
+    codes,
+    me,
+    performance,
+    signin,
+)
 from promo.console.rendering import page
 from promo.errors import PROBLEM_MAP, NotFound, problem_for
 from promo.settings import Settings
@@ -75,6 +84,8 @@ def console_router(settings: Settings) -> Router:
         *affiliates.HANDLERS,
         *performance.HANDLERS,
         *me.HANDLERS,
+        *admin.HANDLERS,
+        *audit.HANDLERS,
         create_static_files_router(
             path="/static", directories=[STATIC], include_in_schema=False, opt=PUBLIC
         ),

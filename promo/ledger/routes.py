@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -18,7 +17,7 @@ from promo.auth.guards import allow
 from promo.auth.roles import Principal, Role
 from promo.checkout.idempotency import answer_key, respond, run_once
 from promo.deps import Caller, ClockDep, DbSession, IdempotencyKey, PageCursor, PageLimit
-from promo.errors import Invalid, NotFound
+from promo.errors import NotFound
 from promo.ids import Kind, decode, encode, optional
 from promo.ledger import service
 from promo.ledger.export import FORMATS, stream_ledger
@@ -38,7 +37,7 @@ from promo.ledger.schemas import (
 )
 from promo.ledger.schemas import Kind as EntryKind
 from promo.ledger.views import entry_read
-from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
+from promo.schemas import DEFAULT_LIMIT, decode_cursor, instant, next_cursor, utc_instant
 
 # Taken as text and parsed here, so that errors name the parameters the
 # client sent (``from``/``to``) and an instant without offset is refused.
@@ -49,26 +48,6 @@ Start = Annotated[
 End = Annotated[
     str | None, QueryParameter(name="to", max_length=64, description="RFC 3339; created_at < to")
 ]
-
-
-def instant(name: str, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise Invalid.field(name, "not an RFC 3339 instant") from None
-    return utc_instant(name, parsed)
-
-
-def utc_instant(name: str, value: datetime) -> datetime:
-    """The UTC instant of ``value``; 422 when it has no offset or no UTC form."""
-    if value.tzinfo is None:
-        raise Invalid.field(name, "needs a UTC offset (e.g. 2026-07-01T00:00:00Z)")
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise Invalid.field(name, "out of range once converted to UTC") from None
 
 
 PublicId = Annotated[str | None, QueryParameter(max_length=64)]
