@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import structlog.testing
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -144,6 +145,19 @@ async def test_an_invitation_sets_the_password_and_signs_in(
     used = await browser.get(f"/console/invitations/{token}")
     assert used.status_code == 404
     assert "not valid" in used.text
+
+
+async def test_a_links_token_is_not_written_to_the_access_log(
+    browser: Browser, db: AsyncSession, clock: FrozenClock
+) -> None:
+    user_id = await make_account(db, clock, "new@example.com", Role.ACCOUNTANT, password=None)
+    token = await service.issue_link(db, await service.get_user(db, user_id), "invite", now=clock())
+    with structlog.testing.capture_logs() as logged:
+        assert (await browser.get(f"/console/invitations/{token}")).status_code == 200
+        await browser.get(f"/console/password-reset/{token}")
+    paths = [line["path"] for line in logged if line.get("event") == "request"]
+    assert paths == ["/console/invitations/{token}", "/console/password-reset/{token}"]
+    assert token not in repr(logged)
 
 
 async def test_changing_the_password_ends_other_sessions(
