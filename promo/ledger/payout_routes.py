@@ -9,10 +9,12 @@ however many sales each one pays.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from litestar import get
 from litestar.params import FromPath, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.auth.guards import allow
 from promo.auth.roles import Role
@@ -36,6 +38,20 @@ async def list_payouts(
     limit: PageLimit = DEFAULT_LIMIT,
 ) -> PayoutPage:
     """Payouts in id order (oldest first), each with the number of entries it covers."""
+    return await payout_page(
+        session, affiliate_id=affiliate_id, currency=currency, cursor=cursor, limit=limit
+    )
+
+
+async def payout_page(
+    session: AsyncSession,
+    *,
+    affiliate_id: str | None,
+    currency: str | None,
+    cursor: str | None,
+    limit: int,
+) -> PayoutPage:
+    """One page of payouts (GET /v1/payouts and the console)."""
     rows = await service.list_payouts(
         session,
         affiliate_id=optional(Kind.AFFILIATE, affiliate_id),
@@ -52,6 +68,10 @@ async def list_payouts(
 @get("/v1/payouts/{payout_id:str}", tags=["ledger"], guards=[allow(Role.ACCOUNTANT)])
 async def get_payout(session: DbSession, clock: ClockDep, payout_id: FromPath[str]) -> PayoutDetail:
     """One payout and every ledger entry it covers, in id order."""
+    return await payout_detail(session, payout_id, now=clock())
+
+
+async def payout_detail(session: AsyncSession, payout_id: str, *, now: datetime) -> PayoutDetail:
+    """One payout with its entries; 404 for an id that is none (the API and the console)."""
     payout, covered = await service.payout_with_entries(session, require(Kind.PAYOUT, payout_id))
-    now = clock()
     return PayoutDetail(**payout_fields(payout), items=[entry_read(row, now) for row in covered])
