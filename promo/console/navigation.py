@@ -64,6 +64,7 @@ NOTICES = {
     "invited": N_("Invitation created."),
     "deactivated": N_("The account is deactivated; its sessions have ended."),
     "payout_done": N_("Payouts created."),
+    "payout_none": N_("Nothing was due: no payout was made."),
 }
 
 

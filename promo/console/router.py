@@ -29,7 +29,7 @@ from promo.console.access import (
     security_headers,
 )
 from promo.console.navigation import home
-from promo.console.pages import affiliates, campaigns, codes, performance, signin
+from promo.console.pages import affiliates, campaigns, codes, ledger, payouts, performance, signin
 from promo.console.rendering import page
 from promo.errors import PROBLEM_MAP, NotFound, problem_for
 from promo.settings import Settings
@@ -74,6 +74,8 @@ def console_router(settings: Settings) -> Router:
         *codes.HANDLERS,
         *affiliates.HANDLERS,
         *performance.HANDLERS,
+        *ledger.HANDLERS,
+        *payouts.HANDLERS,
         create_static_files_router(
             path="/static", directories=[STATIC], include_in_schema=False, opt=PUBLIC
         ),

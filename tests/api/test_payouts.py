@@ -226,7 +226,6 @@ async def test_two_currencies_are_paid_separately(
         assert entry["payout_id"] == expected, entry
 
 
-
 async def test_the_preview_shows_what_the_run_then_pays_and_writes_nothing(
     client: httpx.AsyncClient,
     checkout: dict[str, str],
