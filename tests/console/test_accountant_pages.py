@@ -288,7 +288,7 @@ async def test_the_preview_shows_what_would_be_paid_and_writes_nothing(
 ) -> None:
     form = await accountant.get("/console/payouts/run")
     assert form.status_code == 200
-    assert f'value="{minute(clock())}"' in form.text  # as of now, by default
+    assert 'name="as_of" type="datetime-local" value=""' in form.text  # blank: as of now
     before = await counts(db)
     page = await previewed(accountant, clock())
     assert await counts(db) == before
@@ -300,6 +300,9 @@ async def test_the_preview_shows_what_would_be_paid_and_writes_nothing(
     ]  # Bob's balance (0) is not paid
     assert "1 payout in EUR" in page.text
     assert "Confirm and pay" in page.text
+    blank = await accountant.get("/console/payouts/run?as_of=")
+    assert confirm_form(blank)["as_of"] == clock().isoformat()  # to the microsecond
+    assert await counts(db) == before
     # Each preview draws its own key.
     again = await previewed(accountant, clock())
     assert confirm_form(again)["idempotency_key"] != confirm_form(page)["idempotency_key"]

@@ -12,7 +12,6 @@ run's answer instead of paying again, and the run is audited as the API's.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC
 from typing import Any
 
 import msgspec
@@ -93,11 +92,14 @@ async def payout_preview(
     confirm form (with its one-time key). Nothing is written."""
     now = clock()
     if as_of is None:
-        default = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
-        return page(request, "payouts/run.html", form={"as_of": default}, preview=None)
+        return page(request, "payouts/run.html", form={"as_of": ""}, preview=None)
     form = {"as_of": as_of}
     try:
-        data = forms.convert(forms.read(form, AS_OF, language=language_of(request)), PayoutRun)
+        if as_of.strip():
+            document = forms.read(form, AS_OF, language=language_of(request))
+            data = forms.convert(document, PayoutRun)
+        else:
+            data = PayoutRun(as_of=now)  # left blank: as of this very moment
         preview = await payout_routes.preview(session, data, now=now)
     except DomainError as exc:
         return page(
