@@ -46,7 +46,7 @@ from promo.errors import problem_details_plugin
 from promo.health import HealthController
 from promo.jobs.inprocess import AppJobs
 from promo.jobs.routes import JobController
-from promo.ledger.payout_routes import get_payout, list_payouts
+from promo.ledger.payout_routes import get_payout, list_payouts, preview_payouts
 from promo.ledger.routes import (
     LedgerController,
     commission_report,
@@ -73,6 +73,7 @@ ROUTE_HANDLERS: list[Any] = [
     my_redemptions,
     LedgerController,
     run_payouts,
+    preview_payouts,
     list_payouts,
     get_payout,
     commission_report,

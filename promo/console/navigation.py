@@ -67,6 +67,7 @@ NOTICES = {
     "code_ready": N_("Your code is ready: copy it and share it."),
     "reactivated": N_("The account is active again."),
     "revoked": N_("The key is revoked: requests with it are refused from now on."),
+    "payout_none": N_("Nothing was due: no payout was made."),
 }
 
 

@@ -35,7 +35,9 @@ from promo.console.pages import (
     audit,
     campaigns,
     codes,
+    ledger,
     me,
+    payouts,
     performance,
     signin,
 )
@@ -86,6 +88,8 @@ def console_router(settings: Settings) -> Router:
         *me.HANDLERS,
         *admin.HANDLERS,
         *audit.HANDLERS,
+        *ledger.HANDLERS,
+        *payouts.HANDLERS,
         create_static_files_router(
             path="/static", directories=[STATIC], include_in_schema=False, opt=PUBLIC
         ),

@@ -11,12 +11,12 @@ from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
 from litestar.response import Stream
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from promo import audit
 from promo.auth.guards import allow
 from promo.auth.roles import Principal, Role
-from promo.checkout.idempotency import answer_key, respond, run_once
+from promo.checkout.idempotency import Answer, answer_key, respond, run_once
 from promo.deps import Caller, ClockDep, DbSession, IdempotencyKey, PageCursor, PageLimit
 from promo.errors import NotFound
 from promo.ids import Kind, decode, encode, optional
@@ -54,7 +54,7 @@ End = Annotated[
 PublicId = Annotated[str | None, QueryParameter(max_length=64)]
 
 
-def _filters(
+def ledger_filters(
     start: str | None,
     end: str | None,
     affiliate_id: str | None,
@@ -84,6 +84,33 @@ def totals_read(totals: service.Totals) -> CommissionTotals:
     )
 
 
+async def entry_page(
+    session: AsyncSession,
+    filters: service.Filters,
+    *,
+    cursor: str | None,
+    limit: int,
+    now: datetime,
+) -> EntryPage:
+    """One page of the entries ``filters`` select (GET /v1/ledger and the console)."""
+    rows = await service.list_entries(session, filters, after_id=decode_cursor(cursor), limit=limit)
+    return EntryPage(
+        items=[entry_read(row, now) for row in rows],
+        next_cursor=next_cursor([row.id for row in rows], limit),
+    )
+
+
+def export_stream(engine: AsyncEngine, filters: service.Filters, fmt: str) -> Stream:
+    """The streamed download of what ``filters`` select, as a ``fmt`` attachment
+    (GET /v1/ledger/export and the console)."""
+    media_type, _ = FORMATS[fmt]
+    return Stream(
+        stream_ledger(engine, filters, fmt),
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="ledger.{fmt}"'},
+    )
+
+
 class LedgerController(Controller):
     path = "/v1/ledger"
     tags = ["ledger"]
@@ -103,15 +130,8 @@ class LedgerController(Controller):
         limit: PageLimit = DEFAULT_LIMIT,
     ) -> EntryPage:
         """Ledger entries in id order, with their derived status."""
-        filters = _filters(start, end, affiliate_id, campaign_id, kind)
-        rows = await service.list_entries(
-            session, filters, after_id=decode_cursor(cursor), limit=limit
-        )
-        now = clock()
-        return EntryPage(
-            items=[entry_read(row, now) for row in rows],
-            next_cursor=next_cursor([row.id for row in rows], limit),
-        )
+        filters = ledger_filters(start, end, affiliate_id, campaign_id, kind)
+        return await entry_page(session, filters, cursor=cursor, limit=limit, now=clock())
 
     @get(
         "/export",
@@ -133,13 +153,8 @@ class LedgerController(Controller):
     ) -> Stream:
         """Stream the ledger (CSV, RFC 4180 with a header, or JSON lines) from its own
         snapshot, in id order; amounts in major units, timestamps in UTC."""
-        filters = _filters(start, end, affiliate_id, campaign_id, kind)
-        media_type, _ = FORMATS[format]
-        return Stream(
-            stream_ledger(state.engine, filters, format),
-            media_type=media_type,
-            headers={"Content-Disposition": f'attachment; filename="ledger.{format}"'},
-        )
+        filters = ledger_filters(start, end, affiliate_id, campaign_id, kind)
+        return export_stream(state.engine, filters, format)
 
     @post(
         "/adjustments",
@@ -207,23 +222,38 @@ async def run_payouts(
 ) -> Response[bytes]:
     """Pay every affiliate and currency whose approved, unpaid balance at ``as_of``
     reaches its threshold. Running it again pays only what became approved since."""
+    return respond(
+        await pay(session, data, principal=principal, idempotency_key=idempotency_key, now=clock())
+    )
+
+
+async def pay(
+    session: AsyncSession,
+    data: PayoutRun,
+    *,
+    principal: Principal,
+    idempotency_key: str | None,
+    now: datetime,
+) -> Answer:
+    """A payout run under its Idempotency-Key, audited (POST /v1/payouts and the
+    console's confirm): a second request with the key replays the first's answer."""
 
     async def work() -> tuple[int, PayoutRunResult]:
         as_of = utc_instant("as_of", data.as_of)
-        ids = await service.run_payouts(session, as_of=as_of, now=clock())
+        ids = await service.run_payouts(session, as_of=as_of, now=now)
         result = PayoutRunResult(as_of=data.as_of, payouts=await _payout_reads(session, ids))
         await audit.record(
             session,
             principal,
             "payouts.run",
             None,
-            now=clock(),
+            now=now,
             details={"as_of": data.as_of.isoformat(), "payouts": [p.id for p in result.payouts]},
         )
         return 201, result
 
     key = answer_key(idempotency_key, "payouts", principal, data)
-    return respond(await run_once(session, key, now=clock(), work=work))
+    return await run_once(session, key, now=now, work=work)
 
 
 @get("/v1/reports/commissions", tags=["ledger"], guards=[allow(Role.ACCOUNTANT)])
@@ -232,8 +262,14 @@ async def commission_report(
 ) -> CommissionReport:
     """Per affiliate and currency over the ledger rows created in [from, to): orders,
     revenue, discount, commission by status and balance; sums equal the ledger's."""
-    filters = _filters(start, end, None, None, None)
-    totals = await service.commission_report(session, filters, now=clock())
+    return await report(session, ledger_filters(start, end, None, None, None), now=clock())
+
+
+async def report(
+    session: AsyncSession, filters: service.Filters, *, now: datetime
+) -> CommissionReport:
+    """The commission report over ``filters`` (GET /v1/reports/commissions and the console)."""
+    totals = await service.commission_report(session, filters, now=now)
     return CommissionReport(
         start=filters.start, end=filters.end, rows=[totals_read(t) for t in totals]
     )

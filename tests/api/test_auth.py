@@ -63,6 +63,7 @@ ROUTE_ACCESS: list[tuple[str, str, frozenset[Role]]] = [
     ("POST", "/v1/payouts", ACCOUNTING),
     ("GET", "/v1/payouts", ACCOUNTING),
     ("GET", "/v1/payouts/pay_x", ACCOUNTING),
+    ("POST", "/v1/payouts/preview", ACCOUNTING),
     ("GET", "/v1/reports/commissions", ACCOUNTING),
     ("GET", "/v1/reports/performance", MARKETING),
     ("GET", "/v1/audit", frozenset({Role.ADMIN})),
