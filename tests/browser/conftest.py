@@ -74,6 +74,8 @@ def console(postgres: PostgresServer) -> Iterator[Console]:
         worker.wait(timeout=15)
         server.stop()
         postgres.drop_database(name)
+        # Its log holds the demo's printed sign-ins and sample cart (a sample e-mail).
+        shutil.rmtree(server.log.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

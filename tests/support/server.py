@@ -15,7 +15,7 @@ import httpx
 
 from promo.pii import DEV_PII_KEY
 
-READY_TIMEOUT_SECONDS = 30
+READY_TIMEOUT_SECONDS = 60
 
 
 def free_port() -> int:
