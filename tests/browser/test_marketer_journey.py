@@ -112,3 +112,30 @@ async def test_a_marketer_launches_summer20_with_a_batch_of_10000_codes(
     await expect(page.get_by_role("heading", name="Performance of Summer 20")).to_be_visible()
     await mia.shoot("performance")
     assert mia.script_errors == []
+
+
+async def test_signing_in_and_moving_around_work_from_the_keyboard(
+    person: MakePerson, console: Console
+) -> None:
+    ada = await person("keyboard")
+    page = ada.page
+    await ada.open("/console/login")
+    email, password = console.accounts["accountant"]
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    await page.get_by_label("E-mail").focus()
+    await page.keyboard.type(email)
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("Password")).to_be_focused()
+    await page.keyboard.type(password)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Ledger")).to_be_visible()
+    # The menu is reachable with Tab and followed with Enter.
+    payouts = page.get_by_role("link", name="Payouts")
+    for _ in range(10):
+        await page.keyboard.press("Tab")
+        if await payouts.evaluate("element => element === document.activeElement"):
+            break
+    await expect(payouts).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Payouts")).to_be_visible()
