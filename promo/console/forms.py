@@ -21,6 +21,7 @@ from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
+from litestar import Request
 
 from promo.console import i18n
 from promo.errors import DomainError, FieldError, Invalid, decoded_field_error
@@ -48,6 +49,11 @@ class FormErrors(Invalid):
 class Field:
     name: str
     kind: Kind = "text"
+
+
+async def submitted(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The submitted form's fields as text (a repeated field: its last value)."""
+    return {key: str(value) for key, value in (await request.form()).items()}
 
 
 def _place(payload: dict[str, Any], path: str, value: Any) -> None:

@@ -40,7 +40,7 @@ FIELD_OF_CODE = {"affiliate_not_found": "affiliate_id", "account_exists": "email
 
 
 async def _form_data(request: Request[Any, Any, Any]) -> dict[str, str]:
-    return {key: str(value).strip() for key, value in (await request.form()).items()}
+    return {key: value.strip() for key, value in (await forms.submitted(request)).items()}
 
 
 def _errors(exc: DomainError) -> dict[str, str]:

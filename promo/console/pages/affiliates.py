@@ -86,10 +86,6 @@ def form_of(affiliate: AffiliateRead, language: str) -> dict[str, str]:
     }
 
 
-async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    return {key: str(value) for key, value in (await request.form()).items()}
-
-
 @get("/affiliates", opt=MARKETERS)
 async def affiliate_list(
     request: Request[Any, Any, Any],
@@ -117,7 +113,7 @@ async def affiliate_list(
 async def affiliate_create(
     request: Request[Any, Any, Any], session: DbSession, clock: ClockDep, principal: Caller
 ) -> Response[Any]:
-    form = await _form(request)
+    form = await forms.submitted(request)
     try:
         data = forms.convert(_document(form, language_of(request), editing=False), AffiliateCreate)
         created = await affiliate_routes.create(session, data, principal=principal, now=clock())
@@ -178,7 +174,7 @@ async def affiliate_update(
     clock: ClockDep,
     principal: Caller,
 ) -> Response[Any]:
-    form = await _form(request)
+    form = await forms.submitted(request)
     target = require(Kind.AFFILIATE, affiliate_id)
     try:
         data = forms.convert(_document(form, language_of(request), editing=True), AffiliatePatch)
@@ -199,7 +195,7 @@ async def affiliate_active(
     clock: ClockDep,
     principal: Caller,
 ) -> Response[Any]:
-    form = await _form(request)
+    form = await forms.submitted(request)
     active = form.get("active") == "true"
     await affiliate_routes.change(
         session,

@@ -148,10 +148,6 @@ def form_of(campaign: CampaignRead, language: str) -> dict[str, Any]:
     return shown
 
 
-async def _form_data(request: Request[Any, Any, Any]) -> dict[str, str]:
-    return {key: str(value) for key, value in (await request.form()).items()}
-
-
 @get("/campaigns", opt=MARKETERS)
 async def campaign_list(
     request: Request[Any, Any, Any],
@@ -197,7 +193,7 @@ async def campaign_create(
     principal: Caller,
     keyring: KeyringDep,
 ) -> Response[Any]:
-    form = await _form_data(request)
+    form = await forms.submitted(request)
     try:
         data = forms.convert(_document(form, language_of(request), editing=False), CampaignCreate)
         created = await campaign_routes.create(
@@ -245,7 +241,7 @@ async def campaign_update(
     release_codes: ReleaseCodesDep,
 ) -> Response[Any]:
     campaign = await _campaign(session, campaign_id)
-    form = await _form_data(request)
+    form = await forms.submitted(request)
     try:
         patch = forms.convert(_document(form, language_of(request), editing=True), CampaignPatch)
         await campaign_routes.change(
@@ -284,7 +280,7 @@ async def campaign_status(
     release_codes: ReleaseCodesDep,
 ) -> Response[Any]:
     """Pause, resume or archive: a PATCH of the status, refused as the API refuses it."""
-    form = await _form_data(request)
+    form = await forms.submitted(request)
     patch = forms.convert({"status": form.get("status", "")}, CampaignPatch)
     changed = await campaign_routes.change(
         session,

@@ -53,10 +53,6 @@ BATCH_FIELDS = [
 FINISHED = ("done", "failed")
 
 
-async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    return {key: str(value) for key, value in (await request.form()).items()}
-
-
 async def _codes_page(
     request: Request[Any, Any, Any],
     session: DbSession,
@@ -123,7 +119,7 @@ async def code_create(
     clock: ClockDep,
     principal: Caller,
 ) -> Response[Any]:
-    form = await _form(request)
+    form = await forms.submitted(request)
     try:
         data = forms.convert(
             forms.read(form, CODE_FIELDS, language=language_of(request)), CodeCreate
@@ -148,7 +144,7 @@ async def code_active(
     clock: ClockDep,
     principal: Caller,
 ) -> Response[Any]:
-    form = await _form(request)
+    form = await forms.submitted(request)
     active = form.get("active") == "true"
     changed = await code_routes.change(
         session, code, CodePatch(active=active), principal=principal, now=clock()
@@ -209,7 +205,7 @@ async def batch_start(
     principal: Caller,
     state: State,
 ) -> Response[Any]:
-    form = await _form(request)
+    form = await forms.submitted(request)
     try:
         data = forms.convert(
             forms.read(form, BATCH_FIELDS, language=language_of(request)), CodeBatchCreate
@@ -277,7 +273,7 @@ async def batch_active(
     clock: ClockDep,
     principal: Caller,
 ) -> Response[Any]:
-    form = await _form(request)
+    form = await forms.submitted(request)
     active = form.get("active") == "true"
     done = await batch_routes.set_active(
         session, decode(Kind.CODE_BATCH, batch_id), active, principal=principal, now=clock()

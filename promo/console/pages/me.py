@@ -50,10 +50,6 @@ GRANT_FIELDS = [Field("campaign_id"), Field("alias"), Field("channel")]
 ALIAS_REFUSALS = ("alias_taken", "alias_limit_reached", "aliases_not_allowed")
 
 
-async def _form_data(request: Request[Any, Any, Any]) -> dict[str, str]:
-    return {key: str(value) for key, value in (await request.form()).items()}
-
-
 def _refusal(exc: DomainError) -> tuple[int, dict[str, str]]:
     """The status the API answers ``exc`` with, and its messages by field."""
     errors = forms.errors_of(exc)
@@ -124,7 +120,7 @@ async def my_code_grant(
     state: State,
 ) -> Response[Any]:
     """The "Get a code" form: POST /v1/me/codes's own function (throttle, rules, audit)."""
-    form = await _form_data(request)
+    form = await forms.submitted(request)
     try:
         data = forms.convert(
             forms.read(form, GRANT_FIELDS, language=language_of(request)), DedicatedCodeCreate
@@ -171,7 +167,7 @@ async def my_code_channel(
 ) -> Response[Any]:
     """The code's channel label: PATCH /v1/me/codes/{code}'s own function."""
     found = await _own_code(session, principal, code)
-    form = await _form_data(request)
+    form = await forms.submitted(request)
     try:
         data = forms.convert(
             forms.read(form, [Field("channel")], language=language_of(request), blank="null"),

@@ -125,7 +125,7 @@ async def payout_confirm(
     request: Request[Any, Any, Any], session: DbSession, clock: ClockDep, principal: Caller
 ) -> Response[Any]:
     """Run the payouts the preview showed, once per key: a replay pays nothing."""
-    form = {key: str(value) for key, value in (await request.form()).items()}
+    form = await forms.submitted(request)
     data = forms.convert(forms.read(form, AS_OF, language=language_of(request)), PayoutRun)
     answer = await ledger_routes.pay(
         session,
