@@ -32,6 +32,7 @@ from promo.codes.batch_routes import CampaignCodeBatchController, CodeBatchContr
 from promo.codes.dedicated_routes import AffiliateCodeController, MyCodeController
 from promo.codes.routes import CampaignCodeController, CodeController
 from promo.codes.service import provide_release_codes
+from promo.console.rendering import template_config
 from promo.console.router import console_router
 from promo.customers.routes import CustomerController
 from promo.db.autocommit import AsyncpgAutocommit, Autocommit, SessionAutocommit
@@ -244,6 +245,7 @@ def create_app(
         before_send=[stamp_response],
         plugins=[problem_details_plugin()],
         openapi_config=openapi_config(),
+        template_config=template_config(),
         request_max_body_size=settings.max_body_bytes,
         # The in-process worker (SQLite by default) starts with the app and gives
         # its jobs back, to be resumed, before the engine goes. Validation counts

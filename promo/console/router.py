@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from litestar import Request, Response, Router, get
+from litestar import Request, Router, get
 from litestar.di import Provide
 from litestar.params import FromPath
 from litestar.plugins.problem_details import ProblemDetailsException
-from litestar.response import Redirect
+from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
 from promo.console.access import (
@@ -48,7 +48,7 @@ from promo.settings import Settings
 STATIC = Path(__file__).parent / "static"
 
 
-def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[str]:
+def error_page(request: Request[Any, Any, Any], exc: Exception) -> Template:
     problem = problem_for(exc)
     extra = problem.extra if isinstance(problem.extra, dict) else {}
     status = problem.status_code

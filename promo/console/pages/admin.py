@@ -14,7 +14,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect
+from litestar.response import Redirect, Template
 
 from promo.affiliates.service import get_affiliate
 from promo.auth import routes as key_routes
@@ -80,7 +80,7 @@ async def _keys_page(
     cursor: str | None = None,
     status_code: int = 200,
     **context: Any,
-) -> Response[str]:
+) -> Template:
     keys = await key_routes.key_page(session, cursor=cursor, limit=PAGE_SIZE)
     more = keys.next_cursor
     return page(
@@ -97,14 +97,14 @@ async def _keys_page(
 @get("/keys", opt=ADMINS)
 async def key_list(
     request: Request[Any, Any, Any], session: DbSession, cursor: FromQuery[str | None] = None
-) -> Response[str]:
+) -> Template:
     return await _keys_page(request, session, cursor, form={"role": "checkout"})
 
 
 @post("/keys", opt=ADMINS)
 async def key_create(
     request: Request[Any, Any, Any], session: DbSession, clock: ClockDep, principal: Caller
-) -> Response[str]:
+) -> Template:
     """The new key is on this page and nowhere else: it is never shown again."""
     form = await _form_data(request)
     document: dict[str, Any] = {"role": form.get("role", ""), "name": form.get("name", "")}
@@ -149,7 +149,7 @@ def _account_row(user: ConsoleUser) -> dict[str, Any]:
 
 async def _accounts_page(
     request: Request[Any, Any, Any], session: DbSession, status_code: int = 200, **context: Any
-) -> Response[str]:
+) -> Template:
     users = await service.list_users(session)
     return page(
         request,
@@ -166,14 +166,14 @@ async def _account(session: DbSession, user_id: str) -> ConsoleUser:
 
 
 @get("/accounts", opt=ADMINS)
-async def account_list(request: Request[Any, Any, Any], session: DbSession) -> Response[str]:
+async def account_list(request: Request[Any, Any, Any], session: DbSession) -> Template:
     return await _accounts_page(request, session, form={"role": "marketer"})
 
 
 @post("/accounts", opt=ADMINS)
 async def account_invite(
     request: Request[Any, Any, Any], session: DbSession, clock: ClockDep, principal: Caller
-) -> Response[str]:
+) -> Template:
     """Create the account and show its invitation link, this once."""
     form = await _form_data(request)
     try:
@@ -203,7 +203,7 @@ async def account_link(
     session: DbSession,
     clock: ClockDep,
     principal: Caller,
-) -> Response[str]:
+) -> Template:
     """A password reset link (a new invitation if no password was ever set)."""
     user = await _account(session, user_id)
     try:
@@ -249,7 +249,7 @@ async def _affiliate_invite_form(
     affiliate_id: str,
     status_code: int = 200,
     **context: Any,
-) -> Response[str]:
+) -> Template:
     affiliate = await get_affiliate(session, decode(Kind.AFFILIATE, affiliate_id))
     return page(
         request,
@@ -264,7 +264,7 @@ async def _affiliate_invite_form(
 @get("/affiliates/{affiliate_id:str}/invite", opt=MARKETERS)
 async def affiliate_invite_form(
     request: Request[Any, Any, Any], affiliate_id: FromPath[str], session: DbSession
-) -> Response[str]:
+) -> Template:
     return await _affiliate_invite_form(request, session, affiliate_id)
 
 
@@ -275,7 +275,7 @@ async def affiliate_invite(
     session: DbSession,
     clock: ClockDep,
     principal: Caller,
-) -> Response[str]:
+) -> Template:
     """An affiliate-role account bound to this affiliate; its link shown once."""
     form = await _form_data(request)
     bound = require(Kind.AFFILIATE, affiliate_id)

@@ -12,7 +12,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect
+from litestar.response import Redirect, Template
 
 from promo.affiliates import routes as affiliate_routes
 from promo.affiliates import service
@@ -92,7 +92,7 @@ async def affiliate_list(
     session: DbSession,
     active: FromQuery[str | None] = None,
     cursor: FromQuery[str | None] = None,
-) -> Response[str]:
+) -> Template:
     chosen = {"yes": True, "no": False}.get(active or "")
     rows = await service.list_affiliates(
         session, active=chosen, after_id=decode_cursor(cursor), limit=PAGE_SIZE
@@ -143,7 +143,7 @@ async def _detail(
     *,
     status_code: int = 200,
     **context: Any,
-) -> Response[str]:
+) -> Template:
     codes = await dedicated.list_affiliate_codes(
         session, require(Kind.AFFILIATE, affiliate.id), campaign_id=None, after_id=None, limit=200
     )
@@ -161,7 +161,7 @@ async def _detail(
 @get("/affiliates/{affiliate_id:str}", opt=MARKETERS)
 async def affiliate_detail(
     request: Request[Any, Any, Any], affiliate_id: FromPath[str], session: DbSession
-) -> Response[str]:
+) -> Template:
     affiliate = await service.get_affiliate(session, require(Kind.AFFILIATE, affiliate_id))
     return await _detail(request, session, affiliate_read(affiliate))
 

@@ -9,7 +9,8 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Request, Response, get
+from litestar import Request, get
+from litestar.response import Template
 
 from promo import audit
 from promo.audit_routes import AuditRead, audit_page, filters_of
@@ -54,7 +55,7 @@ async def _who(session: DbSession, items: list[AuditRead]) -> dict[int, str]:
 
 
 @get("/audit", opt=ADMINS)
-async def audit_list(request: Request[Any, Any, Any], session: DbSession) -> Response[str]:
+async def audit_list(request: Request[Any, Any, Any], session: DbSession) -> Template:
     form = {name: str(request.query_params.get(name, "")).strip() for name in FILTERS}
     cursor = request.query_params.get("cursor") or None
     try:

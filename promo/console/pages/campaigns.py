@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect
+from litestar.response import Redirect, Template
 
 from promo.auth.roles import Role
 from promo.campaigns import routes as campaign_routes
@@ -154,7 +154,7 @@ async def campaign_list(
     session: DbSession,
     status: FromQuery[str | None] = None,
     cursor: FromQuery[str | None] = None,
-) -> Response[str]:
+) -> Template:
     chosen = status if status in STATUSES else None
     rows = await service.list_campaigns(
         session, status=chosen, after_id=decode_cursor(cursor), limit=PAGE_SIZE
@@ -171,14 +171,14 @@ async def campaign_list(
     )
 
 
-def _new_form(request: Request[Any, Any, Any], **context: Any) -> Response[str]:
+def _new_form(request: Request[Any, Any, Any], **context: Any) -> Template:
     return page(
         request, "campaigns/form.html", campaign=None, discount_types=DISCOUNT_TYPES, **context
     )
 
 
 @get("/campaigns/new", opt=MARKETERS)
-async def campaign_new(request: Request[Any, Any, Any]) -> Response[str]:
+async def campaign_new(request: Request[Any, Any, Any]) -> Template:
     return _new_form(
         request,
         form={"currency": "EUR", "discount.type": "percentage", "max_aliases_per_affiliate": "1"},
@@ -211,7 +211,7 @@ async def _campaign(session: DbSession, campaign_id: str) -> CampaignRead:
 @get("/campaigns/{campaign_id:str}", opt=MARKETERS)
 async def campaign_detail(
     request: Request[Any, Any, Any], campaign_id: FromPath[str], session: DbSession
-) -> Response[str]:
+) -> Template:
     campaign = await _campaign(session, campaign_id)
     return page(request, "campaigns/detail.html", campaign=campaign)
 
@@ -219,7 +219,7 @@ async def campaign_detail(
 @get("/campaigns/{campaign_id:str}/edit", opt=MARKETERS)
 async def campaign_edit(
     request: Request[Any, Any, Any], campaign_id: FromPath[str], session: DbSession
-) -> Response[str]:
+) -> Template:
     campaign = await _campaign(session, campaign_id)
     return page(
         request,

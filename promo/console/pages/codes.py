@@ -16,7 +16,7 @@ from litestar import Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect, Stream
+from litestar.response import Redirect, Stream, Template
 
 from promo.auth.roles import Role
 from promo.campaigns import service as campaigns
@@ -62,7 +62,7 @@ async def _codes_page(
     cursor: str | None = None,
     status_code: int = 200,
     **context: Any,
-) -> Response[str]:
+) -> Template:
     campaign = campaign_read(
         await campaigns.get_campaign(session, decode(Kind.CAMPAIGN, campaign_id))
     )
@@ -107,7 +107,7 @@ async def code_list(
     session: DbSession,
     q: FromQuery[str | None] = None,
     cursor: FromQuery[str | None] = None,
-) -> Response[str]:
+) -> Template:
     return await _codes_page(request, session, campaign_id, q=q, cursor=cursor)
 
 
@@ -163,7 +163,7 @@ async def _batches_page(
     cursor: str | None = None,
     status_code: int = 200,
     **context: Any,
-) -> Response[str]:
+) -> Template:
     campaign = campaign_read(
         await campaigns.get_campaign(session, decode(Kind.CAMPAIGN, campaign_id))
     )
@@ -192,7 +192,7 @@ async def batch_list(
     campaign_id: FromPath[str],
     session: DbSession,
     cursor: FromQuery[str | None] = None,
-) -> Response[str]:
+) -> Template:
     return await _batches_page(request, session, campaign_id, cursor=cursor)
 
 
@@ -232,7 +232,7 @@ async def batch_start(
 @get("/batches/{batch_id:str}", opt=MARKETERS)
 async def batch_detail(
     request: Request[Any, Any, Any], batch_id: FromPath[str], session: DbSession
-) -> Response[str]:
+) -> Template:
     batch = batch_read(await batches.get_batch(session, decode(Kind.CODE_BATCH, batch_id)))
     campaign = campaign_read(
         await campaigns.get_campaign(session, decode(Kind.CAMPAIGN, batch.campaign_id))

@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, get_args
 from urllib.parse import urlencode
 
-from litestar import Request, Response, get
+from litestar import Request, get
 from litestar.datastructures import State
 from litestar.params import FromQuery
-from litestar.response import Stream
+from litestar.response import Stream, Template
 
 from promo.auth.roles import Role
 from promo.console import forms
@@ -92,7 +92,7 @@ async def ledger_list(
     clock: ClockDep,
     cursor: FromQuery[str | None] = None,
     limit: FromQuery[str | None] = None,
-) -> Response[str]:
+) -> Template:
     form = typed(request, FILTERS)
     shown = {**form, "limit": limit or ""}
     try:
@@ -141,7 +141,7 @@ async def ledger_export(
 @get("/commissions", opt=ACCOUNTANTS)
 async def commissions(
     request: Request[Any, Any, Any], session: DbSession, clock: ClockDep
-) -> Response[str]:
+) -> Template:
     form = typed(request, PERIOD)
     try:
         filters = read_filters(form, PERIOD, language_of(request))

@@ -20,7 +20,7 @@ from urllib.parse import quote
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect
+from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.affiliates.routes import open_campaigns
@@ -71,7 +71,7 @@ async def _codes_page(
     campaigns_cursor: str | None = None,
     status_code: int = 200,
     **context: Any,
-) -> Response[str]:
+) -> Template:
     mine = await my_codes(session, principal, campaign_id=None, cursor=cursor, limit=PAGE_SIZE)
     offered = await open_campaigns(
         session, principal, now=now, cursor=campaigns_cursor, limit=PAGE_SIZE
@@ -105,7 +105,7 @@ async def my_codes_list(
     principal: Caller,
     cursor: FromQuery[str | None] = None,
     campaigns_cursor: FromQuery[str | None] = None,
-) -> Response[str]:
+) -> Template:
     return await _codes_page(
         request, session, principal, clock(), cursor=cursor, campaigns_cursor=campaigns_cursor
     )
@@ -152,7 +152,7 @@ async def _own_code(session: AsyncSession, principal: Principal, text: str) -> A
 @get("/me/codes/{code:str}", opt=AFFILIATES)
 async def my_code_detail(
     request: Request[Any, Any, Any], code: FromPath[str], session: DbSession, principal: Caller
-) -> Response[str]:
+) -> Template:
     found = await _own_code(session, principal, code)
     return page(request, "me/code.html", code=found, form={"channel": found.channel or ""})
 
@@ -230,7 +230,7 @@ async def my_sales_list(
     clock: ClockDep,
     principal: Caller,
     cursor: FromQuery[str | None] = None,
-) -> Response[str]:
+) -> Template:
     sold = await my_sales(session, principal, cursor=cursor, limit=PAGE_SIZE)
     days = await _sales_per_day(session, principal, clock())
     return page(
@@ -252,7 +252,7 @@ async def my_earnings_page(
     clock: ClockDep,
     principal: Caller,
     cursor: FromQuery[str | None] = None,
-) -> Response[str]:
+) -> Template:
     earnings = await my_earnings_read(session, principal, now=clock())
     payouts = await payout_page(
         session,
@@ -278,7 +278,7 @@ async def my_payout(
     session: DbSession,
     clock: ClockDep,
     principal: Caller,
-) -> Response[str]:
+) -> Template:
     payout = await payout_detail(
         session, payout_id, now=clock(), affiliate_id=own_affiliate_id(principal)
     )

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect
+from litestar.response import Redirect, Template
 
 from promo.auth.roles import Role
 from promo.console import forms
@@ -45,7 +45,7 @@ async def payout_list(
     affiliate_id: FromQuery[str | None] = None,
     currency: FromQuery[str | None] = None,
     cursor: FromQuery[str | None] = None,
-) -> Response[str]:
+) -> Template:
     form = {"affiliate_id": (affiliate_id or "").strip(), "currency": (currency or "").strip()}
     chosen = form["currency"].upper() or None
     try:
@@ -87,7 +87,7 @@ async def payout_preview(
     session: DbSession,
     clock: ClockDep,
     as_of: FromQuery[str | None] = None,
-) -> Response[str]:
+) -> Template:
     """The run form; with ``as_of``, what a run as of then would pay, and the
     confirm form (with its one-time key). Nothing is written."""
     now = clock()
@@ -158,7 +158,7 @@ async def payout_confirm(
 @get("/payouts/{payout_id:str}", opt=ACCOUNTANTS)
 async def payout_detail(
     request: Request[Any, Any, Any], session: DbSession, clock: ClockDep, payout_id: FromPath[str]
-) -> Response[str]:
+) -> Template:
     payout = await payout_routes.payout_detail(session, payout_id, now=clock())
     return page(request, "payouts/detail.html", payout=payout)
 

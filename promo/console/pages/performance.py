@@ -17,8 +17,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from litestar import Request, Response, get
+from litestar import Request, get
 from litestar.params import FromPath, FromQuery
+from litestar.response import Template
 
 from promo.auth.roles import Role
 from promo.campaigns import service as campaigns
@@ -90,7 +91,7 @@ async def campaign_performance(
     clock: ClockDep,
     start: FromQuery[str | None] = None,
     end: FromQuery[str | None] = None,
-) -> Response[str]:
+) -> Template:
     campaign = campaign_read(
         await campaigns.get_campaign(session, decode(Kind.CAMPAIGN, campaign_id))
     )

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import structlog
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect
+from litestar.response import Redirect, Template
 
 from promo import audit
 from promo.checkout.throttle import Throttle
@@ -83,7 +83,7 @@ async def _signed_in(
 @get("/login", opt=PUBLIC, name="console:login")
 async def login_form(
     request: Request[Any, Any, Any], next: FromQuery[str | None] = None
-) -> Response[str]:
+) -> Template:
     return page(request, "login.html", next=safe_next(next), form={})
 
 
@@ -98,7 +98,7 @@ async def login(
     throttle: Throttle = request.app.state.sign_in_throttle
     shown = {"email": email}
 
-    def refused(exc: TooManyRequests) -> Response[str]:
+    def refused(exc: TooManyRequests) -> Template:
         log.warning("console_sign_in_throttled", address=_address(request))
         return page(
             request,
@@ -152,7 +152,7 @@ async def logout(
 
 def _link_page(
     request: Request[Any, Any, Any], template_kind: str, email: str, **context: Any
-) -> Response[str]:
+) -> Template:
     return page(request, "set_password.html", kind=template_kind, email=email, **context)
 
 
@@ -168,7 +168,7 @@ def _link_handlers(path: str, kind: str) -> list[Any]:
     @get(f"{path}/{{token:str}}", opt=PUBLIC, name=f"console:{kind}")
     async def show(
         request: Request[Any, Any, Any], token: FromPath[str], session: DbSession, clock: ClockDep
-    ) -> Response[str]:
+    ) -> Template:
         user = await _open(session, token, clock())
         if user is None:
             return page(request, "link_invalid.html", status_code=404)
@@ -217,7 +217,7 @@ def _link_handlers(path: str, kind: str) -> list[Any]:
 
 
 @get("/account", opt=ANYONE)
-async def account(request: Request[Any, Any, Any], viewer: ViewerDep) -> Response[str]:
+async def account(request: Request[Any, Any, Any], viewer: ViewerDep) -> Template:
     return page(request, "account.html", locales=LOCALES)
 
 
