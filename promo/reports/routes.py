@@ -16,7 +16,8 @@ from promo.deps import DbSession
 from promo.errors import Invalid
 from promo.ids import Kind, encode
 from promo.reports import figures
-from promo.reports.buckets import Bucket, BucketError, Buckets, day_start, instant_of, plan, zone
+from promo.reports.buckets import Bucket, BucketError, Buckets, day_start, plan, zone
+from promo.reports.grains import instant_of
 from promo.reports.render import render_csv
 from promo.reports.schemas import Format, GroupBy, PerformanceReport, PerformanceRow
 from promo.reports.service import Line, performance

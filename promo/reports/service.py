@@ -2,48 +2,38 @@
 rolled up yet, the ledger.
 
 ``promo.reports.buckets`` cuts the period into buckets (UTC hour ranges) and
-says which roll-up rows make each (``Term``: days of ``report_days``, hours
-of ``report_hours`` added or subtracted); before ``sales_until`` the roll-ups
-give every figure, after it only validations, and the ledger the sales
-(``sales_by_hour``, the query the roll-up itself stores). The rows of all
-sources are mapped to their bucket in SQL (a balanced ``CASE`` over the
-terms' starts, written as integer literals), summed per bucket, roll-up key
-and currency, and then per group (codes joined for their text or channel).
+says which roll-up rows make each (``Term``: units of ``report_months``,
+``report_weeks``, ``report_days`` and ``report_hours``, added or subtracted);
+before ``sales_until`` the roll-ups give every figure, after it only
+validations, and the ledger the sales (``sales_by_hour``, the query the
+roll-up itself stores). ``promo.reports.sql.reads`` turns the terms into
+ranges of each table read once, numbered (``piece``, a balanced ``CASE`` over
+the ranges' starts), and the buckets each piece counts in (``uses``, joined):
+the rows are summed per bucket, roll-up key and currency, and then per group
+(codes joined for their text or channel).
 """
 
 from __future__ import annotations
 
-import itertools
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Integer,
-    Select,
-    Table,
-    func,
-    literal_column,
-    select,
-    text,
-    union_all,
-)
+from sqlalchemy import BigInteger, Select, Table, func, literal_column, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import ColumnElement
 
 from promo.codes.models import Code
 from promo.db import dialect
 from promo.errors import Invalid
 from promo.money import MAX_SAFE_INTEGER, is_json_safe
-from promo.reports.buckets import Buckets, Term, hour_of, sources
+from promo.reports.buckets import Buckets, Term, sources
+from promo.reports.grains import BY_NAME, hour_of
 from promo.reports.models import FIGURE_COLUMNS, SALES_COLUMNS, VALIDATION_COLUMNS
-from promo.reports.rollup import days, hours, sales_by_hour, sales_until
+from promo.reports.rollup import sales_by_hour, sales_until
 from promo.reports.schemas import GroupBy
+from promo.reports.sql import reads, step, uses_table, within
 
 codes = cast(Table, Code.__table__)
 # For this transaction only (PostgreSQL). A report is one statement over up to a
@@ -78,89 +68,48 @@ class Report(msgspec.Struct, frozen=True):
     lines: list[Line]
 
 
-# The bucket of a row and the ranges it is read from are written as SQL text
-# of integer literals the service computed and a column of its own tables:
-# nothing a client sent. Building them as SQLAlchemy expressions cost ~0.4 s
-# of compilation for a report of 1,000 buckets (thousands of CASE branches).
-
-
-def step(column: str, lows: Sequence[int], results: Sequence[int]) -> ColumnElement[int]:
-    """``results[i]`` for the last ``lows[i] <= column`` (``lows`` increasing), as
-    nested ``CASE`` halving the list: about log2(len) comparisons a row."""
-
-    def half(first: int, end: int) -> str:
-        if end - first == 1:
-            return str(int(results[first]))
-        middle = (first + end) // 2
-        return (
-            f"CASE WHEN {column} < {int(lows[middle])} THEN {half(first, middle)} "
-            f"ELSE {half(middle, end)} END"
-        )
-
-    return literal_column(half(0, len(lows)), Integer)
-
-
-def _within(column: str, terms: Sequence[Term]) -> ColumnElement[bool]:
-    """``column`` in any of the terms' ranges (adjacent ranges joined)."""
-    ranges: list[tuple[int, int]] = []
-    for term in terms:
-        if ranges and ranges[-1][1] == term.low:
-            ranges[-1] = (ranges[-1][0], term.high)
-        else:
-            ranges.append((term.low, term.high))
-    condition = " OR ".join(
-        f"({column} >= {int(low)} AND {column} < {int(high)})" for low, high in ranges
-    )
-    return literal_column(f"({condition})", Boolean)
-
-
-def _figures(table: Any, *, sign: int, sales: bool, validations: bool = True) -> list[Any]:
-    zero = literal_column("0", BigInteger)
-
-    def figure(name: str, wanted: bool) -> Any:
-        if not wanted:
-            return zero.label(name)
-        return (table.c[name] if sign > 0 else -table.c[name]).label(name)
-
-    return [figure(name, validations) for name in VALIDATION_COLUMNS] + [
-        figure(name, sales) for name in SALES_COLUMNS
-    ]
-
-
-def _rollups(terms: Sequence[Term], key: str) -> list[Select[Any]]:
-    """The roll-up rows of ``terms``, signed, with their bucket: one SELECT per
-    grain, sign and kind of figures."""
-    groups: dict[tuple[str, int, bool], list[Term]] = defaultdict(list)
-    for term in terms:
-        groups[(term.grain, term.sign, term.sales)].append(term)
+def _rollups(terms: Sequence[Term], key: str) -> Select[Any] | None:
+    """The roll-up rows of ``terms`` with their bucket, signed: each grain's pieces
+    read once (``reads``), joined to the buckets they count in."""
+    found = reads(terms)
+    if not found.uses:
+        return None
     parts = []
-    for (grain, sign, sales), members in sorted(groups.items()):
-        members.sort(key=lambda term: term.low)
-        if any(a.high > b.low for a, b in itertools.pairwise(members)):
-            raise AssertionError(f"overlapping {grain} terms: {members}")
-        table = days if grain == "day" else hours
-        column = f"{table.name}.{grain}"
-        bucket = step(column, [t.low for t in members], [t.bucket for t in members])
+    for name, segments in found.segments.items():
+        grain = BY_NAME[name]
+        table = grain.table
+        column = f"{table.name}.{grain.name}"
+        piece = step(column, [s.low for s in segments], [s.piece for s in segments])
         parts.append(
             select(
-                bucket.label("bucket"),
+                piece.label("piece"),
                 table.c[key].label("key"),
                 table.c.currency,
-                *_figures(table, sign=sign, sales=sales),
-            ).where(_within(column, members))
+                *(table.c[name] for name in FIGURE_COLUMNS),
+            ).where(within(column, ((s.low, s.high) for s in segments)))
         )
-    return parts
+    rows = union_all(*parts).subquery("rolled_up")
+    uses = uses_table(found.uses)
+    return select(
+        uses.c.bucket,
+        rows.c.key,
+        rows.c.currency,
+        *((rows.c[name] * uses.c.sign).label(name) for name in VALIDATION_COLUMNS),
+        *((rows.c[name] * uses.c.sales_sign).label(name) for name in SALES_COLUMNS),
+    ).select_from(rows.join(uses, uses.c.piece == rows.c.piece))
 
 
 def _live(buckets: Buckets, first_hour: int, key: str) -> Select[Any]:
     """Sales not rolled up yet, from the ledger, with their bucket."""
     live = sales_by_hour(first_hour, buckets.end).subquery("live")
     bucket = step("live.hour", buckets.starts, range(len(buckets.starts)))
+    zero = literal_column("0", BigInteger)
     return select(
         bucket.label("bucket"),
         live.c[key].label("key"),
         live.c.currency,
-        *_figures(live, sign=1, sales=True, validations=False),
+        *(zero.label(name) for name in VALIDATION_COLUMNS),
+        *(live.c[name] for name in SALES_COLUMNS),
     )
 
 
@@ -170,7 +119,8 @@ def report_query(buckets: Buckets, group_by: GroupBy, until: datetime | None) ->
     or channel."""
     key = KEYS[group_by]
     found = sources(buckets, hour_of(until) if until is not None else None)
-    parts = _rollups(found.terms, key)
+    rolled_up = _rollups(found.terms, key)
+    parts = [] if rolled_up is None else [rolled_up]
     if found.live_from is not None:
         parts.append(_live(buckets, found.live_from, key))
     rows = union_all(*parts).subquery("rows")

@@ -19,13 +19,12 @@ from promo.reports.buckets import (
     BucketError,
     Buckets,
     Term,
-    hour_of,
-    instant_of,
     plan,
     sources,
     zone,
 )
 from promo.reports.figures import cost_per_sale, ratio, return_on_cost
+from promo.reports.grains import BY_NAME, hour_of, instant_of
 
 # Whole-hour offsets, with and without daylight saving; Havana and Santiago move
 # their clocks at local midnight, Apia skipped 2011-12-30, Lord Howe's DST is 30 min
@@ -65,10 +64,9 @@ def counted(terms: tuple[Term, ...]) -> dict[tuple[int, int, bool], int]:
     """How many times each (hour, bucket, sales) is counted by ``terms``, signs applied."""
     found: dict[tuple[int, int, bool], int] = defaultdict(int)
     for term in terms:
-        for unit in range(term.low, term.high):
-            hours_ = range(unit * 24, unit * 24 + 24) if term.grain == "day" else [unit]
-            for hour in hours_:
-                found[(hour, term.bucket, term.sales)] += term.sign
+        grain = BY_NAME[term.grain]
+        for hour in range(grain.start(term.low), grain.start(term.high)):
+            found[(hour, term.bucket, term.sales)] += term.sign
     return {key: count for key, count in found.items() if count}
 
 
