@@ -17,17 +17,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import BigInteger, Select, Table, func, literal_column, select, text, union_all
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Result,
+    Select,
+    Table,
+    case,
+    func,
+    literal_column,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.codes.models import Code
 from promo.db import dialect
 from promo.errors import Invalid
-from promo.money import MAX_SAFE_INTEGER, is_json_safe
+from promo.money import MAX_SAFE_INTEGER
 from promo.reports.buckets import Buckets, Term, sources
 from promo.reports.grains import BY_NAME, hour_of
 from promo.reports.models import FIGURE_COLUMNS, SALES_COLUMNS, VALIDATION_COLUMNS
@@ -49,6 +60,10 @@ KEYS: dict[str, str] = {
     "code": "code_id",
     "channel": "code_id",
 }
+
+
+# The group columns a line may have (each shape selects some), in sort order.
+GROUP_COLUMNS = ("campaign_id", "affiliate_id", "code", "channel")
 
 
 class Line(msgspec.Struct, frozen=True):
@@ -124,12 +139,17 @@ def report_query(buckets: Buckets, group_by: GroupBy, until: datetime | None) ->
     if found.live_from is not None:
         parts.append(_live(buckets, found.live_from, key))
     rows = union_all(*parts).subquery("rows")
+    # Channels sum the codes' sums: only the outer sums are the answer's.
+    per_code = group_by == "channel"
     per_key = (
         select(
             rows.c.bucket,
             rows.c.key,
             rows.c.currency,
-            *(func.sum(rows.c[name]).label(name) for name in FIGURE_COLUMNS),
+            *(
+                (func.sum(rows.c[name]) if per_code else _exact(func.sum(rows.c[name]))).label(name)
+                for name in FIGURE_COLUMNS
+            ),
         )
         .group_by(rows.c.bucket, rows.c.key, rows.c.currency)
         .subquery("per_key")
@@ -143,28 +163,73 @@ def report_query(buckets: Buckets, group_by: GroupBy, until: datetime | None) ->
         named = [codes.c.code, codes.c.campaign_id, codes.c.affiliate_id, codes.c.channel]
         return select(*head, *named, *figures).select_from(joined)
     return (
-        select(*head, codes.c.channel, *(func.sum(f).label(f.name) for f in figures))
+        select(*head, codes.c.channel, *(_exact(func.sum(f)).label(f.name) for f in figures))
         .select_from(joined)
         .group_by(*head, codes.c.channel)
     )
 
 
-def _sums(row: Any) -> dict[str, int]:
-    # PostgreSQL sums bigints as numeric (Decimal); the figures are integers.
-    values = {name: int(cast(int | Decimal, getattr(row, name))) for name in FIGURE_COLUMNS}
-    if not all(is_json_safe(value) for value in values.values()):
-        raise Invalid(
-            "total_out_of_range",
-            f"a total in {row.currency} exceeds {MAX_SAFE_INTEGER}, the largest number "
-            "JSON clients read exactly; report a shorter period (from, to)",
+def _exact(total: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A sum as a bigint when a JSON client reads it exactly, else NULL (refused by
+    ``_lines``): integers, where PostgreSQL's sums are numeric, which cost a
+    Decimal each (a year by code has 96,000 of them)."""
+    return case((func.abs(total) <= MAX_SAFE_INTEGER, total.cast(BigInteger)))
+
+
+def _lines(result: Result[Any]) -> list[Line]:
+    """The rows of ``report_query`` as lines; a year by code is 12,000 of them, so
+    columns are taken by position, once each."""
+    names = list(result.keys())
+    first = names.index(FIGURE_COLUMNS[0])
+    bucket, currency = names.index("bucket"), names.index("currency")
+    group = [names.index(name) if name in names else None for name in GROUP_COLUMNS]
+    lines = []
+    for row in result:
+        values: tuple[Any, ...] = row[first:]
+        if None in values:  # beyond MAX_SAFE_INTEGER (_exact)
+            raise Invalid(
+                "total_out_of_range",
+                f"a total in {row[currency]} exceeds {MAX_SAFE_INTEGER}, the largest number "
+                "JSON clients read exactly; report a shorter period (from, to)",
+            )
+        # A group the terms only touched to take hours back: nothing of it is in
+        # the period (every real row has a validation, a sale or a refund).
+        if not any(values):
+            continue
+        campaign_id, affiliate_id, code, channel = (
+            None if index is None else row[index] for index in group
         )
-    return values
+        lines.append(
+            Line(
+                bucket=int(row[bucket]),
+                currency=row[currency],
+                campaign_id=campaign_id,
+                affiliate_id=affiliate_id,
+                code=code,
+                channel=channel,
+                sums=dict(zip(FIGURE_COLUMNS, values, strict=True)),
+            )
+        )
+    return lines
 
 
 def _order(line: Line) -> tuple[Any, ...]:
     """Groups in key order (no group last), then currency, then time."""
-    group = (line.code, line.campaign_id, line.affiliate_id, line.channel)
-    return (*((value is None, value) for value in group), line.currency, line.bucket)
+    code, campaign, affiliate = line.code, line.campaign_id, line.affiliate_id
+    channel = line.channel
+    # Each value after whether it is missing (the default only ever meets itself).
+    return (
+        code is None,
+        code or "",
+        campaign is None,
+        campaign or 0,
+        affiliate is None,
+        affiliate or 0,
+        channel is None,
+        channel or "",
+        line.currency,
+        line.bucket,
+    )
 
 
 async def performance(session: AsyncSession, buckets: Buckets, group_by: GroupBy) -> Report:
@@ -174,19 +239,4 @@ async def performance(session: AsyncSession, buckets: Buckets, group_by: GroupBy
     if dialect.is_postgres(session):
         await session.execute(TUNED)
     result = await session.execute(report_query(buckets, group_by, until))
-    lines = [
-        Line(
-            bucket=int(row.bucket),
-            currency=row.currency,
-            campaign_id=getattr(row, "campaign_id", None),
-            affiliate_id=getattr(row, "affiliate_id", None),
-            code=getattr(row, "code", None),
-            channel=getattr(row, "channel", None),
-            sums=_sums(row),
-        )
-        for row in result
-        # A group the terms only touched to take hours back: nothing of it is in
-        # the period (every real row has a validation, a sale or a refund).
-        if any(getattr(row, name) for name in FIGURE_COLUMNS)
-    ]
-    return Report(sales_until=until, lines=sorted(lines, key=_order))
+    return Report(sales_until=until, lines=sorted(_lines(result), key=_order))

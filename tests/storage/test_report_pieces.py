@@ -17,12 +17,14 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.codes.models import Code
+from promo.errors import Invalid
 from promo.reports.buckets import BUCKETS, Buckets, plan, zone
 from promo.reports.counting import Tally, add_counts
 from promo.reports.grains import HOUR, hour_of, instant_of
@@ -202,3 +204,24 @@ async def test_a_report_from_pieces_equals_the_report_from_hours(
         assert got == expected
     finally:
         await saved.rollback()
+
+
+@pytest.mark.parametrize("group_by", ["campaign", "channel"])
+async def test_a_total_past_the_json_safe_range_is_refused_not_rounded(
+    db: AsyncSession, group_by: str
+) -> None:
+    codes = await make_codes(db)
+    half = 2**52  # two of them make 2**53, one past MAX_SAFE_INTEGER
+    drawn: Drawn = {
+        (offset, index): (0, 1, (1, half, 0, 0, 0, 0)) for offset, index in ((10, 0), (11, 1))
+    }
+    await write_rollups(db, codes, drawn)
+    db.add(RollupState(id=1, sales_until=instant_of(BASE + WINDOW), updated_at=NOW))
+    await db.flush()
+    buckets = plan(instant_of(BASE), instant_of(BASE + 24 * 31), "month", zone("UTC"))
+    with pytest.raises(Invalid) as refused:
+        await performance(db, buckets, group_by)  # type: ignore[arg-type]
+    assert refused.value.code == "total_out_of_range"
+    # Each code alone is within range.
+    report = await performance(db, buckets, "code")
+    assert sorted(line.sums["revenue"] for line in report.lines) == [half, half]
