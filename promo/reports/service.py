@@ -23,6 +23,7 @@ import msgspec
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    FromClause,
     Result,
     Select,
     Subquery,
@@ -59,7 +60,6 @@ KEYS: dict[str, str] = {
     "campaign": "campaign_id",
     "affiliate": "affiliate_id",
     "code": "code_id",
-    "channel": "code_id",
 }
 
 
@@ -84,9 +84,20 @@ class Report(msgspec.Struct, frozen=True):
     lines: list[Line]
 
 
-def _rollups(terms: Sequence[Term], key: str) -> Select[Any] | None:
-    """The roll-up rows of ``terms`` with their bucket, signed: each grain's pieces
-    read once (``reads``), joined to the buckets they count in."""
+def _keyed(rows: FromClause, group_by: GroupBy) -> tuple[ColumnElement[Any], FromClause]:
+    """The group of each of ``rows`` (a roll-up table or the ledger's sales), and what
+    to select them from: a channel is the label of the row's code, joined."""
+    if group_by == "channel":
+        return codes.c.channel, rows.join(codes, codes.c.id == rows.c.code_id)
+    return rows.c[KEYS[group_by]], rows
+
+
+def _rollups(terms: Sequence[Term], group_by: GroupBy) -> Select[Any] | None:
+    """The roll-up rows of ``terms``, per bucket, group and currency: each grain's
+    pieces read once (``reads``) and summed per piece, group and currency; the
+    sums joined to the buckets they count in, signed. Rows go through one sum
+    however many buckets count them (a New York week's first hours count in
+    two), and the join and the sums after it see a row per piece and group."""
     found = reads(terms)
     if not found.uses:
         return None
@@ -96,71 +107,80 @@ def _rollups(terms: Sequence[Term], key: str) -> Select[Any] | None:
         table = grain.table
         column = f"{table.name}.{grain.name}"
         piece = step(column, [s.low for s in segments], [s.piece for s in segments])
+        key, source = _keyed(table, group_by)
         parts.append(
             select(
                 piece.label("piece"),
-                table.c[key].label("key"),
+                key.label("key"),
                 table.c.currency,
                 *(table.c[name] for name in FIGURE_COLUMNS),
-            ).where(within(column, ((s.low, s.high) for s in segments)))
+            )
+            .select_from(source)
+            .where(within(column, ((s.low, s.high) for s in segments)))
         )
     rows = union_all(*parts).subquery("rolled_up")
+    per_piece = rows
+    # Per code, a piece holds one row (an hour or two of it a few): nothing to gain.
+    if group_by != "code":
+        per_piece = (
+            select(
+                rows.c.piece,
+                rows.c.key,
+                rows.c.currency,
+                # Bigints (no piece comes near 2**63): PostgreSQL sums those fast, and
+                # would sum its numeric sums as numeric, several times slower.
+                *(func.sum(rows.c[name]).cast(BigInteger).label(name) for name in FIGURE_COLUMNS),
+            )
+            .group_by(rows.c.piece, rows.c.key, rows.c.currency)
+            .subquery("per_piece")
+        )
     uses = uses_table(found.uses)
     return select(
         uses.c.bucket,
-        rows.c.key,
-        rows.c.currency,
-        *((rows.c[name] * uses.c.sign).label(name) for name in VALIDATION_COLUMNS),
-        *((rows.c[name] * uses.c.sales_sign).label(name) for name in SALES_COLUMNS),
-    ).select_from(rows.join(uses, uses.c.piece == rows.c.piece))
+        per_piece.c.key,
+        per_piece.c.currency,
+        *((per_piece.c[name] * uses.c.sign).label(name) for name in VALIDATION_COLUMNS),
+        *((per_piece.c[name] * uses.c.sales_sign).label(name) for name in SALES_COLUMNS),
+    ).select_from(per_piece.join(uses, uses.c.piece == per_piece.c.piece))
 
 
-def _live(buckets: Buckets, first_hour: int, key: str) -> Select[Any]:
+def _live(buckets: Buckets, first_hour: int, group_by: GroupBy) -> Select[Any]:
     """Sales not rolled up yet, from the ledger, with their bucket."""
     live = sales_by_hour(first_hour, buckets.end).subquery("live")
     bucket = step("live.hour", buckets.starts, range(len(buckets.starts)))
     zero = literal_column("0", BigInteger)
+    key, source = _keyed(live, group_by)
     return select(
         bucket.label("bucket"),
-        live.c[key].label("key"),
+        key.label("key"),
         live.c.currency,
         *(zero.label(name) for name in VALIDATION_COLUMNS),
         *(live.c[name] for name in SALES_COLUMNS),
-    )
+    ).select_from(source)
 
 
 def report_query(buckets: Buckets, group_by: GroupBy, until: datetime | None) -> Select[Any]:
-    """Sums per bucket, group and currency: per bucket, roll-up key and currency,
-    with codes joined to that (few rows) for their text; channels join the codes
-    to the rows and sum per channel."""
-    key = KEYS[group_by]
+    """Sums per bucket, group and currency; codes are joined to those (few rows)
+    for their text when grouping by code."""
     found = sources(buckets, hour_of(until) if until is not None else None)
-    rolled_up = _rollups(found.terms, key)
+    rolled_up = _rollups(found.terms, group_by)
     parts = [] if rolled_up is None else [rolled_up]
     if found.live_from is not None:
-        parts.append(_live(buckets, found.live_from, key))
+        parts.append(_live(buckets, found.live_from, group_by))
     rows = union_all(*parts).subquery("rows")
-    if group_by == "channel":
-        # Straight into (bucket, currency, channel): a few hundred groups, where per
-        # code first would be a hash table of 50,000 (a year by week) to sum again.
-        joined = rows.join(codes, codes.c.id == rows.c.key)
-        return (
-            select(rows.c.bucket, rows.c.currency, codes.c.channel, *_sums(rows))
-            .select_from(joined)
-            .group_by(rows.c.bucket, rows.c.currency, codes.c.channel)
-        )
-    per_key = (
-        select(rows.c.bucket, rows.c.key, rows.c.currency, *_sums(rows))
-        .group_by(rows.c.bucket, rows.c.key, rows.c.currency)
-        .subquery("per_key")
-    )
-    figures = [per_key.c[name] for name in FIGURE_COLUMNS]
-    head = [per_key.c.bucket, per_key.c.currency]
-    if group_by in ("campaign", "affiliate"):
-        return select(*head, per_key.c.key.label(key), *figures)
+    name = "channel" if group_by == "channel" else KEYS[group_by]
+    totals = select(rows.c.bucket, rows.c.currency, rows.c.key.label(name), *_sums(rows))
+    totals = totals.group_by(rows.c.bucket, rows.c.key, rows.c.currency)
+    if group_by != "code":
+        return totals
+    per_code = totals.subquery("per_code")
     named = [codes.c.code, codes.c.campaign_id, codes.c.affiliate_id, codes.c.channel]
-    joined = per_key.join(codes, codes.c.id == per_key.c.key)
-    return select(*head, *named, *figures).select_from(joined)
+    return select(
+        per_code.c.bucket,
+        per_code.c.currency,
+        *named,
+        *(per_code.c[name] for name in FIGURE_COLUMNS),
+    ).select_from(per_code.join(codes, codes.c.id == per_code.c.code_id))
 
 
 def _sums(rows: Subquery) -> list[ColumnElement[Any]]:
