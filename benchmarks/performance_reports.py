@@ -116,6 +116,9 @@ CODE_ROWS = text(
     """
 )
 # x: a hash of (hour, code) in [0, 1000003); sales where x % 100 < OCCUPANCY, 1-3 of them.
+# In hour order, as the roll-up writes them (hour after hour): unordered, the plan
+# laid each code's year out in one run, so that a report's edge hours (every code
+# at a few hours) were as many heap pages as rows.
 HOUR_ROWS = text(
     """
     INSERT INTO report_hours (hour, code_id, campaign_id, affiliate_id, currency,
@@ -131,6 +134,7 @@ HOUR_ROWS = text(
         FROM (SELECT (CAST(h AS bigint) * 2654435761 + c.id * 40503) % 1000003 AS x) AS hashed
     ) AS s
     WHERE s.x % 100 < :occupancy
+    ORDER BY h, c.id
     """
 )
 DAY_ROWS = text(

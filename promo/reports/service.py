@@ -7,10 +7,11 @@ says which roll-up rows make each (``Term``: units of ``report_months``,
 before ``sales_until`` the roll-ups give every figure, after it only
 validations, and the ledger the sales (``sales_by_hour``, the query the
 roll-up itself stores). ``promo.reports.sql.reads`` turns the terms into
-ranges of each table read once, numbered (``piece``, a balanced ``CASE`` over
-the ranges' starts), and the buckets each piece counts in (``uses``, joined):
-the rows are summed per bucket, roll-up key and currency, and then per group
-(codes joined for their text or channel).
+ranges of each table read once, numbered (``piece``: a balanced ``CASE`` over
+the ranges' starts), and the buckets each piece counts in (``uses``). The
+rows are summed per piece, group and currency, joined to their uses, and
+summed per bucket, group and currency; a channel is the label of each row's
+code (joined to the rows), a code's text and labels are joined at the end.
 """
 
 from __future__ import annotations
