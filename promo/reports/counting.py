@@ -8,11 +8,11 @@ no I/O, no lock; the event loop runs one request step at a time). Every
 hour, code) in ``report_hours``, and per (UTC day, code), (week, code) and
 (month, code) in ``report_days``, ``report_weeks`` and ``report_months``
 (promo.reports.grains), each ``INSERT .. ON CONFLICT DO UPDATE SET n = n +
-excluded.n``, all in one transaction. Additions
-commute, so any number of workers and hosts flushing at any time add up to
-the exact totals; rows go in key order, so that two flushes lock the rows
-they share in the same order and never deadlock each other, and a roll-up
-runs between flushes, never during one (``add_counts``).
+excluded.n``, all in one transaction. Additions commute, so any number of
+workers and hosts flushing at any time add up to the exact totals; rows go
+in key order, so that two flushes lock the rows they share in the same order
+and never deadlock each other, and a roll-up runs between flushes, never
+during one (``add_counts``).
 
 A flush that fails (the database away) puts its counts back, to go with the
 next one. What a worker counted since its last flush is lost only if the
