@@ -68,8 +68,9 @@ KEYS: dict[str, str] = {
 GROUP_COLUMNS = ("campaign_id", "affiliate_id", "code", "channel")
 
 
-class Line(msgspec.Struct, frozen=True):
-    """One group, currency and bucket, with the sums of ``FIGURE_COLUMNS``."""
+class Line(msgspec.Struct, frozen=True, gc=False):
+    """One group, currency and bucket, with the sums of ``FIGURE_COLUMNS`` (not
+    tracked by the collector: thousands of them, and no cycle through one)."""
 
     bucket: int
     currency: str
