@@ -32,6 +32,7 @@ from promo.codes.batch_routes import CampaignCodeBatchController, CodeBatchContr
 from promo.codes.dedicated_routes import AffiliateCodeController, MyCodeController
 from promo.codes.routes import CampaignCodeController, CodeController
 from promo.codes.service import provide_release_codes
+from promo.console.router import console_router
 from promo.customers.routes import CustomerController
 from promo.db.autocommit import AsyncpgAutocommit, Autocommit, SessionAutocommit
 from promo.db.engine import (
@@ -45,7 +46,7 @@ from promo.errors import problem_details_plugin
 from promo.health import HealthController
 from promo.jobs.inprocess import AppJobs
 from promo.jobs.routes import JobController
-from promo.ledger.payout_routes import get_payout, list_payouts
+from promo.ledger.payout_routes import get_payout, list_payouts, preview_payouts
 from promo.ledger.routes import (
     LedgerController,
     commission_report,
@@ -72,6 +73,7 @@ ROUTE_HANDLERS: list[Any] = [
     my_redemptions,
     LedgerController,
     run_payouts,
+    preview_payouts,
     list_payouts,
     get_payout,
     commission_report,
@@ -108,6 +110,16 @@ def build_throttle(settings: Settings) -> Throttle:
         settings.throttle_window_seconds,
         slowdown_seconds=settings.throttle_key_slowdown_ms / 1000,
     )
+
+
+def build_sign_in_throttle(settings: Settings, throttle: Throttle) -> Throttle:
+    """Failed console sign-ins per account and per address, in the same store
+    as the checkout's counters (Redis when configured: shared by every host)."""
+    limits = [
+        Limit("sign_in_account", settings.console_sign_in_failures_per_account),
+        Limit("sign_in_address", settings.console_sign_in_failures_per_address),
+    ]
+    return Throttle(throttle.store, limits, settings.console_sign_in_window_seconds)
 
 
 def build_autocommit(
@@ -196,7 +208,12 @@ def create_app(
             await engine.dispose()
 
     return Litestar(
-        route_handlers=[*ROUTE_HANDLERS, PrometheusController, schema_assets()],
+        route_handlers=[
+            *ROUTE_HANDLERS,
+            PrometheusController,
+            schema_assets(),
+            console_router(settings),
+        ],
         state=State(
             {
                 "settings": settings,
@@ -207,6 +224,7 @@ def create_app(
                 "clock": clock,
                 "keyring": settings.keyring,
                 "throttle": throttle,
+                "sign_in_throttle": build_sign_in_throttle(settings, throttle),
                 "jobs": jobs,
                 "validation_counts": validation_counts,
             }

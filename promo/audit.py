@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import JSON, ForeignKey, String, Table, insert
+from sqlalchemy import JSON, ForeignKey, Row, String, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -45,6 +45,9 @@ audit_log = cast(Table, AuditEntry.__table__)
 
 API_ACTOR = "api"
 CONSOLE_ACTOR = "console"
+CLI_ACTOR = "cli"
+# What the ``actor`` filter takes: "cli" is every "cli:<OS user>".
+ACTORS = (API_ACTOR, CONSOLE_ACTOR, CLI_ACTOR)
 
 
 class Cli(msgspec.Struct, frozen=True):
@@ -91,3 +94,45 @@ async def record(
             details=msgspec.to_builtins(details) if details is not None else {},
         )
     )
+
+
+class Filters(msgspec.Struct, frozen=True):
+    """Which entries to read; each given field narrows the list (all must hold)."""
+
+    action: str | None = None
+    actor: str | None = None
+    role: str | None = None
+    target: str | None = None
+    key_id: int | None = None
+    user_id: int | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+async def entries(
+    session: AsyncSession,
+    filters: Filters,
+    *,
+    after_id: int | None,
+    limit: int,
+    newest_first: bool = False,
+) -> list[Row[Any]]:
+    """A page of entries in id order (or newest first), after ``after_id`` in that order."""
+    column = audit_log.c
+    query = select(audit_log).limit(limit)
+    query = query.order_by(column.id.desc() if newest_first else column.id)
+    if after_id is not None:
+        query = query.where(column.id < after_id if newest_first else column.id > after_id)
+    if filters.actor == CLI_ACTOR:
+        query = query.where(column.actor.startswith("cli:", autoescape=True))
+    elif filters.actor is not None:
+        query = query.where(column.actor == filters.actor)
+    for name in ("action", "role", "target", "key_id", "user_id"):
+        value = getattr(filters, name)
+        if value is not None:
+            query = query.where(column[name] == value)
+    if filters.start is not None:
+        query = query.where(column.at >= filters.start)
+    if filters.end is not None:
+        query = query.where(column.at < filters.end)
+    return list((await session.execute(query)).all())

@@ -106,7 +106,11 @@ def main() -> None:
 @click.option("--host", help="Listen address (PROMO_HOST).")
 @click.option("--port", help="Listen port (PROMO_PORT).")
 @click.option("--workers", help="Worker processes (PROMO_WORKERS).")
-@click.option("--demo", is_flag=True, help="Seed demo data into an empty database and print keys.")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Seed demo data into an empty database; print API keys and console sign-ins.",
+)
 def serve(host: str | None, port: str | None, workers: str | None, demo: bool) -> None:
     """Serve the HTTP API."""
     overrides = {"host": host, "port": port, "workers": workers}
@@ -497,6 +501,9 @@ def _seed_demo(settings: Settings) -> None:
         f"-H 'Content-Type: application/json' {base}/v1/validations -d '{DEMO_CART}'"
     )
     click.echo(f"API docs: {base}/schema")
+    click.echo(f"console: {base}/console/ (sign-ins shown once):")
+    for role, (email, password) in data.accounts.items():
+        click.echo(f"  {role:<11} {email:<24} {password}")
 
 
 @main.command()

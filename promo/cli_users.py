@@ -16,12 +16,10 @@ from promo.auth.roles import Role
 from promo.cli import _ensure_schema, _fail, _in_transaction, _settings
 from promo.clock import utc_now
 from promo.ids import Kind, decode, encode
-from promo.people import service
+from promo.people import invitations, service
 from promo.people.models import ConsoleUser
 
 ROLES = [role.value for role in service.CONSOLE_ROLES]
-INVITE_PATH = "/console/invitations/"
-RESET_PATH = "/console/password-reset/"
 
 
 @click.group()
@@ -38,8 +36,7 @@ def _affiliate_id(affiliate: str | None) -> int | None:
     return affiliate_id
 
 
-def _target(user: ConsoleUser) -> str:
-    return encode(Kind.CONSOLE_USER, user.id)
+_target = invitations.target_of
 
 
 @users.command("invite")
@@ -53,20 +50,20 @@ def users_invite(email: str, role: str, affiliate: str | None) -> None:
     affiliate_id = _affiliate_id(affiliate)
 
     async def work(session: AsyncSession) -> str:
-        now = utc_now()
-        user = await service.create_user(
-            session, email=email, role=Role(role), affiliate_id=affiliate_id, now=now
+        invited = await invitations.invite(
+            session,
+            email=email,
+            role=Role(role),
+            affiliate_id=affiliate_id,
+            who=audit.cli_actor(),
+            now=utc_now(),
+            base_url=settings.base_url,
         )
-        token = await service.issue_link(session, user, "invite", now=now)
-        details = {"email": user.email, "role": role, "affiliate_id": affiliate}
-        await audit.record(
-            session, audit.cli_actor(), "user.invite", _target(user), now=now, details=details
-        )
-        return token
+        return invited.url
 
-    token = _in_transaction(settings, work)
+    link = _in_transaction(settings, work)
     click.echo(f"invited {email}; the link works once, for 7 days:", err=True)
-    click.echo(f"{settings.base_url}{INVITE_PATH}{token}")
+    click.echo(link)
 
 
 @users.command("create")
@@ -108,13 +105,11 @@ def users_reset(email: str) -> None:
     _ensure_schema(settings)
 
     async def work(session: AsyncSession) -> str:
-        now = utc_now()
         user = await service.user_by_email(session, email)
-        purpose = "invite" if user.password_hash is None else "reset"
-        token = await service.issue_link(session, user, purpose, now=now)
-        await audit.record(session, audit.cli_actor(), f"user.{purpose}", _target(user), now=now)
-        path = INVITE_PATH if purpose == "invite" else RESET_PATH
-        return f"{settings.base_url}{path}{token}"
+        sent = await invitations.send_link(
+            session, user, who=audit.cli_actor(), now=utc_now(), base_url=settings.base_url
+        )
+        return sent.url
 
     link = _in_transaction(settings, work)
     click.echo(f"a link for {email}; it works once:", err=True)
@@ -147,10 +142,8 @@ def users_deactivate(email: str) -> None:
     _ensure_schema(settings)
 
     async def work(session: AsyncSession) -> str:
-        now = utc_now()
         user = await service.user_by_email(session, email)
-        await service.set_active(session, user, False, now=now)
-        await audit.record(session, audit.cli_actor(), "user.deactivate", _target(user), now=now)
+        await invitations.set_active(session, user, False, who=audit.cli_actor(), now=utc_now())
         return _target(user)
 
     click.echo(f"deactivated {_in_transaction(settings, work)}")

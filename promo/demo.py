@@ -1,10 +1,12 @@
-"""Demo data: one campaign, one affiliate and a key per role, for a first try.
+"""Demo data: one campaign, one affiliate, a key per role and a console account
+per person's role, for a first try.
 
 Only ever seeded into an empty database, so it can never mix with real data.
 """
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -19,6 +21,8 @@ from promo.auth.service import create_key
 from promo.campaigns.models import Campaign
 from promo.codes.canonical import canonical
 from promo.codes.models import Code
+from promo.people.models import ConsoleUser
+from promo.people.service import create_user
 
 
 def demo_codes(affiliate_id: int) -> list[tuple[str, int | None]]:
@@ -30,10 +34,20 @@ class DemoData(msgspec.Struct, frozen=True):
     campaign_id: int
     affiliate_id: int
     keys: dict[str, str]
+    # Console sign-ins, one per role: role -> (e-mail, password), shown once.
+    accounts: dict[str, tuple[str, str]]
+
+
+DEMO_ACCOUNTS = {
+    Role.ADMIN: "admin@example.com",
+    Role.MARKETER: "marketer@example.com",
+    Role.ACCOUNTANT: "accountant@example.com",
+    Role.AFFILIATE: "anna@example.com",
+}
 
 
 async def is_empty(session: AsyncSession) -> bool:
-    for model in (Campaign, Affiliate, ApiKey):
+    for model in (Campaign, Affiliate, ApiKey, ConsoleUser):
         if await session.scalar(select(func.count()).select_from(model)):
             return False
     return True
@@ -116,4 +130,19 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> DemoData | None:
             now=now,
         )
         keys[role.value] = plaintext
-    return DemoData(campaign_id=campaign.id, affiliate_id=affiliate.id, keys=keys)
+    accounts: dict[str, tuple[str, str]] = {}
+    for role, email in DEMO_ACCOUNTS.items():
+        # Random, so that a demo left reachable is not open to anyone who read the README.
+        password = secrets.token_urlsafe(12)
+        await create_user(
+            session,
+            email=email,
+            role=role,
+            affiliate_id=affiliate.id if role is Role.AFFILIATE else None,
+            now=now,
+            password=password,
+        )
+        accounts[role.value] = (email, password)
+    return DemoData(
+        campaign_id=campaign.id, affiliate_id=affiliate.id, keys=keys, accounts=accounts
+    )

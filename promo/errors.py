@@ -257,6 +257,16 @@ def body_error_from_msgspec(error: msgspec.ValidationError) -> FieldError | None
     return _field_error(within, match.group("message"), error.__cause__)
 
 
+def decoded_field_error(error: msgspec.ValidationError) -> FieldError:
+    """The field error of a document converted on its own (``msgspec.convert``
+    of a console form into the API's schema), named as the API names it."""
+    match = _AT_PATH.match(str(error).strip())
+    if match is None:
+        return FieldError("body", str(error))
+    path = (match.group("path") or "").lstrip(".")
+    return _field_error(path, match.group("message"), error.__cause__)
+
+
 def _validation_error(exc: ValidationException) -> ProblemDetailsException:
     """Litestar raises this for bodies, query and path parameters it cannot decode.
 
@@ -341,17 +351,30 @@ def _unexpected_error(exc: Exception) -> ProblemDetailsException:
     return problem(500, "internal_error", "Internal error", "Internal server error")
 
 
+PROBLEM_MAP: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
+    DomainError: _domain_error,
+    DatabaseUnavailable: _database_unavailable,
+    ValidationException: _validation_error,
+    NotAuthorizedException: _http_error,
+    PermissionDeniedException: _http_error,
+    HTTPException: _http_error,
+    RecursionError: _undecodable_body,
+    UnicodeDecodeError: _undecodable_body,
+    Exception: _unexpected_error,
+}
+
+
 def problem_details_plugin() -> ProblemDetailsPlugin:
     """The single error map of the app, handed to Litestar's problem-details support."""
-    mapping: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
-        DomainError: _domain_error,
-        DatabaseUnavailable: _database_unavailable,
-        ValidationException: _validation_error,
-        NotAuthorizedException: _http_error,
-        PermissionDeniedException: _http_error,
-        HTTPException: _http_error,
-        RecursionError: _undecodable_body,
-        UnicodeDecodeError: _undecodable_body,
-        Exception: _unexpected_error,
-    }
-    return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=mapping))
+    return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=PROBLEM_MAP))
+
+
+def problem_for(exc: Exception) -> ProblemDetailsException:
+    """The problem ``exc`` is answered with, by the same map (the console shows
+    it as a page: the same status, reason and field errors as the API)."""
+    if isinstance(exc, ProblemDetailsException):
+        return exc
+    for cls in type(exc).__mro__:
+        if cls in PROBLEM_MAP:
+            return PROBLEM_MAP[cls](exc)
+    return _unexpected_error(exc)

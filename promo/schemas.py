@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from datetime import UTC, datetime
 from typing import Annotated
 
 import msgspec
@@ -76,3 +77,24 @@ def decode_cursor(cursor: str | None) -> int | None:
 def next_cursor(ids: list[int], limit: int) -> str | None:
     """A cursor when the page is full (there may be more), else None."""
     return encode_cursor(ids[-1]) if len(ids) == limit and ids else None
+
+
+def instant(name: str, value: str | None) -> datetime | None:
+    """A query parameter's RFC 3339 instant in UTC; 422 naming ``name`` otherwise."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise Invalid.field(name, "not an RFC 3339 instant") from None
+    return utc_instant(name, parsed)
+
+
+def utc_instant(name: str, value: datetime) -> datetime:
+    """The UTC instant of ``value``; 422 when it has no offset or no UTC form."""
+    if value.tzinfo is None:
+        raise Invalid.field(name, "needs a UTC offset (e.g. 2026-07-01T00:00:00Z)")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise Invalid.field(name, "out of range once converted to UTC") from None

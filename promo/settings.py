@@ -101,6 +101,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # The address people reach promo at (console invitation and reset links
     # that `promo users` prints); unset: http://HOST:PORT.
     public_url: str | None = None
+    # The console (promo.console): its cookies are Secure (sent over https
+    # only) unless turned off; unset: Secure when PROMO_PUBLIC_URL is https.
+    console_secure_cookies: bool | None = None
+    # A console session ends after this long without a request, and at most
+    # this many days after sign-in.
+    console_idle_minutes: Annotated[int, msgspec.Meta(ge=5, le=7 * 24 * 60)] = 8 * 60
+    console_session_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 7
+    # Failed sign-ins allowed per account and per client address in the window.
+    console_sign_in_failures_per_account: Annotated[int, msgspec.Meta(ge=1)] = 5
+    console_sign_in_failures_per_address: Annotated[int, msgspec.Meta(ge=1)] = 20
+    console_sign_in_window_seconds: Annotated[int, msgspec.Meta(ge=60, le=86_400)] = 900
 
     @property
     def keyring(self) -> Keyring:
@@ -111,6 +122,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def base_url(self) -> str:
         """Where people reach promo: the start of every link promo prints."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.console_secure_cookies is not None:
+            return self.console_secure_cookies
+        return self.base_url.startswith("https://")
 
     @property
     def is_sqlite(self) -> bool:

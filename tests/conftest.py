@@ -21,7 +21,7 @@ from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from promo import job_kinds
-from promo.app import build_throttle, create_app
+from promo.app import build_sign_in_throttle, build_throttle, create_app
 from promo.db import migrate
 from promo.db.autocommit import SessionAutocommit
 from promo.db.engine import create_engine, create_sessionmaker
@@ -154,6 +154,7 @@ def app(
     shared_app.state.reads = shared_app.state.writes = single
     shared_app.state.clock = clock
     shared_app.state.throttle = build_throttle(settings)
+    shared_app.state.sign_in_throttle = build_sign_in_throttle(settings, shared_app.state.throttle)
     # Jobs run in full on the test's connection right after the request queued them.
     shared_app.state.jobs = AppJobs(job_kinds.worker(settings, connection, clock), in_process=False)
     shared_app.state.validation_counts = ValidationCounter()

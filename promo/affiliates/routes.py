@@ -9,11 +9,13 @@ affiliates.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo import audit
 from promo.affiliates import service
@@ -26,7 +28,7 @@ from promo.affiliates.schemas import (
     AffiliateRead,
 )
 from promo.auth.guards import allow
-from promo.auth.roles import Role
+from promo.auth.roles import Principal, Role
 from promo.auth.service import create_key
 from promo.campaigns import service as campaigns
 from promo.campaigns.schemas import Commission, OpenCampaign, OpenCampaignPage
@@ -50,6 +52,41 @@ def affiliate_read(affiliate: Affiliate) -> AffiliateRead:
     )
 
 
+async def create(
+    session: AsyncSession, data: AffiliateCreate, *, principal: Principal, now: datetime
+) -> AffiliateCreated:
+    """Create an affiliate (and its API key when asked), audited: the API's
+    POST and the console's form."""
+    affiliate = await service.create_affiliate(session, data, now=now)
+    key = None
+    if data.create_key:
+        _, key = await create_key(
+            session,
+            role=Role.AFFILIATE,
+            affiliate_id=affiliate.id,
+            name=f"affiliate {data.name}"[:200],
+            now=now,
+        )
+    read = affiliate_read(affiliate)
+    await audit.record(session, principal, "affiliate.create", read.id, now=now, details=data)
+    return AffiliateCreated(**msgspec.structs.asdict(read), key=key)
+
+
+async def change(
+    session: AsyncSession,
+    affiliate_id: int,
+    data: AffiliatePatch,
+    *,
+    principal: Principal,
+    now: datetime,
+) -> AffiliateRead:
+    """Patch an affiliate (deactivating disables its codes and keys), audited."""
+    affiliate = await service.get_affiliate(session, affiliate_id)
+    read = affiliate_read(await service.patch_affiliate(session, affiliate, data, now=now))
+    await audit.record(session, principal, "affiliate.update", read.id, now=now, details=data)
+    return read
+
+
 class AffiliateController(Controller):
     path = "/v1/affiliates"
     tags = ["affiliates"]
@@ -64,21 +101,7 @@ class AffiliateController(Controller):
         principal: Caller,
     ) -> AffiliateCreated:
         """Create an affiliate; with ``create_key`` its API key is in the answer, once."""
-        affiliate = await service.create_affiliate(session, data, now=clock())
-        key = None
-        if data.create_key:
-            _, key = await create_key(
-                session,
-                role=Role.AFFILIATE,
-                affiliate_id=affiliate.id,
-                name=f"affiliate {data.name}"[:200],
-                now=clock(),
-            )
-        read = affiliate_read(affiliate)
-        await audit.record(
-            session, principal, "affiliate.create", read.id, now=clock(), details=data
-        )
-        return AffiliateCreated(**msgspec.structs.asdict(read), key=key)
+        return await create(session, data, principal=principal, now=clock())
 
     @get("/")
     async def list_affiliates(
@@ -112,12 +135,9 @@ class AffiliateController(Controller):
         principal: Caller,
     ) -> AffiliateRead:
         """Change fields; ``{"active": false}`` disables its codes and refuses its keys."""
-        affiliate = await service.get_affiliate(session, require(Kind.AFFILIATE, affiliate_id))
-        read = affiliate_read(await service.patch_affiliate(session, affiliate, data, now=clock()))
-        await audit.record(
-            session, principal, "affiliate.update", read.id, now=clock(), details=data
+        return await change(
+            session, require(Kind.AFFILIATE, affiliate_id), data, principal=principal, now=clock()
         )
-        return read
 
 
 class MeController(Controller):
@@ -141,38 +161,49 @@ class MeController(Controller):
         limit: PageLimit = DEFAULT_LIMIT,
     ) -> OpenCampaignPage:
         """Running campaigns open to affiliates, with the commission this affiliate earns."""
-        affiliate = await service.get_affiliate(session, service.own_affiliate_id(principal))
-        rows = await campaigns.list_open_campaigns(
-            session, now=clock(), after_id=decode_cursor(cursor), limit=limit
-        )
-        own = Plan(percent=affiliate.commission_percent, fixed=affiliate.commission_fixed)
-        items = []
-        for campaign in rows:
-            rules = campaigns.rules_of(campaign)
-            default = campaigns.commission_of(campaign)
-            plan = effective_plan(own, Plan(percent=default.percent, fixed=default.fixed))
-            items.append(
-                OpenCampaign(
-                    id=encode(Kind.CAMPAIGN, campaign.id),
-                    name=campaign.name,
-                    currency=campaign.currency,
-                    starts_at=campaign.starts_at,
-                    ends_at=campaign.ends_at,
-                    timezone=campaign.timezone,
-                    code_prefix=campaign.code_prefix,
-                    affiliate_aliases=campaign.affiliate_aliases,
-                    max_aliases_per_affiliate=campaign.max_aliases_per_affiliate,
-                    discount=campaigns.discount_of(campaign),
-                    min_subtotal=rules.min_subtotal,
-                    min_quantity=rules.min_quantity,
-                    include_skus=rules.include_skus,
-                    include_categories=rules.include_categories,
-                    exclude_skus=rules.exclude_skus,
-                    exclude_categories=rules.exclude_categories,
-                    first_order_only=rules.first_order_only,
-                    commission=Commission(
-                        percent=campaigns.percent(plan.percent), fixed=plan.fixed
-                    ),
-                )
+        return await open_campaigns(session, principal, now=clock(), cursor=cursor, limit=limit)
+
+
+async def open_campaigns(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    now: datetime,
+    cursor: str | None,
+    limit: int,
+) -> OpenCampaignPage:
+    """The running campaigns open to affiliates, with the commission the calling
+    affiliate earns on each: GET /v1/me/campaigns and the console's codes page."""
+    affiliate = await service.get_affiliate(session, service.own_affiliate_id(principal))
+    rows = await campaigns.list_open_campaigns(
+        session, now=now, after_id=decode_cursor(cursor), limit=limit
+    )
+    own = Plan(percent=affiliate.commission_percent, fixed=affiliate.commission_fixed)
+    items = []
+    for campaign in rows:
+        rules = campaigns.rules_of(campaign)
+        default = campaigns.commission_of(campaign)
+        plan = effective_plan(own, Plan(percent=default.percent, fixed=default.fixed))
+        items.append(
+            OpenCampaign(
+                id=encode(Kind.CAMPAIGN, campaign.id),
+                name=campaign.name,
+                currency=campaign.currency,
+                starts_at=campaign.starts_at,
+                ends_at=campaign.ends_at,
+                timezone=campaign.timezone,
+                code_prefix=campaign.code_prefix,
+                affiliate_aliases=campaign.affiliate_aliases,
+                max_aliases_per_affiliate=campaign.max_aliases_per_affiliate,
+                discount=campaigns.discount_of(campaign),
+                min_subtotal=rules.min_subtotal,
+                min_quantity=rules.min_quantity,
+                include_skus=rules.include_skus,
+                include_categories=rules.include_categories,
+                exclude_skus=rules.exclude_skus,
+                exclude_categories=rules.exclude_categories,
+                first_order_only=rules.first_order_only,
+                commission=Commission(percent=campaigns.percent(plan.percent), fixed=plan.fixed),
             )
-        return OpenCampaignPage(items=items, next_cursor=next_cursor([c.id for c in rows], limit))
+        )
+    return OpenCampaignPage(items=items, next_cursor=next_cursor([c.id for c in rows], limit))

@@ -11,7 +11,8 @@ from promo.auth.service import authenticate
 from promo.db.autocommit import Autocommit
 from promo.errors import Unauthenticated
 
-PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema"]
+# The console signs people in with its own sessions (promo.console.access).
+PUBLIC_PATHS = ["^/health", "^/metrics", "^/schema", "^/console"]
 MAX_KEY_LENGTH = 200
 
 

@@ -15,6 +15,16 @@ from promo.db.autocommit import Autocommit
 from promo.errors import Invalid, NotFound
 
 
+async def require_active_affiliate(session: AsyncSession, affiliate_id: int) -> Affiliate:
+    """The affiliate a key or a console account is bound to: it exists and is active."""
+    affiliate = await session.get(Affiliate, affiliate_id)
+    if affiliate is None:
+        raise NotFound("affiliate_not_found", "No such affiliate")
+    if not affiliate.active:
+        raise Invalid.field("affiliate_id", "the affiliate is inactive", "affiliate_inactive")
+    return affiliate
+
+
 async def create_key(
     session: AsyncSession,
     *,
@@ -27,11 +37,7 @@ async def create_key(
     if role is Role.AFFILIATE:
         if affiliate_id is None:
             raise Invalid.field("affiliate_id", "required for the affiliate role")
-        affiliate = await session.get(Affiliate, affiliate_id)
-        if affiliate is None:
-            raise NotFound("affiliate_not_found", "No such affiliate")
-        if not affiliate.active:
-            raise Invalid.field("affiliate_id", "the affiliate is inactive", "affiliate_inactive")
+        await require_active_affiliate(session, affiliate_id)
     elif affiliate_id is not None:
         raise Invalid.field("affiliate_id", "only keys with the affiliate role have one")
     plaintext = generate_key()

@@ -7,15 +7,17 @@ domain sits below codes and never imports it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo import audit
 from promo.auth.guards import allow
-from promo.auth.roles import Role
+from promo.auth.roles import Principal, Role
 from promo.campaigns import service
 from promo.campaigns.schemas import (
     CampaignCreate,
@@ -27,9 +29,48 @@ from promo.campaigns.schemas import (
 from promo.campaigns.views import campaign_read
 from promo.deps import Caller, ClockDep, DbSession, KeyringDep, PageCursor, PageLimit
 from promo.ids import Kind, decode
+from promo.pii import Keyring
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 
 ReleaseCodesDep = NamedDependency[service.ReleaseCodes]
+
+
+async def create(
+    session: AsyncSession,
+    data: CampaignCreate,
+    *,
+    principal: Principal,
+    keyring: Keyring,
+    now: datetime,
+) -> CampaignRead:
+    """Create a campaign and audit it: the API's POST and the console's form."""
+    data = service.pseudonymised(data, keyring)
+    campaign = await service.create_campaign(session, data, now=now)
+    read = campaign_read(campaign)
+    await audit.record(session, principal, "campaign.create", read.id, now=now, details=data)
+    return read
+
+
+async def change(
+    session: AsyncSession,
+    campaign_id: int | None,
+    data: CampaignPatch,
+    *,
+    principal: Principal,
+    keyring: Keyring,
+    release_codes: service.ReleaseCodes,
+    now: datetime,
+) -> CampaignRead:
+    """Patch a campaign and audit it: the API's PATCH, the console's edit form
+    and its pause, resume and archive buttons."""
+    data = service.pseudonymised_patch(data, keyring)
+    campaign = await service.get_campaign(session, campaign_id)
+    changed = await service.patch_campaign(
+        session, campaign, data, release_codes=release_codes, now=now
+    )
+    patched = campaign_read(changed)
+    await audit.record(session, principal, "campaign.update", patched.id, now=now, details=data)
+    return patched
 
 
 class CampaignController(Controller):
@@ -47,13 +88,7 @@ class CampaignController(Controller):
         keyring: KeyringDep,
     ) -> CampaignRead:
         """Create a campaign (draft by default)."""
-        data = service.pseudonymised(data, keyring)
-        campaign = await service.create_campaign(session, data, now=clock())
-        read = campaign_read(campaign)
-        await audit.record(
-            session, principal, "campaign.create", read.id, now=clock(), details=data
-        )
-        return read
+        return await create(session, data, principal=principal, keyring=keyring, now=clock())
 
     @get("/")
     async def list_campaigns(
@@ -91,13 +126,12 @@ class CampaignController(Controller):
         """Change fields, or the status (pause, resume, archive). Archived is final.
 
         ``rules``, ``limits`` and ``commission`` are JSON merge patches (RFC 7396)."""
-        data = service.pseudonymised_patch(data, keyring)
-        campaign = await service.get_campaign(session, decode(Kind.CAMPAIGN, campaign_id))
-        changed = await service.patch_campaign(
-            session, campaign, data, release_codes=release_codes, now=clock()
+        return await change(
+            session,
+            decode(Kind.CAMPAIGN, campaign_id),
+            data,
+            principal=principal,
+            keyring=keyring,
+            release_codes=release_codes,
+            now=clock(),
         )
-        patched = campaign_read(changed)
-        await audit.record(
-            session, principal, "campaign.update", patched.id, now=clock(), details=data
-        )
-        return patched

@@ -15,8 +15,8 @@ replayed with ``Idempotent-Replayed: true``. Not stored: input rejected
 before it ran (400, 422), a 429 (an answer to the timing, not the request),
 503 and unexpected failures: a retry runs again.
 
-Keys are scoped to the operation and the API key that sent them, so two
-checkout integrations never see each other's answers.
+Keys are scoped to the operation and the API key (or console account) that
+sent them, so two checkout integrations never see each other's answers.
 """
 
 from __future__ import annotations
@@ -83,7 +83,9 @@ def answer_key(
         raise Invalid.field(
             "Idempotency-Key", f"at most {MAX_KEY_LENGTH} characters", "invalid_idempotency_key"
         )
-    scope = f"{operation}:{principal.key_id}"
+    # An API key's answers, or a console account's (which has no key).
+    caller = principal.key_id if principal.key_id is not None else f"user{principal.user_id}"
+    scope = f"{operation}:{caller}"
     digest = hashlib.sha256(scope.encode() + b"\0" + msgspec.json.encode(payload)).hexdigest()
     return AnswerKey(scope=scope, key=header, fingerprint=digest)
 

@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.auth.guards import allow, provide_principal
-from promo.auth.roles import Role
+from promo.auth.roles import Principal, Role
 from promo.checkout import idempotency, redemption, refunds, screening
 from promo.checkout.eligibility import Accepted
 from promo.checkout.idempotency import answer_key, respond
@@ -239,6 +239,14 @@ async def my_redemptions(
     limit: PageLimit = DEFAULT_LIMIT,
 ) -> AffiliateRedemptionPage:
     """The sales the calling affiliate brought, without customer personal data."""
+    return await my_sales(session, principal, cursor=cursor, limit=limit)
+
+
+async def my_sales(
+    session: AsyncSession, principal: Principal, *, cursor: str | None, limit: int
+) -> AffiliateRedemptionPage:
+    """One page of the calling affiliate's sales, without customer personal data:
+    GET /v1/me/redemptions and the console's sales page."""
     if principal.affiliate_id is None:
         raise NotFound("affiliate_not_found", "This key is not bound to an affiliate")
     rows = await list_redemptions(

@@ -16,6 +16,7 @@ checkout, above the catalogue: this module names only the two calls it makes
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Protocol
 
 from litestar import Controller, Response, get, patch, post
@@ -28,6 +29,7 @@ from promo import audit
 from promo.affiliates.service import own_affiliate_id
 from promo.auth.guards import allow
 from promo.auth.roles import Principal, Role
+from promo.clock import Clock
 from promo.codes import dedicated, service
 from promo.codes.routes import code_read
 from promo.codes.schemas import (
@@ -97,6 +99,76 @@ async def _granted(
     return Response(body, status_code=201 if grant.created else 200)
 
 
+async def my_codes(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    campaign_id: str | None,
+    cursor: str | None,
+    limit: int,
+) -> CodePage:
+    """One page of the calling affiliate's live codes: GET /v1/me/codes and the console."""
+    if campaign_id is not None and _campaign_id(campaign_id) is None:
+        raise NotFound("campaign_not_found", "No such campaign")
+    rows = await dedicated.list_affiliate_codes(
+        session,
+        own_affiliate_id(principal),
+        campaign_id=_campaign_id(campaign_id) if campaign_id is not None else None,
+        after_id=decode_cursor(cursor),
+        limit=limit,
+    )
+    return CodePage(
+        items=[code_read(c) for c in rows], next_cursor=next_cursor([c.id for c in rows], limit)
+    )
+
+
+async def grant_own_code(
+    session: AsyncSession,
+    principal: Principal,
+    data: DedicatedCodeCreate,
+    *,
+    state: State,
+    clock: Clock,
+) -> Response[DedicatedCodeRead]:
+    """The calling affiliate asks for its code (and an alias): POST /v1/me/codes and
+    the console's form, with the same throttle of alias guesses and audit."""
+    settings: Settings = state.settings
+    throttle: GuessThrottle = state.throttle
+    affiliate = own_affiliate_id(principal)
+    # The affiliate's own budget (refusing: one partner, not a store's shoppers).
+    who: dict[str, str | None] = {"affiliate": str(principal.affiliate_id)}
+    attempt = await throttle.begin(who) if data.alias else None
+    try:
+        grant = await dedicated.grant_dedicated_code(
+            session,
+            secret=settings.secret,
+            affiliate_id=affiliate,
+            campaign_id=_campaign_id(data.campaign_id),
+            alias=data.alias,
+            self_service=True,
+            now=clock(),
+            channel=data.channel,
+        )
+    except Conflict as refused:
+        if attempt is not None and refused.code == "alias_taken":
+            await attempt.failed()
+        raise
+    if attempt is not None:
+        await attempt.succeeded()
+    return await _granted(session, principal, affiliate, grant, clock=clock)
+
+
+async def relabel_own_code(
+    session: AsyncSession, principal: Principal, code: str, data: MyCodePatch, *, now: datetime
+) -> CodeRead:
+    """Set or remove the channel label of one of the calling affiliate's codes
+    (another's is 404), audited: PATCH /v1/me/codes/{code} and the console."""
+    found = await service.find_own_code(session, code, own_affiliate_id(principal))
+    patched = await service.patch_code(session, found, CodePatch(channel=data.channel))
+    await audit.record(session, principal, "code.update", patched.code, now=now, details=data)
+    return code_read(patched)
+
+
 class AffiliateCodeController(Controller):
     path = "/v1/affiliates/{affiliate_id:str}/codes"
     tags = ["affiliates"]
@@ -146,17 +218,8 @@ class MyCodeController(Controller):
         limit: PageLimit = DEFAULT_LIMIT,
     ) -> CodePage:
         """The calling affiliate's live codes (dedicated, aliases, assigned), oldest first."""
-        if campaign_id is not None and _campaign_id(campaign_id) is None:
-            raise NotFound("campaign_not_found", "No such campaign")
-        rows = await dedicated.list_affiliate_codes(
-            session,
-            own_affiliate_id(principal),
-            campaign_id=_campaign_id(campaign_id) if campaign_id is not None else None,
-            after_id=decode_cursor(cursor),
-            limit=limit,
-        )
-        return CodePage(
-            items=[code_read(c) for c in rows], next_cursor=next_cursor([c.id for c in rows], limit)
+        return await my_codes(
+            session, principal, campaign_id=campaign_id, cursor=cursor, limit=limit
         )
 
     @post("/", status_code=201, responses=ALREADY_GRANTED)
@@ -170,30 +233,7 @@ class MyCodeController(Controller):
     ) -> Response[DedicatedCodeRead]:
         """Ask for one's own code for a campaign open to affiliates (403 ``campaign_not_open``),
         and an alias where the campaign allows them (``alias_taken`` counts as a failed guess)."""
-        settings: Settings = state.settings
-        throttle: GuessThrottle = state.throttle
-        affiliate = own_affiliate_id(principal)
-        # The affiliate's own budget (refusing: one partner, not a store's shoppers).
-        who: dict[str, str | None] = {"affiliate": str(principal.affiliate_id)}
-        attempt = await throttle.begin(who) if data.alias else None
-        try:
-            grant = await dedicated.grant_dedicated_code(
-                session,
-                secret=settings.secret,
-                affiliate_id=affiliate,
-                campaign_id=_campaign_id(data.campaign_id),
-                alias=data.alias,
-                self_service=True,
-                now=clock(),
-                channel=data.channel,
-            )
-        except Conflict as refused:
-            if attempt is not None and refused.code == "alias_taken":
-                await attempt.failed()
-            raise
-        if attempt is not None:
-            await attempt.succeeded()
-        return await _granted(session, principal, affiliate, grant, clock=clock)
+        return await grant_own_code(session, principal, data, state=state, clock=clock)
 
     @patch("/{code:str}")
     async def patch_my_code(
@@ -206,9 +246,4 @@ class MyCodeController(Controller):
     ) -> CodeRead:
         """Label one of one's own live codes with a channel (null removes it); any
         other code is 404 ``code_not_found``."""
-        found = await service.find_own_code(session, code, own_affiliate_id(principal))
-        patched = await service.patch_code(session, found, CodePatch(channel=data.channel))
-        await audit.record(
-            session, principal, "code.update", patched.code, now=clock(), details=data
-        )
-        return code_read(patched)
+        return await relabel_own_code(session, principal, code, data, now=clock())

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo import audit
 from promo.auth.guards import allow
-from promo.auth.roles import Role
+from promo.auth.roles import Principal, Role
 from promo.campaigns.service import get_campaign
 from promo.codes import service
 from promo.codes.models import Code
@@ -34,6 +36,39 @@ def code_read(code: Code) -> CodeRead:
     )
 
 
+async def create(
+    session: AsyncSession,
+    campaign_id: int | None,
+    data: CodeCreate,
+    *,
+    principal: Principal,
+    now: datetime,
+) -> CodeRead:
+    """Create one vanity code, audited: the API's POST and the console's form."""
+    campaign = await get_campaign(session, campaign_id)
+    code = await service.create_code(
+        session,
+        campaign,
+        text=data.code,
+        max_redemptions=data.max_redemptions,
+        affiliate_id=optional(Kind.AFFILIATE, data.affiliate_id),
+        now=now,
+        channel=data.channel,
+    )
+    await audit.record(session, principal, "code.create", code.code, now=now, details=data)
+    return code_read(code)
+
+
+async def change(
+    session: AsyncSession, text: str, data: CodePatch, *, principal: Principal, now: datetime
+) -> CodeRead:
+    """Disable, re-enable or relabel a live code, audited."""
+    found = await service.find_code(session, text)
+    patched = await service.patch_code(session, found, data)
+    await audit.record(session, principal, "code.update", patched.code, now=now, details=data)
+    return code_read(patched)
+
+
 class CampaignCodeController(Controller):
     path = "/v1/campaigns/{campaign_id:str}/codes"
     tags = ["codes"]
@@ -49,18 +84,9 @@ class CampaignCodeController(Controller):
         principal: Caller,
     ) -> CodeRead:
         """Create one (vanity) code; 409 ``code_taken`` when a live code reads the same."""
-        campaign = await get_campaign(session, decode(Kind.CAMPAIGN, campaign_id))
-        code = await service.create_code(
-            session,
-            campaign,
-            text=data.code,
-            max_redemptions=data.max_redemptions,
-            affiliate_id=optional(Kind.AFFILIATE, data.affiliate_id),
-            now=clock(),
-            channel=data.channel,
+        return await create(
+            session, decode(Kind.CAMPAIGN, campaign_id), data, principal=principal, now=clock()
         )
-        await audit.record(session, principal, "code.create", code.code, now=clock(), details=data)
-        return code_read(code)
 
     @get("/")
     async def list_codes(
@@ -105,9 +131,4 @@ class CodeController(Controller):
     ) -> CodeRead:
         """Disable (``{"active": false}``) or re-enable a code, change its limit or its
         channel label."""
-        found = await service.find_code(session, code)
-        patched = await service.patch_code(session, found, data)
-        await audit.record(
-            session, principal, "code.update", patched.code, now=clock(), details=data
-        )
-        return code_read(patched)
+        return await change(session, code, data, principal=principal, now=clock())

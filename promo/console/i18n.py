@@ -31,6 +31,12 @@ DEFAULT = "en"
 DOMAIN = "messages"
 
 
+def N_(message: str) -> str:
+    """Mark a message written in Python for the catalogue; a template translates
+    it where it shows it (``{{ _(label) }}``)."""
+    return message
+
+
 @cache
 def translations(language: str) -> NullTranslations:
     """The compiled catalogue of ``language`` (English is the source: no catalogue)."""
@@ -104,3 +110,37 @@ class Formats:
         if value is None:
             return ""
         return dates.format_datetime(value, "medium", tzinfo=value.tzinfo, locale=self.locale)
+
+
+def minor_units(text: str, currency: str, language: str) -> int:
+    """``text`` typed in major units in ``language`` (``19,99`` in French) as
+    exact minor units; ValueError when it is not a number or has more decimal
+    places than the currency."""
+    try:
+        value = numbers.parse_decimal(text, locale=language, strict=False)
+    except numbers.NumberFormatError:
+        raise ValueError("must be an amount such as 19.99") from None
+    minor = value.scaleb(CURRENCY_EXPONENTS.get(currency, 2))
+    if minor != minor.to_integral_value():
+        raise ValueError(f"has more decimal places than {currency} allows")
+    return int(minor)
+
+
+def decimal_number(text: str, language: str) -> Decimal:
+    try:
+        return numbers.parse_decimal(text, locale=language, strict=False)
+    except numbers.NumberFormatError:
+        raise ValueError("must be a number") from None
+
+
+def amount_text(amount: int | None, currency: str, language: str) -> str:
+    """``amount`` minor units as a person types it back into a form (``19,99``)."""
+    if amount is None:
+        return ""
+    places = CURRENCY_EXPONENTS.get(currency, 2)
+    pattern = "0." + "0" * places if places else "0"
+    return numbers.format_decimal(major_units(amount, currency), pattern, locale=language)
+
+
+def decimal_text(value: Decimal | None, language: str) -> str:
+    return "" if value is None else numbers.format_decimal(value, "0.##", locale=language)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -11,14 +11,14 @@ from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
 from litestar.response import Stream
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from promo import audit
 from promo.auth.guards import allow
-from promo.auth.roles import Role
-from promo.checkout.idempotency import answer_key, respond, run_once
+from promo.auth.roles import Principal, Role
+from promo.checkout.idempotency import Answer, answer_key, respond, run_once
 from promo.deps import Caller, ClockDep, DbSession, IdempotencyKey, PageCursor, PageLimit
-from promo.errors import Invalid, NotFound
+from promo.errors import NotFound
 from promo.ids import Kind, decode, encode, optional
 from promo.ledger import service
 from promo.ledger.export import FORMATS, stream_ledger
@@ -38,7 +38,7 @@ from promo.ledger.schemas import (
 )
 from promo.ledger.schemas import Kind as EntryKind
 from promo.ledger.views import entry_read
-from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
+from promo.schemas import DEFAULT_LIMIT, decode_cursor, instant, next_cursor, utc_instant
 
 # Taken as text and parsed here, so that errors name the parameters the
 # client sent (``from``/``to``) and an instant without offset is refused.
@@ -51,30 +51,10 @@ End = Annotated[
 ]
 
 
-def instant(name: str, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise Invalid.field(name, "not an RFC 3339 instant") from None
-    return utc_instant(name, parsed)
-
-
-def utc_instant(name: str, value: datetime) -> datetime:
-    """The UTC instant of ``value``; 422 when it has no offset or no UTC form."""
-    if value.tzinfo is None:
-        raise Invalid.field(name, "needs a UTC offset (e.g. 2026-07-01T00:00:00Z)")
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise Invalid.field(name, "out of range once converted to UTC") from None
-
-
 PublicId = Annotated[str | None, QueryParameter(max_length=64)]
 
 
-def _filters(
+def ledger_filters(
     start: str | None,
     end: str | None,
     affiliate_id: str | None,
@@ -104,6 +84,33 @@ def totals_read(totals: service.Totals) -> CommissionTotals:
     )
 
 
+async def entry_page(
+    session: AsyncSession,
+    filters: service.Filters,
+    *,
+    cursor: str | None,
+    limit: int,
+    now: datetime,
+) -> EntryPage:
+    """One page of the entries ``filters`` select (GET /v1/ledger and the console)."""
+    rows = await service.list_entries(session, filters, after_id=decode_cursor(cursor), limit=limit)
+    return EntryPage(
+        items=[entry_read(row, now) for row in rows],
+        next_cursor=next_cursor([row.id for row in rows], limit),
+    )
+
+
+def export_stream(engine: AsyncEngine, filters: service.Filters, fmt: str) -> Stream:
+    """The streamed download of what ``filters`` select, as a ``fmt`` attachment
+    (GET /v1/ledger/export and the console)."""
+    media_type, _ = FORMATS[fmt]
+    return Stream(
+        stream_ledger(engine, filters, fmt),
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="ledger.{fmt}"'},
+    )
+
+
 class LedgerController(Controller):
     path = "/v1/ledger"
     tags = ["ledger"]
@@ -123,15 +130,8 @@ class LedgerController(Controller):
         limit: PageLimit = DEFAULT_LIMIT,
     ) -> EntryPage:
         """Ledger entries in id order, with their derived status."""
-        filters = _filters(start, end, affiliate_id, campaign_id, kind)
-        rows = await service.list_entries(
-            session, filters, after_id=decode_cursor(cursor), limit=limit
-        )
-        now = clock()
-        return EntryPage(
-            items=[entry_read(row, now) for row in rows],
-            next_cursor=next_cursor([row.id for row in rows], limit),
-        )
+        filters = ledger_filters(start, end, affiliate_id, campaign_id, kind)
+        return await entry_page(session, filters, cursor=cursor, limit=limit, now=clock())
 
     @get(
         "/export",
@@ -153,13 +153,8 @@ class LedgerController(Controller):
     ) -> Stream:
         """Stream the ledger (CSV, RFC 4180 with a header, or JSON lines) from its own
         snapshot, in id order; amounts in major units, timestamps in UTC."""
-        filters = _filters(start, end, affiliate_id, campaign_id, kind)
-        media_type, _ = FORMATS[format]
-        return Stream(
-            stream_ledger(state.engine, filters, format),
-            media_type=media_type,
-            headers={"Content-Disposition": f'attachment; filename="ledger.{format}"'},
-        )
+        filters = ledger_filters(start, end, affiliate_id, campaign_id, kind)
+        return export_stream(state.engine, filters, format)
 
     @post(
         "/adjustments",
@@ -227,23 +222,38 @@ async def run_payouts(
 ) -> Response[bytes]:
     """Pay every affiliate and currency whose approved, unpaid balance at ``as_of``
     reaches its threshold. Running it again pays only what became approved since."""
+    return respond(
+        await pay(session, data, principal=principal, idempotency_key=idempotency_key, now=clock())
+    )
+
+
+async def pay(
+    session: AsyncSession,
+    data: PayoutRun,
+    *,
+    principal: Principal,
+    idempotency_key: str | None,
+    now: datetime,
+) -> Answer:
+    """A payout run under its Idempotency-Key, audited (POST /v1/payouts and the
+    console's confirm): a second request with the key replays the first's answer."""
 
     async def work() -> tuple[int, PayoutRunResult]:
         as_of = utc_instant("as_of", data.as_of)
-        ids = await service.run_payouts(session, as_of=as_of, now=clock())
+        ids = await service.run_payouts(session, as_of=as_of, now=now)
         result = PayoutRunResult(as_of=data.as_of, payouts=await _payout_reads(session, ids))
         await audit.record(
             session,
             principal,
             "payouts.run",
             None,
-            now=clock(),
+            now=now,
             details={"as_of": data.as_of.isoformat(), "payouts": [p.id for p in result.payouts]},
         )
         return 201, result
 
     key = answer_key(idempotency_key, "payouts", principal, data)
-    return respond(await run_once(session, key, now=clock(), work=work))
+    return await run_once(session, key, now=now, work=work)
 
 
 @get("/v1/reports/commissions", tags=["ledger"], guards=[allow(Role.ACCOUNTANT)])
@@ -252,8 +262,14 @@ async def commission_report(
 ) -> CommissionReport:
     """Per affiliate and currency over the ledger rows created in [from, to): orders,
     revenue, discount, commission by status and balance; sums equal the ledger's."""
-    filters = _filters(start, end, None, None, None)
-    totals = await service.commission_report(session, filters, now=clock())
+    return await report(session, ledger_filters(start, end, None, None, None), now=clock())
+
+
+async def report(
+    session: AsyncSession, filters: service.Filters, *, now: datetime
+) -> CommissionReport:
+    """The commission report over ``filters`` (GET /v1/reports/commissions and the console)."""
+    totals = await service.commission_report(session, filters, now=now)
     return CommissionReport(
         start=filters.start, end=filters.end, rows=[totals_read(t) for t in totals]
     )
@@ -262,10 +278,18 @@ async def commission_report(
 @get("/v1/me/earnings", tags=["affiliates"], guards=[allow(Role.AFFILIATE)])
 async def my_earnings(session: DbSession, clock: ClockDep, principal: Caller) -> EarningsRead:
     """The calling affiliate's commission per currency: pending, approved, paid, balance."""
+    return await my_earnings_read(session, principal, now=clock())
+
+
+async def my_earnings_read(
+    session: AsyncSession, principal: Principal, *, now: datetime
+) -> EarningsRead:
+    """The calling affiliate's commission per currency: GET /v1/me/earnings and the
+    console's earnings page."""
     if principal.affiliate_id is None:
         raise NotFound("affiliate_not_found", "This key is not bound to an affiliate")
     totals = await service.commission_report(
-        session, service.Filters(affiliate_id=principal.affiliate_id), now=clock()
+        session, service.Filters(affiliate_id=principal.affiliate_id), now=now
     )
     return EarningsRead(
         affiliate_id=encode(Kind.AFFILIATE, principal.affiliate_id),

@@ -82,6 +82,31 @@ class PayoutRunResult(Schema):
     payouts: list[PayoutRead]
 
 
+class PlannedPayoutRead(Schema):
+    """A payout a run would make: to whom, in what currency, how much, covering
+    how many ledger entries."""
+
+    affiliate_id: str
+    currency: str
+    amount: int
+    entries: int
+
+
+class CurrencyTotal(Schema):
+    currency: str
+    payouts: int
+    amount: int
+
+
+class PayoutPreview(Schema):
+    """What ``POST /v1/payouts`` with this ``as_of`` would pay now, per affiliate
+    and currency, with the totals per currency; nothing is written."""
+
+    as_of: datetime
+    payouts: list[PlannedPayoutRead]
+    totals: list[CurrencyTotal]
+
+
 class CommissionTotals(Schema):
     affiliate_id: str | None
     currency: str

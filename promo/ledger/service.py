@@ -121,15 +121,30 @@ async def entry(session: AsyncSession, entry_id: int) -> Any:
     return row
 
 
-async def run_payouts(session: AsyncSession, *, as_of: datetime, now: datetime) -> list[int]:
-    """Pay every affiliate and currency whose approved, unpaid balance at ``as_of``
-    reaches its threshold (none set: any positive balance), each with its event
-    payout.created. Returns payout ids."""
+class PlannedPayout(msgspec.Struct, frozen=True):
+    """One payout a run would make: the affiliate, currency, amount and the
+    ledger entries it would cover."""
+
+    affiliate_id: int
+    currency: str
+    amount: int
+    entry_ids: tuple[int, ...]
+
+
+def _check_as_of(as_of: datetime, now: datetime) -> None:
     if as_of > now:
         # Entries still in their holding period would be paid early.
         raise Invalid.field("as_of", "cannot be in the future")
-    if dialect.is_postgres(session):
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PAYOUT_LOCK_KEY})
+
+
+async def plan_payouts(
+    session: AsyncSession, *, as_of: datetime, now: datetime
+) -> list[PlannedPayout]:
+    """What a run as of ``as_of`` pays, in (affiliate, currency) order, without
+    writing anything: every affiliate and currency whose approved, unpaid
+    balance at ``as_of`` reaches its threshold (none set: any positive balance).
+    The preview shows it; ``run_payouts`` writes it."""
+    _check_as_of(as_of, now)
     unpaid = await session.execute(
         select(entries.c.id, entries.c.affiliate_id, entries.c.currency, entries.c.commission)
         .select_from(entries.outerjoin(items, items.c.entry_id == entries.c.id))
@@ -155,12 +170,32 @@ async def run_payouts(session: AsyncSession, *, as_of: datetime, now: datetime) 
             )
         )
     }
-    paid: list[int] = []
+    plan: list[PlannedPayout] = []
     for (affiliate_id, currency), covered in sorted(groups.items()):
         balance = sum(commission for _, commission in covered)
         threshold = thresholds.get(affiliate_id, {}).get(currency)
         if balance <= 0 or (threshold is not None and balance < threshold):
             continue  # carried forward; never paid out negative
+        plan.append(
+            PlannedPayout(
+                affiliate_id=affiliate_id,
+                currency=currency,
+                amount=balance,
+                entry_ids=tuple(entry_id for entry_id, _ in covered),
+            )
+        )
+    return plan
+
+
+async def run_payouts(session: AsyncSession, *, as_of: datetime, now: datetime) -> list[int]:
+    """Make the payouts ``plan_payouts`` finds, each with its event
+    payout.created. Returns payout ids."""
+    _check_as_of(as_of, now)
+    if dialect.is_postgres(session):
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PAYOUT_LOCK_KEY})
+    paid: list[int] = []
+    for planned in await plan_payouts(session, as_of=as_of, now=now):
+        affiliate_id, currency, balance = planned.affiliate_id, planned.currency, planned.amount
         payout_id = await session.scalar(
             insert(payouts)
             .values(
@@ -175,7 +210,7 @@ async def run_payouts(session: AsyncSession, *, as_of: datetime, now: datetime) 
         assert payout_id is not None  # noqa: S101 (RETURNING of an insert)
         await session.execute(
             insert(items),
-            [{"entry_id": entry_id, "payout_id": payout_id} for entry_id, _ in covered],
+            [{"entry_id": entry_id, "payout_id": payout_id} for entry_id in planned.entry_ids],
         )
         await ledger.append(
             session,
@@ -239,10 +274,13 @@ async def list_payouts(
     return list((await session.execute(query)).all())
 
 
-async def payout_with_entries(session: AsyncSession, payout_id: int) -> tuple[Any, list[Any]]:
-    """The payout and the entries it covers, in id order; 404 when there is none."""
+async def payout_with_entries(
+    session: AsyncSession, payout_id: int, *, affiliate_id: int | None = None
+) -> tuple[Any, list[Any]]:
+    """The payout and the entries it covers, in id order; 404 when there is none,
+    or, with ``affiliate_id``, when it is another affiliate's."""
     payout = (await session.execute(select(payouts).where(payouts.c.id == payout_id))).first()
-    if payout is None:
+    if payout is None or (affiliate_id is not None and payout.affiliate_id != affiliate_id):
         raise NotFound("payout_not_found", "No such payout")
     covered = await session.execute(
         entries_with_payout().where(items.c.payout_id == payout_id).order_by(entries.c.id)

@@ -13,6 +13,7 @@ of any of them, on any host, finds none.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 import msgspec
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.auth.keys import hash_key
 from promo.auth.roles import Principal, Role
+from promo.auth.service import require_active_affiliate
 from promo.db.results import rows_changed
 from promo.errors import Conflict, Invalid, NotFound
 from promo.people import passwords
@@ -60,6 +62,13 @@ class Viewer(msgspec.Struct, frozen=True):
         )
 
 
+def principal_of(user: ConsoleUser) -> Principal:
+    """The account as the services' caller (for a request made before it has a session)."""
+    return Principal(
+        key_id=None, role=Role(user.role), affiliate_id=user.affiliate_id, user_id=user.id
+    )
+
+
 def sign_in_name(email: str, *, field: str = "email") -> str:
     """The account's e-mail as stored and compared: validated, lower-cased."""
     try:
@@ -91,6 +100,8 @@ async def create_user(
             "is required for the affiliate role and only for it",
             "affiliate_required",
         )
+    if affiliate_id is not None:
+        await require_active_affiliate(session, affiliate_id)
     user = ConsoleUser(
         email=sign_in_name(email),
         role=role,
@@ -101,9 +112,11 @@ async def create_user(
         created_at=now,
         updated_at=now,
     )
-    session.add(user)
     try:
+        # Added inside the savepoint: begin_nested() flushes what is pending
+        # first, so a duplicate added before it would fail the outer transaction.
         async with session.begin_nested():
+            session.add(user)
             await session.flush()
     except IntegrityError:
         raise Conflict(
@@ -128,6 +141,16 @@ async def get_user(session: AsyncSession, user_id: int) -> ConsoleUser:
 
 async def list_users(session: AsyncSession) -> list[ConsoleUser]:
     return list(await session.scalars(select(ConsoleUser).order_by(ConsoleUser.email)))
+
+
+async def emails_of(session: AsyncSession, user_ids: Collection[int]) -> dict[int, str]:
+    """The e-mail of each of these accounts (those that exist)."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(
+        select(ConsoleUser.id, ConsoleUser.email).where(ConsoleUser.id.in_(set(user_ids)))
+    )
+    return {row.id: row.email for row in rows}
 
 
 async def issue_link(

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from litestar import Response, get
 from litestar.openapi import ResponseSpec
 from litestar.params import QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.auth.guards import allow
 from promo.auth.roles import Role
@@ -111,6 +112,25 @@ def row_read(line: Line, span: Span) -> PerformanceRow:
     )
 
 
+async def performance_of(
+    session: AsyncSession, start: str, end: str, group_by: GroupBy, bucket: Bucket, tz: str
+) -> PerformanceReport:
+    """The performance report of [start, end): the API's and the console's."""
+    buckets = buckets_of(start, end, bucket, tz)
+    report = await performance(session, buckets, group_by)
+    return PerformanceReport(
+        group_by=group_by,
+        bucket=bucket,
+        tz=tz,
+        start=instant_of(buckets.starts[0]),
+        end=instant_of(buckets.end),
+        sales_rolled_up_until=(
+            report.sales_until.astimezone(UTC) if report.sales_until is not None else None
+        ),
+        rows=rows_read(report.lines, buckets),
+    )
+
+
 @get(
     "/v1/reports/performance",
     tags=["reports"],
@@ -134,19 +154,7 @@ async def performance_report(
     (day, week or month in ``tz``) over [from, to): validations, redemptions and their
     rate, revenue, discount, commission, refunds, net revenue, cost per sale and return
     on cost. Sales are exact up to now; validations up to each worker's last flush."""
-    buckets = buckets_of(start, end, bucket, tz)
-    report = await performance(session, buckets, group_by)
-    body = PerformanceReport(
-        group_by=group_by,
-        bucket=bucket,
-        tz=tz,
-        start=instant_of(buckets.starts[0]),
-        end=instant_of(buckets.end),
-        sales_rolled_up_until=(
-            report.sales_until.astimezone(UTC) if report.sales_until is not None else None
-        ),
-        rows=rows_read(report.lines, buckets),
-    )
+    body = await performance_of(session, start, end, group_by, bucket, tz)
     if format == "csv":
         return Response(
             render_csv(body.rows),

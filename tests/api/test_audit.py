@@ -275,3 +275,42 @@ async def test_reading_and_checkout_traffic_are_not_audited(
     body = {"code": "QUIET10", "cart": cart(item("TSHIRT-1", 2, 2500))}
     assert (await client.post("/v1/validations", json=body, headers=checkout)).status_code == 200
     assert await audit(client, admin) == before
+
+
+async def test_audit_filters_narrow_the_log_and_order_desc_reverses_it(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    marketer: dict[str, str],
+    clock: FrozenClock,
+) -> None:
+    campaign = await create_campaign(client, marketer, name="Filtered")
+    clock.advance(minutes=1)
+    created = await client.post("/v1/keys", json={"role": "checkout"}, headers=admin)
+    key = created.json()["id"]
+    clock.advance(minutes=1)
+    await client.post(f"/v1/keys/{key}/revoke", headers=admin)
+
+    async def actions(**params: str) -> list[tuple[str, str | None]]:
+        response = await client.get("/v1/audit", params=params, headers=admin)
+        assert response.status_code == 200, response.text
+        return [(e["action"], e["target"]) for e in response.json()["items"]]
+
+    assert await actions(action="key.create") == [("key.create", key)]
+    assert await actions(target=key) == [("key.create", key), ("key.revoke", key)]
+    assert await actions(target=key, order="desc") == [("key.revoke", key), ("key.create", key)]
+    assert await actions(role="marketer") == [("campaign.create", campaign["id"])]
+    assert await actions(key_id=await key_id(client, marketer)) == [
+        ("campaign.create", campaign["id"])
+    ]
+    assert await actions(actor="api", **{"from": "2026-07-01T12:01:00Z"}) == [
+        ("key.create", key),
+        ("key.revoke", key),
+    ]
+    assert await actions(**{"to": "2026-07-01T12:01:00Z"}) == [("campaign.create", campaign["id"])]
+    assert await actions(actor="console") == []
+    naive = await client.get("/v1/audit", params={"from": "2026-07-01T12:00"}, headers=admin)
+    assert naive.status_code == 422
+    assert naive.json()["errors"][0]["field"] == "from"
+    wrong = await client.get("/v1/audit", params={"actor": "robot"}, headers=admin)
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["field"] == "actor"

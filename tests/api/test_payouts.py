@@ -20,6 +20,7 @@ from tests.support.api import (
     create_affiliate,
     create_campaign,
     create_code,
+    instant,
     ledger_items,
     rollback,
     run_payouts,
@@ -223,6 +224,55 @@ async def test_two_currencies_are_paid_separately(
     for entry in await ledger_items(client, accountant):
         expected = payout_of.get((entry["affiliate_id"], entry["currency"]))
         assert entry["payout_id"] == expected, entry
+
+
+async def test_the_preview_shows_what_the_run_then_pays_and_writes_nothing(
+    client: httpx.AsyncClient,
+    checkout: dict[str, str],
+    accountant: dict[str, str],
+    clock: FrozenClock,
+    affiliate: Any,
+) -> None:
+    anna = await affiliate("ANNA", holding_days=0)
+    bob = await affiliate("BOB", holding_days=0, payout_thresholds={"EUR": 1000})
+    await sell(client, checkout, "ANNAEUR", 10000)  # 800
+    await sell(client, checkout, "ANNAEUR", 5000)  # 400
+    await sell(client, checkout, "ANNAJPY", 12000, currency="JPY")  # 960
+    await sell(client, checkout, "BOBEUR", 10000)  # 800: below Bob's threshold
+    await sell(client, checkout, "BOBJPY", 12000, currency="JPY")  # 960
+    before = await ledger_items(client, accountant)
+    body = {"as_of": instant(clock())}
+
+    response = await client.post("/v1/payouts/preview", json=body, headers=accountant)
+    assert response.status_code == 200, response.text
+    preview = response.json()
+    assert preview["payouts"] == [
+        {"affiliate_id": anna["id"], "currency": "EUR", "amount": 1200, "entries": 2},
+        {"affiliate_id": anna["id"], "currency": "JPY", "amount": 960, "entries": 1},
+        {"affiliate_id": bob["id"], "currency": "JPY", "amount": 960, "entries": 1},
+    ]
+    assert preview["totals"] == [
+        {"currency": "EUR", "payouts": 1, "amount": 1200},
+        {"currency": "JPY", "payouts": 2, "amount": 1920},
+    ]
+    assert await ledger_items(client, accountant) == before
+    listed = await client.get("/v1/payouts", headers=accountant)
+    assert listed.json()["items"] == []
+
+    planned = {(p["affiliate_id"], p["currency"], p["amount"]) for p in preview["payouts"]}
+    assert paid(await pay(client, accountant, clock())) == planned
+    again = await client.post("/v1/payouts/preview", json=body, headers=accountant)
+    assert again.json()["payouts"] == []
+    assert again.json()["totals"] == []
+
+
+async def test_a_preview_as_of_the_future_is_refused_naming_as_of(
+    client: httpx.AsyncClient, accountant: dict[str, str], clock: FrozenClock
+) -> None:
+    body = {"as_of": instant(clock() + timedelta(days=1))}
+    response = await client.post("/v1/payouts/preview", json=body, headers=accountant)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "as_of"
 
 
 # Never twice

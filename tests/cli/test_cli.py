@@ -245,6 +245,48 @@ def test_demo_on_an_empty_database_prints_a_working_key_per_role(sqlite_url: str
         assert response.json()["role"] == role
 
 
+DEMO_ACCOUNT_LINE = re.compile(r"^  (\w+)\s+(\S+@example\.com)\s+(\S+)$", re.M)
+
+
+def sign_in(settings: Settings, email: str, password: str) -> tuple[int, str]:
+    """Sign in to the console of the app over ``settings``' database: (status, home page)."""
+
+    async def run() -> tuple[int, str]:
+        engine = create_engine(settings)
+        try:
+            transport = httpx.ASGITransport(app=create_app(settings, engine=engine))
+            async with httpx.AsyncClient(transport=transport, base_url="http://promo.test") as c:
+                form = await c.get("/console/login")
+                token = re.search(r'name="_csrf_token" value="([^"]+)"', form.text)
+                assert token
+                answer = await c.post(
+                    "/console/login",
+                    data={"email": email, "password": password, "_csrf_token": token.group(1)},
+                )
+                return answer.status_code, answer.headers.get("location", "")
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_demo_prints_a_console_sign_in_per_role_that_works(sqlite_url: str) -> None:
+    result = promo("demo", database_url=sqlite_url)
+
+    assert result.exit_code == 0, result.stderr
+    accounts = {
+        role: (email, password)
+        for role, email, password in DEMO_ACCOUNT_LINE.findall(result.stdout)
+    }
+    assert set(accounts) == {"admin", "marketer", "accountant", "affiliate"}
+    settings = make_settings(sqlite_url)
+    homes = {role: sign_in(settings, *account) for role, account in accounts.items()}
+    assert homes["affiliate"] == (302, "/console/me/codes")
+    assert homes["accountant"] == (302, "/console/ledger")
+    assert homes["marketer"] == (302, "/console/campaigns")
+    assert sign_in(settings, accounts["admin"][0], "not the password")[0] == 401
+
+
 def test_demo_on_a_seeded_database_refuses_and_seeds_nothing(sqlite_url: str) -> None:
     assert promo("demo", database_url=sqlite_url).exit_code == 0
     settings = make_settings(sqlite_url)

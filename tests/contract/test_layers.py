@@ -29,9 +29,10 @@ LAYERS: list[set[str]] = [
     {"campaigns"},
     {"affiliates"},
     {"auth"},
-    # Console accounts (people): sign-in and sessions, audited as actors.
-    {"people"},
     {"audit"},
+    # Console accounts (people): sign-in and sessions, audited as actors; an
+    # invitation, a link or a deactivation writes its own audit line.
+    {"people"},
     {"codes"},
     {"ledger"},
     {"checkout"},

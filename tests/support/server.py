@@ -15,7 +15,7 @@ import httpx
 
 from promo.pii import DEV_PII_KEY
 
-READY_TIMEOUT_SECONDS = 30
+READY_TIMEOUT_SECONDS = 60
 
 
 def free_port() -> int:
@@ -44,9 +44,14 @@ class ServerProcess:
 
 
 def start_server(
-    database_url: str, *, workers: int = 2, secret: str, extra_env: dict[str, str] | None = None
+    database_url: str,
+    *,
+    workers: int = 2,
+    secret: str,
+    extra_env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> ServerProcess:
-    """Start `promo serve` on a free port and wait until it answers /health/ready."""
+    """Start `promo serve ARGS` on a free port and wait until it answers /health/ready."""
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="promo-server-"))
     log = workdir / "server.log"
@@ -61,7 +66,7 @@ def start_server(
     }
     command = [
         sys.executable, "-m", "promo", "serve",
-        "--port", str(port), "--workers", str(workers),
+        "--port", str(port), "--workers", str(workers), *args,
     ]  # fmt: skip
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=workdir, env=env, stdout=out, stderr=out)

@@ -1,0 +1,310 @@
+"""Marketers' campaigns: the list, the create and edit forms, pause, resume, archive.
+
+The forms fill the API's ``CampaignCreate`` and ``CampaignPatch`` and go
+through the same functions as POST and PATCH /v1/campaigns
+(``promo.campaigns.routes.create`` and ``change``): the same rules, refusals,
+pseudonymised allow-list and audit line.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect
+
+from promo.auth.roles import Role
+from promo.campaigns import routes as campaign_routes
+from promo.campaigns import service
+from promo.campaigns.routes import ReleaseCodesDep
+from promo.campaigns.schemas import CampaignCreate, CampaignPatch, CampaignRead
+from promo.campaigns.views import campaign_read
+from promo.console import forms, i18n
+from promo.console.forms import Field
+from promo.console.rendering import language_of, page
+from promo.deps import Caller, ClockDep, DbSession, KeyringDep
+from promo.errors import DomainError
+from promo.ids import Kind, decode
+from promo.schemas import decode_cursor, next_cursor
+
+MARKETERS = {"roles": (Role.MARKETER,)}
+PAGE_SIZE = 50
+STATUSES = ("draft", "active", "paused", "archived")
+DISCOUNT_TYPES = ("percentage", "fixed_amount", "free_shipping")
+
+# The form's fields, named by the API body's paths (promo.console.forms).
+COMMON = [
+    Field("name"),
+    Field("currency"),
+    Field("starts_at", "instant"),
+    Field("ends_at", "instant"),
+    Field("timezone"),
+    Field("code_prefix"),
+    Field("open_to_affiliates", "flag"),
+    Field("affiliate_aliases", "flag"),
+    Field("max_aliases_per_affiliate", "integer"),
+]
+DISCOUNT = {
+    "percentage": [
+        Field("discount.percent_off", "decimal"),
+        Field("discount.max_discount", "money"),
+    ],
+    "fixed_amount": [Field("discount.amount_off", "money"), Field("discount.currency")],
+    "free_shipping": [],
+}
+SECTIONS = [
+    Field("rules.min_subtotal", "money"),
+    Field("rules.min_quantity", "integer"),
+    Field("rules.include_skus", "lines"),
+    Field("rules.include_categories", "lines"),
+    Field("rules.exclude_skus", "lines"),
+    Field("rules.exclude_categories", "lines"),
+    Field("rules.first_order_only", "flag"),
+    Field("limits.max_redemptions", "integer"),
+    Field("limits.max_redemptions_per_customer", "integer"),
+    Field("limits.budget", "money"),
+    Field("commission.percent", "decimal"),
+    Field("commission.fixed", "money"),
+]
+ALLOW_LIST = Field("rules.customer_ids", "lines")
+
+
+def _document(form: dict[str, str], language: str, *, editing: bool) -> dict[str, Any]:
+    """The API body the campaign form fills (the discount of the chosen type only)."""
+    kind = form.get("discount.type", "percentage")
+    if kind not in DISCOUNT:
+        raise forms.FormErrors({"discount.type": f"must be one of {', '.join(DISCOUNT_TYPES)}"})
+    currency = form.get("currency", "").strip().upper() or "EUR"
+    timezone = form.get("timezone") or None
+
+    def read(fields: list[Field], blank: forms.Blank = "omit") -> dict[str, Any]:
+        return forms.read(
+            form, fields, language=language, currency=currency, timezone=timezone, blank=blank
+        )
+
+    document = read([*COMMON, *SECTIONS], "null" if editing else "omit")
+    document.update(read(DISCOUNT[kind]))
+    document.setdefault("discount", {})["type"] = kind
+    if form.get("currency"):
+        document["currency"] = currency
+    allow = read([ALLOW_LIST])  # blank on an edit: kept as it is
+    if allow:
+        document.setdefault("rules", {}).update(allow["rules"])
+    if editing:
+        for required in ("name", "currency", "starts_at", "max_aliases_per_affiliate"):
+            if document.get(required) is None:
+                document.pop(required, None)
+    elif "status" in form:
+        document["status"] = form["status"]
+    return document
+
+
+def _local(value: datetime | None, timezone: str | None) -> str:
+    if value is None:
+        return ""
+    zone = ZoneInfo(timezone) if timezone else UTC
+    return value.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+
+
+def form_of(campaign: CampaignRead, language: str) -> dict[str, Any]:
+    """What the edit form shows: the campaign as a person typed it."""
+    currency = campaign.currency
+
+    def money(value: int | None) -> str:
+        return i18n.amount_text(value, currency, language)
+
+    discount = campaign.discount
+    shown: dict[str, Any] = {
+        "name": campaign.name,
+        "currency": currency,
+        "starts_at": _local(campaign.starts_at, campaign.timezone),
+        "ends_at": _local(campaign.ends_at, campaign.timezone),
+        "timezone": campaign.timezone or "",
+        "code_prefix": campaign.code_prefix or "",
+        "open_to_affiliates": campaign.open_to_affiliates,
+        "affiliate_aliases": campaign.affiliate_aliases,
+        "max_aliases_per_affiliate": str(campaign.max_aliases_per_affiliate),
+        "discount.type": type(discount).__struct_config__.tag,
+        "discount.percent_off": i18n.decimal_text(getattr(discount, "percent_off", None), language),
+        "discount.max_discount": money(getattr(discount, "max_discount", None)),
+        "discount.amount_off": money(getattr(discount, "amount_off", None)),
+        "discount.currency": getattr(discount, "currency", None) or "",
+        "rules.min_subtotal": money(campaign.rules.min_subtotal),
+        "rules.min_quantity": str(campaign.rules.min_quantity or ""),
+        "rules.first_order_only": campaign.rules.first_order_only,
+        "limits.max_redemptions": str(campaign.limits.max_redemptions or ""),
+        "limits.max_redemptions_per_customer": str(
+            campaign.limits.max_redemptions_per_customer or ""
+        ),
+        "limits.budget": money(campaign.limits.budget),
+        "commission.percent": i18n.decimal_text(campaign.commission.percent, language),
+        "commission.fixed": money(campaign.commission.fixed),
+    }
+    for name in ("include_skus", "include_categories", "exclude_skus", "exclude_categories"):
+        shown[f"rules.{name}"] = "\n".join(getattr(campaign.rules, name))
+    return shown
+
+
+async def _form_data(request: Request[Any, Any, Any]) -> dict[str, str]:
+    return {key: str(value) for key, value in (await request.form()).items()}
+
+
+@get("/campaigns", opt=MARKETERS)
+async def campaign_list(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    status: FromQuery[str | None] = None,
+    cursor: FromQuery[str | None] = None,
+) -> Response[str]:
+    chosen = status if status in STATUSES else None
+    rows = await service.list_campaigns(
+        session, status=chosen, after_id=decode_cursor(cursor), limit=PAGE_SIZE
+    )
+    more = next_cursor([c.id for c in rows], PAGE_SIZE)
+    query = f"status={chosen}&" if chosen else ""
+    return page(
+        request,
+        "campaigns/list.html",
+        campaigns=[campaign_read(c) for c in rows],
+        status=chosen,
+        statuses=STATUSES,
+        next_url=f"/console/campaigns?{query}cursor={more}" if more else None,
+    )
+
+
+def _new_form(request: Request[Any, Any, Any], **context: Any) -> Response[str]:
+    return page(
+        request, "campaigns/form.html", campaign=None, discount_types=DISCOUNT_TYPES, **context
+    )
+
+
+@get("/campaigns/new", opt=MARKETERS)
+async def campaign_new(request: Request[Any, Any, Any]) -> Response[str]:
+    return _new_form(
+        request,
+        form={"currency": "EUR", "discount.type": "percentage", "max_aliases_per_affiliate": "1"},
+    )
+
+
+@post("/campaigns/new", opt=MARKETERS)
+async def campaign_create(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    clock: ClockDep,
+    principal: Caller,
+    keyring: KeyringDep,
+) -> Response[Any]:
+    form = await _form_data(request)
+    try:
+        data = forms.convert(_document(form, language_of(request), editing=False), CampaignCreate)
+        created = await campaign_routes.create(
+            session, data, principal=principal, keyring=keyring, now=clock()
+        )
+    except DomainError as exc:
+        return _new_form(request, status_code=422, form=form, errors=forms.errors_of(exc))
+    return Redirect(f"/console/campaigns/{created.id}?notice=created")
+
+
+async def _campaign(session: DbSession, campaign_id: str) -> CampaignRead:
+    return campaign_read(await service.get_campaign(session, decode(Kind.CAMPAIGN, campaign_id)))
+
+
+@get("/campaigns/{campaign_id:str}", opt=MARKETERS)
+async def campaign_detail(
+    request: Request[Any, Any, Any], campaign_id: FromPath[str], session: DbSession
+) -> Response[str]:
+    campaign = await _campaign(session, campaign_id)
+    return page(request, "campaigns/detail.html", campaign=campaign)
+
+
+@get("/campaigns/{campaign_id:str}/edit", opt=MARKETERS)
+async def campaign_edit(
+    request: Request[Any, Any, Any], campaign_id: FromPath[str], session: DbSession
+) -> Response[str]:
+    campaign = await _campaign(session, campaign_id)
+    return page(
+        request,
+        "campaigns/form.html",
+        campaign=campaign,
+        discount_types=DISCOUNT_TYPES,
+        form=form_of(campaign, language_of(request)),
+    )
+
+
+@post("/campaigns/{campaign_id:str}/edit", opt=MARKETERS)
+async def campaign_update(
+    request: Request[Any, Any, Any],
+    campaign_id: FromPath[str],
+    session: DbSession,
+    clock: ClockDep,
+    principal: Caller,
+    keyring: KeyringDep,
+    release_codes: ReleaseCodesDep,
+) -> Response[Any]:
+    campaign = await _campaign(session, campaign_id)
+    form = await _form_data(request)
+    try:
+        patch = forms.convert(_document(form, language_of(request), editing=True), CampaignPatch)
+        await campaign_routes.change(
+            session,
+            decode(Kind.CAMPAIGN, campaign_id),
+            patch,
+            principal=principal,
+            keyring=keyring,
+            release_codes=release_codes,
+            now=clock(),
+        )
+    except DomainError as exc:
+        return page(
+            request,
+            "campaigns/form.html",
+            status_code=422,
+            campaign=campaign,
+            discount_types=DISCOUNT_TYPES,
+            form=form,
+            errors=forms.errors_of(exc),
+        )
+    return Redirect(f"/console/campaigns/{campaign.id}?notice=saved")
+
+
+STATUS_NOTICES = {"paused": "paused", "active": "resumed", "archived": "archived"}
+
+
+@post("/campaigns/{campaign_id:str}/status", opt=MARKETERS)
+async def campaign_status(
+    request: Request[Any, Any, Any],
+    campaign_id: FromPath[str],
+    session: DbSession,
+    clock: ClockDep,
+    principal: Caller,
+    keyring: KeyringDep,
+    release_codes: ReleaseCodesDep,
+) -> Response[Any]:
+    """Pause, resume or archive: a PATCH of the status, refused as the API refuses it."""
+    form = await _form_data(request)
+    patch = forms.convert({"status": form.get("status", "")}, CampaignPatch)
+    changed = await campaign_routes.change(
+        session,
+        decode(Kind.CAMPAIGN, campaign_id),
+        patch,
+        principal=principal,
+        keyring=keyring,
+        release_codes=release_codes,
+        now=clock(),
+    )
+    notice = STATUS_NOTICES.get(changed.status, "saved")
+    return Redirect(f"/console/campaigns/{changed.id}?notice={notice}")
+
+
+HANDLERS: list[Any] = [
+    campaign_list,
+    campaign_new,
+    campaign_create,
+    campaign_detail,
+    campaign_edit,
+    campaign_update,
+    campaign_status,
+]

@@ -1,0 +1,44 @@
+"""Words the pages show from data (roles, statuses, kinds, error titles),
+marked here for the catalogue; templates translate them where they show
+them (``{{ _(campaign.status) }}``). tests/unit/test_console_catalogue.py
+checks that every value of the schemas' lists is here, so a new status
+cannot reach a French page in English.
+"""
+
+from __future__ import annotations
+
+from promo.console.i18n import N_
+
+ROLES = (N_("admin"), N_("marketer"), N_("checkout"), N_("affiliate"), N_("accountant"))
+CAMPAIGN_STATUSES = (N_("draft"), N_("active"), N_("paused"), N_("archived"))
+CODE_KINDS = (N_("vanity"), N_("dedicated"), N_("alias"), N_("batch"))
+BATCH_STATUSES = (N_("pending"), N_("running"), N_("done"), N_("failed"))
+LEDGER_KINDS = (
+    N_("redemption"),
+    N_("reversal"),
+    N_("refund"),
+    N_("adjustment"),
+    N_("payout"),
+)
+LEDGER_STATUSES = (N_("pending"), N_("approved"), N_("paid"))
+SALE_STATUSES = (N_("active"), N_("partially_refunded"), N_("rolled_back"))
+ACCOUNT_STATUSES = (N_("invited"), N_("active"), N_("inactive"))
+ACTORS = (N_("api"), N_("console"), N_("cli"))
+CHOICES = (N_("All"), N_("Any"))
+# Titles of the error pages: the API's problem titles (promo.errors).
+ERROR_TITLES = (
+    N_("Error"),
+    N_("Request failed"),
+    N_("Not found"),
+    N_("Not Found"),
+    N_("Conflict"),
+    N_("Invalid request"),
+    N_("Bad request"),
+    N_("Bad Request"),
+    N_("Unauthorized"),
+    N_("Forbidden"),
+    N_("Too many requests"),
+    N_("Method Not Allowed"),
+    N_("Internal error"),
+    N_("Service unavailable"),
+)

@@ -1,0 +1,141 @@
+"""A marketer, in Chromium: creates SUMMER20, starts a 10,000-code batch and
+watches it finish, on a real server and worker over PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from playwright.async_api import expect
+
+from tests.browser.conftest import Console, Person
+
+MakePerson = Callable[..., Coroutine[Any, Any, Person]]
+
+
+async def test_a_marketer_launches_summer20_with_a_batch_of_10000_codes(
+    person: MakePerson, console: Console
+) -> None:
+    mia = await person("marketer")
+    page = mia.page
+    await mia.open("/console/")
+    await expect(page.get_by_role("heading", name="Sign in to promo")).to_be_visible()
+    await mia.shoot("sign-in")
+    await mia.sign_in(*console.accounts["marketer"])
+    await expect(page.get_by_role("heading", name="Campaigns")).to_be_visible()
+    await mia.shoot("campaigns")
+
+    # The demo's campaign holds SUMMER20: archiving it releases its codes.
+    await page.get_by_role("link", name="Summer demo").click()
+    await page.get_by_role("button", name="Archive").click()
+    await expect(page.get_by_role("status")).to_contain_text("archived")
+    await page.get_by_role("link", name="Campaigns", exact=True).first.click()
+
+    await page.get_by_role("link", name="New campaign").click()
+    await page.get_by_label("Name").fill("Summer 20")
+    await page.get_by_label("Currency", exact=True).fill("EUR")
+    await page.get_by_label("Status").select_option("active")
+    today = datetime.now(UTC).date()
+    await page.get_by_label("Starts at").fill(f"{today - timedelta(days=1)}T00:00")
+    await page.get_by_label("Timezone").fill("Europe/Paris")
+    await page.get_by_label("Percent off").fill("20")
+    await page.get_by_label("Minimum subtotal").fill("20.00")
+    await page.get_by_label("Budget (discounts granted)").fill("5000")
+    await page.get_by_label("Ends at").fill(f"{today - timedelta(days=9)}T00:00")  # refused
+    await mia.shoot("campaign-form")
+    await page.get_by_role("button", name="Create campaign").click()
+    await expect(page.locator("#ends_at-error")).to_contain_text("after")
+    await expect(page.get_by_label("Name")).to_have_value("Summer 20")
+    await mia.shoot("campaign-form-error")
+    await page.get_by_label("Ends at").fill(f"{today + timedelta(days=90)}T00:00")
+    await page.get_by_role("button", name="Create campaign").click()
+    await expect(page.get_by_role("status")).to_have_text("Created.")
+    await expect(page.get_by_role("heading", name="Summer 20")).to_be_visible()
+    await mia.shoot("campaign")
+    campaign_url = page.url
+
+    await page.get_by_role("link", name="Codes", exact=True).click()
+    await page.get_by_label("Code", exact=True).fill("SUMMER20")
+    await page.get_by_role("button", name="Create code").click()
+    await expect(page.locator("td code", has_text="SUMMER20")).to_be_visible()
+    await mia.shoot("codes")
+
+    await page.goto(campaign_url)
+    await page.get_by_role("link", name="Code batches").click()
+    await page.get_by_label("How many codes").fill("10000")
+    await page.get_by_label("Pattern").fill("S20-########")
+    await page.get_by_role("button", name="Generate").click()
+    bar = page.locator("#batch-progress")
+    await expect(bar).to_be_visible()
+    await mia.shoot("batch-running")
+    # The page follows the job (its script polls, then reloads when it is done).
+    await expect(page.locator("#batch-status")).to_have_text("done", timeout=120_000)
+    await expect(bar).to_have_attribute("value", "10000")
+    await mia.shoot("batch-done")
+    link = page.get_by_role("link", name="Download the codes (CSV)")
+    href = await link.get_attribute("href")
+    assert href is not None
+    cookies = {c["name"]: c["value"] for c in await page.context.cookies()}
+    async with httpx.AsyncClient(base_url=console.url, cookies=cookies, timeout=30) as client:
+        download = await client.get(href)
+    rows = list(csv.DictReader(io.StringIO(download.text)))
+    assert len(rows) == 10_000
+    assert len({row["code"] for row in rows}) == 10_000
+    assert all(re.fullmatch(r"S20-\w{8}", row["code"]) for row in rows[:100])
+
+    # The code the marketer made works at the checkout, through the API.
+    checkout = {"Authorization": f"Bearer {console.keys['checkout']}"}
+    async with httpx.AsyncClient(base_url=console.url, timeout=30) as client:
+        validated = await client.post(
+            "/v1/validations",
+            json={
+                "code": "summer20",
+                "cart": {
+                    "currency": "EUR",
+                    "items": [{"sku": "A", "quantity": 1, "unit_price": 10000}],
+                },
+            },
+            headers=checkout,
+        )
+    assert validated.status_code == 200, validated.text
+    assert validated.json()["valid"] is True, validated.text
+
+    await page.goto(campaign_url)
+    await page.get_by_role("button", name="Pause").click()
+    await expect(page.get_by_role("status")).to_have_text("The campaign is paused.")
+    await page.get_by_role("link", name="Performance").click()
+    await expect(page.get_by_role("heading", name="Performance of Summer 20")).to_be_visible()
+    await mia.shoot("performance")
+    assert mia.script_errors == []
+
+
+async def test_signing_in_and_moving_around_work_from_the_keyboard(
+    person: MakePerson, console: Console
+) -> None:
+    ada = await person("keyboard")
+    page = ada.page
+    await ada.open("/console/login")
+    email, password = console.accounts["accountant"]
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    await page.get_by_label("E-mail").focus()
+    await page.keyboard.type(email)
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("Password")).to_be_focused()
+    await page.keyboard.type(password)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Ledger")).to_be_visible()
+    # The menu is reachable with Tab and followed with Enter.
+    payouts = page.get_by_role("link", name="Payouts")
+    for _ in range(10):
+        await page.keyboard.press("Tab")
+        if await payouts.evaluate("element => element === document.activeElement"):
+            break
+    await expect(payouts).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Payouts")).to_be_visible()
