@@ -8,13 +8,14 @@ affiliate and campaign, six channels); ``report_hours`` seeded straight with
 ``INSERT ... SELECT generate_series`` for one year (2025-07-01 to 2026-07-01
 UTC): each (hour, code) has sales with probability 0.57 (a hash of both),
 1 to 3 redemptions, so about 5,000,000 hourly rows and ~10,000,000
-redemptions (the exact count is printed); ``report_days`` from those hours as
-the roll-up computes it; ``sales_until`` at the year's end (nothing left for
-the ledger). `promo serve` (2 workers) answers ``GET /v1/reports/performance``
-for each shape, one request at a time, ``--repeat`` times after one warm-up:
-the median and the slowest wall time seen by the client, the rows answered,
-and the time of the same report by the service function in this process
-(SQL and rows, no HTTP).
+redemptions (the exact count is printed); ``report_days`` from those hours,
+and ``report_weeks`` and ``report_months`` from those days, with the roll-up's
+own query (``promo.reports.rollup.sums_of_parts``); ``sales_until`` at the
+year's end (nothing left for the ledger). `promo serve` (2 workers) answers
+``GET /v1/reports/performance`` for each shape, one request at a time,
+``--repeat`` times after one warm-up: the median and the slowest wall time
+seen by the client, the rows answered, and the time of the same report by
+the service function in this process (SQL and rows, no HTTP).
 
 **counting**: the benchmark's 100,000 codes over 10 campaigns (``seed.py``);
 wrk validates random codes (``lua/validate.lua``) against two `promo serve`
@@ -47,7 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from benchmarks.load import LoadResult, ensure_wrk, run_wrk
 from benchmarks.seed import Pool, Seeded, seed_base, seed_codes
@@ -61,8 +62,10 @@ from benchmarks.servers import (
 from promo.auth.roles import Role
 from promo.db import migrate
 from promo.db.engine import create_engine, create_sessionmaker
-from promo.reports.buckets import hour_of
 from promo.reports.counting import ValidationCounter
+from promo.reports.grains import MONTH, WEEK, hour_of
+from promo.reports.models import FIGURE_COLUMNS
+from promo.reports.rollup import IDENTITY, sums_of_parts
 from promo.reports.routes import buckets_of
 from promo.reports.service import performance
 from promo.settings import Settings
@@ -113,6 +116,9 @@ CODE_ROWS = text(
     """
 )
 # x: a hash of (hour, code) in [0, 1000003); sales where x % 100 < OCCUPANCY, 1-3 of them.
+# In hour order, as the roll-up writes them (hour after hour): unordered, the plan
+# laid each code's year out in one run, so that a report's edge hours (every code
+# at a few hours) were as many heap pages as rows.
 HOUR_ROWS = text(
     """
     INSERT INTO report_hours (hour, code_id, campaign_id, affiliate_id, currency,
@@ -128,6 +134,7 @@ HOUR_ROWS = text(
         FROM (SELECT (CAST(h AS bigint) * 2654435761 + c.id * 40503) % 1000003 AS x) AS hashed
     ) AS s
     WHERE s.x % 100 < :occupancy
+    ORDER BY h, c.id
     """
 )
 DAY_ROWS = text(
@@ -169,8 +176,8 @@ async def _autocommit(settings: Settings, *statements: str) -> None:
         await engine.dispose()
 
 
-async def seed_rollups(settings: Settings) -> tuple[int, int, int]:
-    """The codes and a year of roll-ups; (hour rows, day rows, redemptions)."""
+async def seed_rollups(settings: Settings) -> tuple[int, int, int, int, int]:
+    """The codes and a year of roll-ups; (hour, day, week and month rows, redemptions)."""
     engine = create_engine(settings)
     try:
         async with engine.begin() as connection:
@@ -185,20 +192,28 @@ async def seed_rollups(settings: Settings) -> tuple[int, int, int]:
                 },
             )
             await connection.execute(DAY_ROWS)
+            for grain in (WEEK, MONTH):
+                units = grain.units(hour_of(YEAR_START), hour_of(YEAR_END))
+                columns = [grain.name, "code_id", *IDENTITY, *FIGURE_COLUMNS]
+                source = sums_of_parts(grain, units, FIGURE_COLUMNS)
+                await connection.execute(insert(grain.table).from_select(columns, source))
             await connection.execute(ROLLED_UP, {"until": YEAR_END})
             counted = (
                 await connection.execute(
                     text(
                         "SELECT (SELECT count(*) FROM report_hours), "
                         "(SELECT count(*) FROM report_days), "
-                        "(SELECT sum(redemptions) FROM report_days)"
+                        "(SELECT count(*) FROM report_weeks), "
+                        "(SELECT count(*) FROM report_months), "
+                        "(SELECT sum(redemptions) FROM report_months)"
                     )
                 )
             ).one()
     finally:
         await engine.dispose()
     await _autocommit(settings, "VACUUM ANALYZE", "CHECKPOINT")
-    return int(counted[0]), int(counted[1]), int(counted[2])
+    hour_rows, day_rows, week_rows, month_rows, redemptions = (int(n) for n in counted)
+    return hour_rows, day_rows, week_rows, month_rows, redemptions
 
 
 async def service_ms(
@@ -325,11 +340,14 @@ def write_results() -> Path:
     return path
 
 
-def print_reports(seeded: tuple[int, int, int], timings: list[Timing], seed_seconds: float) -> None:
-    hour_rows, day_rows, redemptions = seeded
+def print_reports(
+    seeded: tuple[int, int, int, int, int], timings: list[Timing], seed_seconds: float
+) -> None:
+    hour_rows, day_rows, week_rows, month_rows, redemptions = seeded
     say(
-        f"\nroll-ups: {redemptions:,} redemptions in {hour_rows:,} hourly and {day_rows:,} "
-        f"daily rows (1,000 codes, one year), seeded in {seed_seconds:.0f} s"
+        f"\nroll-ups: {redemptions:,} redemptions in {hour_rows:,} hourly, {day_rows:,} daily, "
+        f"{week_rows:,} weekly and {month_rows:,} monthly rows (1,000 codes, one year), "
+        f"seeded in {seed_seconds:.0f} s"
     )
     say(
         "| group_by | bucket | tz | period | rows | HTTP median ms | HTTP max ms "

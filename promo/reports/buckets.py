@@ -17,14 +17,16 @@ daylight-saving gap when midnight itself is skipped (America/Havana and
 others move their clocks at midnight). Weeks start on Mondays (ISO 8601);
 months on the 1st.
 
-``sources`` says which roll-up rows make each bucket: the UTC days between
-the midnights nearest to its ends (``report_days``), and the hours between
-each end and that midnight (``report_hours``), added where the days stop
-short of the end and subtracted where they overshoot it. A Paris month is
-then about 30 day rows and two or three hour rows per code, where reading
-the hours of the days it shares with its neighbours would take 24 more. A
-day's row is the sum of its hours' rows (both are written together), so the
-subtraction is exact.
+``sources`` says which roll-up rows make each bucket (``pieces``): whole UTC
+months, weeks and days where the bucket holds them, and hours at its edges,
+each end taken to the nearest boundary of the coarsest grain that saves rows
+and corrected with finer units (added where that boundary stops short of
+the end, subtracted where it overshoots). A Paris month is then one month row
+and an hour or two at each end per code; a New York week one week row, less
+the 4 or 5 hours between Monday 00:00 UTC and its start, plus those before
+the next one; a Paris day one day row and an hour or two each side. Every
+coarser row is the sum of its finer rows (the roll-up and the validation
+flush write them together), so the subtractions are exact.
 """
 
 from __future__ import annotations
@@ -32,13 +34,13 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from promo.reports.grains import DAY, GRAINS, HOURS_PER_DAY, GrainName, hour_of
 
 Bucket = Literal["day", "week", "month"]
 BUCKETS: tuple[Bucket, ...] = ("day", "week", "month")
-HOUR_SECONDS = 3600
-HOURS_PER_DAY = 24
 MAX_BUCKETS = 1000
 
 
@@ -57,21 +59,6 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise BucketError("tz", f"unknown IANA time zone {name!r}") from None
-
-
-def hour_of(instant: datetime) -> int:
-    """The UTC hour ``instant`` falls in (floor)."""
-    return int(instant.astimezone(UTC).timestamp()) // HOUR_SECONDS
-
-
-def hour_ceiling(instant: datetime) -> int:
-    """The first UTC hour that starts at or after ``instant``."""
-    floor = hour_of(instant)
-    return floor if instant_of(floor) == instant else floor + 1
-
-
-def instant_of(hour: int) -> datetime:
-    return datetime.fromtimestamp(hour * HOUR_SECONDS, UTC)
 
 
 def whole_hour(field: str, instant: datetime) -> int:
@@ -182,13 +169,64 @@ def plan(start: datetime, end: datetime, bucket: Bucket, tz: ZoneInfo) -> Bucket
     return Buckets(starts=tuple(starts), end=last, labels=tuple(labels), tz=tz)
 
 
-@dataclass(frozen=True)
-class Term:
-    """Rows of one roll-up grain, ``low <= day (or hour) < high``, added (``sign`` 1)
-    or subtracted (-1) to bucket ``bucket``: every figure when ``sales``, else
-    the validations only (the hours after ``sales_until``)."""
+class Piece(NamedTuple):
+    """Units ``low <= key < high`` of one grain, added (``sign`` 1) or subtracted (-1)."""
 
-    grain: Literal["day", "hour"]
+    grain: GrainName
+    low: int
+    high: int
+    sign: int
+
+
+# (rows per code, pieces): a way to read some hours.
+Cover = tuple[int, tuple[Piece, ...]]
+
+
+def pieces(low: int, high: int) -> tuple[Piece, ...]:
+    """UTC hours ``[low, high)`` as signed runs of whole hours, days, weeks and
+    months whose sum is exactly those hours, reading as few rows as can be."""
+    return _cover(low, high, len(GRAINS) - 1)[1]
+
+
+def _cover(low: int, high: int, level: int) -> Cover:
+    """``[low, high)`` (``low <= high``) from ``GRAINS[: level + 1]``: the cheaper of
+    the finer grains alone, and this grain's units between the boundaries
+    nearest to each end with each end's gap to its boundary covered by the
+    finer grains (added or subtracted)."""
+    if low == high:
+        return 0, ()
+    grain = GRAINS[level]
+    if level == 0:
+        return high - low, (Piece(grain.name, low, high, 1),)
+    if 2 * (high - low) < grain.shortest:  # its units would cost more than they save
+        return _cover(low, high, level - 1)
+    candidates: list[Cover] = []
+    first, end = grain.nearest(low), grain.nearest(high)
+    if first < end:
+        head = _signed(low, grain.start(first), level - 1)
+        tail = _signed(grain.start(end), high, level - 1)
+        units = Piece(grain.name, first, end, 1)
+        candidates.append((end - first + head[0] + tail[0], (units, *head[1], *tail[1])))
+    # Hours never stand in for a whole day: at most 12 of them at either end.
+    if not (candidates and grain is DAY and high - low >= HOURS_PER_DAY):
+        candidates.append(_cover(low, high, level - 1))
+    return min(candidates, key=lambda found: (found[0], len(found[1])))
+
+
+def _signed(low: int, high: int, level: int) -> Cover:
+    """``[low, high)`` when ``low <= high``, else minus ``[high, low)``."""
+    if low <= high:
+        return _cover(low, high, level)
+    rows, found = _cover(high, low, level)
+    return rows, tuple(Piece(p.grain, p.low, p.high, -p.sign) for p in found)
+
+
+class Term(NamedTuple):
+    """Units ``low <= key < high`` of a roll-up grain, added (``sign`` 1) or
+    subtracted (-1) to bucket ``bucket``: every figure when ``sales``, else the
+    validations only (the hours after ``sales_until``)."""
+
+    grain: GrainName
     low: int
     high: int
     bucket: int
@@ -205,32 +243,6 @@ class Sources:
     live_from: int | None
 
 
-def nearest_day(hour: int) -> int:
-    """The UTC day whose start is the midnight nearest to ``hour`` (halves up)."""
-    return (hour + HOURS_PER_DAY // 2) // HOURS_PER_DAY
-
-
-def _piece(low: int, high: int, bucket: int, sales: bool) -> list[Term]:
-    """Hours ``[low, high)`` as few roll-up rows as can be: the days between the
-    midnights nearest to each end, corrected by the hours between each end and
-    its midnight (added when the day range stops short, subtracted when it
-    overshoots): at most 12 hours at either end instead of up to 23."""
-    if high - low < HOURS_PER_DAY:
-        return [Term("hour", low, high, bucket, 1, sales)]
-    first, end = nearest_day(low), nearest_day(high)
-    terms = [Term("day", first, end, bucket, 1, sales)]
-    head, tail = first * HOURS_PER_DAY, end * HOURS_PER_DAY
-    if head < low:  # the first day starts before the piece: take those hours back
-        terms.append(Term("hour", head, low, bucket, -1, sales))
-    elif head > low:
-        terms.append(Term("hour", low, head, bucket, 1, sales))
-    if tail > high:  # the last day ends after it
-        terms.append(Term("hour", high, tail, bucket, -1, sales))
-    elif tail < high:
-        terms.append(Term("hour", tail, high, bucket, 1, sales))
-    return terms
-
-
 def sources(buckets: Buckets, until: int | None) -> Sources:
     """The terms of every bucket, split at ``until`` (the hour sales are rolled up
     to; None: no hour): before it every figure, after it validations only."""
@@ -244,5 +256,8 @@ def sources(buckets: Buckets, until: int | None) -> Sources:
             (max(low, split), high, False),
         ):
             if piece_low < piece_high:
-                terms += _piece(piece_low, piece_high, index, sales)
+                terms += [
+                    Term(p.grain, p.low, p.high, index, p.sign, sales)
+                    for p in pieces(piece_low, piece_high)
+                ]
     return Sources(terms=tuple(terms), live_from=split if split < end else None)

@@ -5,12 +5,14 @@ adds one to a dictionary entry of this process (``ValidationCounter.count``:
 no I/O, no lock; the event loop runs one request step at a time). Every
 ``flush_seconds`` (``PROMO_REPORT_FLUSH_SECONDS``) and at shutdown the
 ``Flusher`` hands what was counted since to the database: one row per (UTC
-hour, code) in ``report_hours`` and per (UTC day, code) in ``report_days``,
-each ``INSERT .. ON CONFLICT DO UPDATE SET n = n + excluded.n``. Additions
-commute, so any number of workers and hosts flushing at any time add up to
-the exact totals; rows go in key order, so that two flushes lock the rows
-they share in the same order and never deadlock each other, and a roll-up
-runs between flushes, never during one (``add_counts``).
+hour, code) in ``report_hours``, and per (UTC day, code), (week, code) and
+(month, code) in ``report_days``, ``report_weeks`` and ``report_months``
+(promo.reports.grains), each ``INSERT .. ON CONFLICT DO UPDATE SET n = n +
+excluded.n``, all in one transaction. Additions commute, so any number of
+workers and hosts flushing at any time add up to the exact totals; rows go
+in key order, so that two flushes lock the rows they share in the same order
+and never deadlock each other, and a roll-up runs between flushes, never
+during one (``add_counts``).
 
 A flush that fails (the database away) puts its counts back, to go with the
 next one. What a worker counted since its last flush is lost only if the
@@ -23,22 +25,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from promo.db import dialect
-from promo.reports.buckets import HOUR_SECONDS, HOURS_PER_DAY
-from promo.reports.models import VALIDATION_COLUMNS, ReportDay, ReportHour
+from promo.reports.grains import GRAINS, HOUR_SECONDS, Grain
+from promo.reports.models import VALIDATION_COLUMNS
 from promo.reports.rollup import ROLLUP_LOCK_KEY
 
 log = logging.getLogger("promo.reports")
-hours = cast(Table, ReportHour.__table__)
-days = cast(Table, ReportDay.__table__)
 # Rows per executemany: the event loop gets a turn between chunks.
 CHUNK_ROWS = 1000
 
@@ -112,56 +113,51 @@ class ValidationCounter:
                 kept.valid += tally.valid
 
 
-def _rows(counts: Counts) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The hour rows and the day rows of ``counts``, each in key order."""
-    by_day: dict[tuple[int, int], dict[str, Any]] = {}
-    hour_rows = []
-    for (hour, code_id), tally in sorted(counts.items()):
-        identity = {
-            "code_id": code_id,
-            "campaign_id": tally.campaign_id,
-            "affiliate_id": tally.affiliate_id,
-            "currency": tally.currency,
-        }
-        hour_rows.append(
-            {
-                "hour": hour,
-                **identity,
-                "validations_tried": tally.tried,
-                "validations_valid": tally.valid,
-            }
-        )
-        day = by_day.setdefault(
-            (hour // HOURS_PER_DAY, code_id),
-            {
-                "day": hour // HOURS_PER_DAY,
-                **identity,
-                "validations_tried": 0,
-                "validations_valid": 0,
-            },
-        )
-        day["validations_tried"] += tally.tried
-        day["validations_valid"] += tally.valid
-    return hour_rows, [by_day[key] for key in sorted(by_day)]
+def _rows(counts: Counts) -> list[tuple[Grain, list[dict[str, Any]]]]:
+    """The rows of ``counts`` for each grain, finest first, each in key order."""
+    found = []
+    hours = {hour for hour, _ in counts}
+    for grain in GRAINS:
+        unit_of = {hour: grain.floor(hour) for hour in hours}
+        rows: dict[tuple[int, int], dict[str, Any]] = {}
+        for (hour, code_id), tally in counts.items():
+            unit = unit_of[hour]
+            row = rows.get((unit, code_id))
+            if row is None:
+                row = rows[(unit, code_id)] = {
+                    grain.name: unit,
+                    "code_id": code_id,
+                    "campaign_id": tally.campaign_id,
+                    "affiliate_id": tally.affiliate_id,
+                    "currency": tally.currency,
+                    "validations_tried": 0,
+                    "validations_valid": 0,
+                }
+            row["validations_tried"] += tally.tried
+            row["validations_valid"] += tally.valid
+        found.append((grain, [rows[key] for key in sorted(rows)]))
+    return found
 
 
-def _additive(insert: Any, table: Table, key: str) -> Any:
-    """``insert`` into ``table`` that adds the validations to a row already there."""
+def _additive(grain: Grain, insert: Any) -> Any:
+    """``insert`` into ``grain``'s table that adds the validations to a row already there."""
+    table = grain.table
     statement = insert(table)
     return statement.on_conflict_do_update(
-        index_elements=[key, "code_id"],
+        index_elements=[grain.name, "code_id"],
         set_={name: table.c[name] + statement.excluded[name] for name in VALIDATION_COLUMNS},
     )
 
 
 # Built once; run with a list of rows (executemany: one compiled statement, the
 # rows sent by the driver), not as one multi-row VALUES compiled per flush.
-ADD_TO_HOURS = dialect.prebuilt(lambda insert: _additive(insert, hours, "hour"))
-ADD_TO_DAYS = dialect.prebuilt(lambda insert: _additive(insert, days, "day"))
+ADD_TO: dict[str, dict[str, Any]] = {
+    grain.name: dialect.prebuilt(functools.partial(_additive, grain)) for grain in GRAINS
+}
 
 
 async def add_counts(session: AsyncSession, counts: Counts) -> None:
-    """Add ``counts`` to ``report_hours`` and ``report_days`` (additive upserts).
+    """Add ``counts`` to the hours, days, weeks and months (additive upserts).
 
     On PostgreSQL a flush holds the roll-ups' advisory lock shared: flushes
     never wait for each other, and a roll-up (which holds it exclusively) and a
@@ -171,10 +167,9 @@ async def add_counts(session: AsyncSession, counts: Counts) -> None:
         await session.execute(
             text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": ROLLUP_LOCK_KEY}
         )
-    hour_rows, day_rows = _rows(counts)
-    for statement, rows in ((ADD_TO_HOURS, hour_rows), (ADD_TO_DAYS, day_rows)):
+    for grain, rows in _rows(counts):
         for chunk in _chunks(rows):
-            await session.execute(dialect.for_dialect(session, statement), chunk)
+            await session.execute(dialect.for_dialect(session, ADD_TO[grain.name]), chunk)
 
 
 def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:

@@ -1,15 +1,19 @@
-"""Roll-ups of the performance reports: per UTC hour and per UTC day, per code.
+"""Roll-ups of the performance reports: per UTC hour, day, week and month, per code.
 
-Both tables hold the same figures. Validations (``validations_tried``,
+The four tables hold the same figures (promo.reports.grains describes their
+keys); a day's row is the sum of its hours' rows, a week's and a month's the
+sum of their days'. Validations (``validations_tried``,
 ``validations_valid``) have no other record: each worker adds its counts with
 additive upserts (promo.reports.counting). The sales figures are derived
 from the ledger and the redemptions, the source of truth, by
-``promo.reports.rollup.roll_up``, which recomputes whole hours (and the days
-they fall in) and never touches the validation columns. Hours let a report
-use any time zone whose offsets are whole hours; days make long reports cheap.
+``promo.reports.rollup.roll_up``, which recomputes whole hours (and the days,
+weeks and months they fall in) and never touches the validation columns.
+Hours let a report use any time zone whose offsets are whole hours; days,
+weeks and months make long reports cheap.
 
 Keys are integers: ``hour`` counts hours since 1970-01-01T00:00Z, ``day``
-days; a day's hours are ``day * 24`` to ``day * 24 + 23``. ``campaign_id``,
+days, ``week`` ISO weeks (Monday to Sunday, UTC) since Monday 1969-12-29,
+``month`` calendar months since January 1970. ``campaign_id``,
 ``affiliate_id`` and ``currency`` are the code's, as its ledger entries and
 validations record them. No foreign keys: the rows are derived (a roll-up
 rebuilds them) and every upsert would pay for the checks.
@@ -39,7 +43,7 @@ FIGURE_COLUMNS = VALIDATION_COLUMNS + SALES_COLUMNS
 
 
 class _Figures:
-    """The columns both grains share."""
+    """The columns every grain shares."""
 
     code_id: Mapped[int] = mapped_column(BigInteger)
     campaign_id: Mapped[int] = mapped_column(BigInteger)
@@ -74,6 +78,20 @@ class ReportDay(_Figures, Base):
     __table_args__ = (PrimaryKeyConstraint("day", "code_id"),)
 
     day: Mapped[int] = mapped_column(Integer)
+
+
+class ReportWeek(_Figures, Base):
+    __tablename__ = "report_weeks"
+    __table_args__ = (PrimaryKeyConstraint("week", "code_id"),)
+
+    week: Mapped[int] = mapped_column(Integer)
+
+
+class ReportMonth(_Figures, Base):
+    __tablename__ = "report_months"
+    __table_args__ = (PrimaryKeyConstraint("month", "code_id"),)
+
+    month: Mapped[int] = mapped_column(Integer)
 
 
 class RollupState(Base):

@@ -3,7 +3,9 @@
 The ledger (redemption, refund and reversal entries, joined to their
 redemption for the code) is the source of truth; ``roll_up`` recomputes the
 sales columns of ``report_hours`` for whole hours, then those of
-``report_days`` for the days they fall in, from the hours. It is idempotent:
+``report_days`` for the days they fall in, from the hours, and those of
+``report_weeks`` and ``report_months`` for the weeks and months these days
+fall in, from the days (``rebuild_grains``). It is idempotent:
 it replaces, never adds, so running it twice, or on a period done before,
 gives the same rows. It leaves the validation columns alone (the workers add
 to them, promo.reports.counting) and deletes the rows left all zero.
@@ -24,41 +26,34 @@ validation flushes take shared (promo.reports.counting.add_counts).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import (
-    Integer,
-    Select,
-    Table,
-    case,
-    delete,
-    func,
-    literal_column,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Select, Table, case, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.checkout.models import Redemption
 from promo.db import dialect
 from promo.db.epoch import utc_hour
 from promo.ledger.models import LedgerEntry
-from promo.reports.buckets import HOURS_PER_DAY, hour_ceiling, hour_of, instant_of
-from promo.reports.models import (
-    FIGURE_COLUMNS,
-    SALES_COLUMNS,
-    ReportDay,
-    ReportHour,
-    RollupState,
+from promo.reports.grains import (
+    BY_NAME,
+    GRAINS,
+    HOUR,
+    HOURS_PER_DAY,
+    Grain,
+    hour_ceiling,
+    hour_of,
+    instant_of,
 )
+from promo.reports.models import FIGURE_COLUMNS, SALES_COLUMNS, RollupState
+from promo.reports.sql import step
 
 entries = cast(Table, LedgerEntry.__table__)
 redemptions = cast(Table, Redemption.__table__)
-hours = cast(Table, ReportHour.__table__)
-days = cast(Table, ReportDay.__table__)
+hours = HOUR.table
 state = cast(Table, RollupState.__table__)
 
 SALES_KINDS = ("redemption", "refund", "reversal")
@@ -134,7 +129,8 @@ async def roll_up(
 ) -> Period | None:
     """Recompute the sales of the UTC hours from ``start`` (floored to its hour)
     to ``end`` (rounded up), up to ``SETTLE`` before ``now`` at most, and of the
-    days they fall in. Returns the hours done; None when none could be."""
+    days, weeks and months they fall in. Returns the hours done; None when none
+    could be."""
     first = hour_of(start)
     end_hour = min(hour_ceiling(end), settled_hour(now))
     if end_hour <= first:
@@ -142,7 +138,7 @@ async def roll_up(
     await _lock(session)
     period = Period(first, end_hour)
     await _recompute_hours(session, period)
-    await _recompute_days(session, period)
+    await rebuild_grains(session, period.first_hour, period.end_hour)
     await _advance(session, period, now)
     return period
 
@@ -211,22 +207,37 @@ async def _recompute_hours(session: AsyncSession, period: Period) -> None:
     await _replace_sales(session, hours, "hour", period.first_hour, period.end_hour, source)
 
 
-async def _recompute_days(session: AsyncSession, period: Period) -> None:
-    """The days ``period`` touches, each the sum of its hours' sales."""
-    first_day = period.first_hour // HOURS_PER_DAY
-    end_day = -(-period.end_hour // HOURS_PER_DAY)
-    day = (hours.c.hour // literal_column(str(HOURS_PER_DAY), Integer)).label("day")
-    source = (
+def sums_of_parts(grain: Grain, units: range, columns: Sequence[str]) -> Select[Any]:
+    """The rows of ``grain``'s ``units`` as the sums of their parts' rows (a day of
+    its hours, a week or a month of its days): columns ``grain.name``,
+    ``code_id``, ``IDENTITY`` and ``columns``."""
+    parts = BY_NAME[grain.parts] if grain.parts is not None else None
+    if parts is None or not units:
+        raise ValueError(f"no {grain.name} units to build from parts")
+    starts = [parts.floor(grain.start(key)) for key in units]
+    end = parts.floor(grain.start(units[-1] + 1))
+    table = parts.table
+    unit = step(f"{table.name}.{parts.name}", starts, units).label(grain.name)
+    return (
         select(
-            day,
-            hours.c.code_id,
-            *(func.min(hours.c[name]).label(name) for name in IDENTITY),
-            *(func.sum(hours.c[name]).label(name) for name in SALES_COLUMNS),
+            unit,
+            table.c.code_id,
+            *(func.min(table.c[name]).label(name) for name in IDENTITY),
+            *(func.sum(table.c[name]).label(name) for name in columns),
         )
-        .where(hours.c.hour >= first_day * HOURS_PER_DAY, hours.c.hour < end_day * HOURS_PER_DAY)
-        .group_by(day, hours.c.code_id)
+        .where(parts.key >= starts[0], parts.key < end)
+        # One unit is a constant, which GROUP BY would read as a column's position.
+        .group_by(*([unit] if len(units) > 1 else []), table.c.code_id)
     )
-    await _replace_sales(session, days, "day", first_day, end_day, source)
+
+
+async def rebuild_grains(session: AsyncSession, first_hour: int, end_hour: int) -> None:
+    """Recompute the sales of the days, weeks and months holding the hours
+    ``[first_hour, end_hour)``, finest first, each unit the sum of its parts."""
+    for grain in GRAINS[1:]:
+        units = grain.units(first_hour, end_hour)
+        source = sums_of_parts(grain, units, SALES_COLUMNS)
+        await _replace_sales(session, grain.table, grain.name, units.start, units.stop, source)
 
 
 async def _advance(session: AsyncSession, period: Period, now: datetime) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.reports.counting import Flusher, ValidationCounter
-from promo.reports.models import ReportDay, ReportHour
+from promo.reports.models import ReportDay, ReportHour, ReportMonth, ReportWeek
 from promo.reports.rollup import roll_up
 from promo.settings import Settings
 from tests.support.databases import committed_database
@@ -43,7 +43,12 @@ async def totals(settings: Settings) -> dict[str, tuple[int, int]]:
     try:
         async with create_sessionmaker(engine)() as session:
             found = {}
-            for name, model in (("hours", ReportHour), ("days", ReportDay)):
+            for name, model in (
+                ("hours", ReportHour),
+                ("days", ReportDay),
+                ("weeks", ReportWeek),
+                ("months", ReportMonth),
+            ):
                 table = model.__table__
                 row = (
                     await session.execute(
@@ -105,7 +110,7 @@ async def test_concurrent_flushes_of_several_workers_add_up_exactly(committed: S
         for engine in engines:
             await engine.dispose()
     wanted = (expected["tried"], expected["valid"])
-    assert await totals(committed) == {"hours": wanted, "days": wanted}
+    assert await totals(committed) == dict.fromkeys(("hours", "days", "weeks", "months"), wanted)
 
 
 async def test_the_flusher_flushes_periodically_and_once_more_when_stopped(
@@ -138,3 +143,4 @@ async def test_the_flusher_flushes_periodically_and_once_more_when_stopped(
     after = await totals(committed)
     assert after["hours"][0] - before["hours"][0] == 3
     assert after["days"][1] - before["days"][1] == 3
+    assert after["months"][1] - before["months"][1] == 3

@@ -19,13 +19,13 @@ from promo.reports.buckets import (
     BucketError,
     Buckets,
     Term,
-    hour_of,
-    instant_of,
+    pieces,
     plan,
     sources,
     zone,
 )
 from promo.reports.figures import cost_per_sale, ratio, return_on_cost
+from promo.reports.grains import BY_NAME, hour_of, instant_of
 
 # Whole-hour offsets, with and without daylight saving; Havana and Santiago move
 # their clocks at local midnight, Apia skipped 2011-12-30, Lord Howe's DST is 30 min
@@ -65,10 +65,9 @@ def counted(terms: tuple[Term, ...]) -> dict[tuple[int, int, bool], int]:
     """How many times each (hour, bucket, sales) is counted by ``terms``, signs applied."""
     found: dict[tuple[int, int, bool], int] = defaultdict(int)
     for term in terms:
-        for unit in range(term.low, term.high):
-            hours_ = range(unit * 24, unit * 24 + 24) if term.grain == "day" else [unit]
-            for hour in hours_:
-                found[(hour, term.bucket, term.sales)] += term.sign
+        grain = BY_NAME[term.grain]
+        for hour in range(grain.start(term.low), grain.start(term.high)):
+            found[(hour, term.bucket, term.sales)] += term.sign
     return {key: count for key, count in found.items() if count}
 
 
@@ -222,3 +221,44 @@ def test_figures_without_a_denominator_are_null() -> None:
     assert return_on_cost(1000, 0) is None
     assert return_on_cost(1000, -5) is None
     assert return_on_cost(1000, 300) == "3.3333"
+
+
+@settings(max_examples=300, deadline=None)
+@given(low=hours, span=st.integers(min_value=1, max_value=24 * 800))
+def test_pieces_add_up_to_exactly_the_hours(low: int, span: int) -> None:
+    found: dict[int, int] = defaultdict(int)
+    for piece in pieces(low, low + span):
+        grain = BY_NAME[piece.grain]
+        for hour in range(grain.start(piece.low), grain.start(piece.high)):
+            found[hour] += piece.sign
+    assert {hour: n for hour, n in found.items() if n} == dict.fromkeys(range(low, low + span), 1)
+
+
+def shape(start: datetime, end: datetime, bucket: str, tz: str) -> list[list[tuple[str, int, int]]]:
+    """Each bucket's pieces as (grain, sign, units)."""
+    buckets = plan(start, end, bucket, zone(tz))  # type: ignore[arg-type]
+    return [
+        [(p.grain, p.sign, p.high - p.low) for p in pieces(*buckets.bounds(index))]
+        for index in range(len(buckets.starts))
+    ]
+
+
+def test_a_utc_month_is_its_month_row_and_a_paris_month_adds_an_hour_or_two() -> None:
+    utc = shape(datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC), "month", "UTC")
+    assert utc == [[("month", 1, 1)]] * 12
+    paris = ZoneInfo("Europe/Paris")
+    start, end = datetime(2026, 1, 1, tzinfo=paris), datetime(2027, 1, 1, tzinfo=paris)
+    for found in shape(start, end, "month", "Europe/Paris"):
+        assert found[0] == ("month", 1, 1)
+        assert all(grain == "hour" and units <= 2 for grain, _, units in found[1:])
+
+
+def test_a_new_york_week_is_its_utc_week_moved_by_the_hours_before_its_start() -> None:
+    new_york = ZoneInfo("America/New_York")
+    start, end = datetime(2026, 1, 5, tzinfo=new_york), datetime(2026, 12, 28, tzinfo=new_york)
+    for found in shape(start, end, "week", "America/New_York"):
+        # Monday 00:00 UTC, less the 4 or 5 hours to its start, plus those to the next.
+        assert found[0] == ("week", 1, 1)
+        (_, minus, before), (_, plus, after) = sorted(found[1:])
+        assert (minus, plus) == (-1, 1)
+        assert {before, after} <= {4, 5}
