@@ -33,8 +33,9 @@ T = TypeVar("T")
 DEFAULT_OPENAPI_PATH = Path("openapi/openapi.json")
 KEEP_ALIVE_SECONDS = 75
 DEMO_CART = (
-    '{"code": "summer-20", "customer_email": "demo.shopper@example.net", "cart": {"currency": "EUR", '
-    '"shipping": 490, "items": [{"sku": "TSHIRT-1", "quantity": 2, "unit_price": 2500}]}}'
+    '{"code": "summer-20", "customer_email": "demo.shopper@example.net", '
+    '"cart": {"currency": "EUR", "shipping": 490, '
+    '"items": [{"sku": "TSHIRT-1", "quantity": 2, "unit_price": 2500}]}}'
 )
 
 
