@@ -414,14 +414,14 @@ def main() -> None:
             asyncio.run(seed_codes(settings, seeded, {"many": Pool("many", VALIDATE_CODES)}))
             # Two servers at once: pools of 10 (8 requests in flight per worker) keep
             # them within PostgreSQL's 100 connections.
-            servers = {
-                True: start_promo(settings.database_url, SECRET, pool_size=10),
-                False: start_promo(
-                    settings.database_url, SECRET, pool_size=10, env={"PYTHONPATH": str(NOCOUNT)}
-                ),
-            }
-            for server in servers.values():
-                stack.callback(server.stop)
+            # Each server's stop is registered as soon as it runs: one that fails to
+            # start does not leave the other running.
+            servers = {True: start_promo(settings.database_url, SECRET, pool_size=10)}
+            stack.callback(servers[True].stop)
+            servers[False] = start_promo(
+                settings.database_url, SECRET, pool_size=10, env={"PYTHONPATH": str(NOCOUNT)}
+            )
+            stack.callback(servers[False].stop)
             runs = measure_counting(pg, servers, seeded.keys[Role.CHECKOUT], options)
             print_counting(runs, count_ns())
             say(f"load average at the end: {_load()}", flush=True)
