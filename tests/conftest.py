@@ -60,6 +60,23 @@ def running_postgres() -> Iterator[PostgresServer]:
         server.stop()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2id at its lowest cost for the suite's in-process apps: a password
+    hash costs ~300 ms by design, and hundreds of tests sign someone in. The
+    same algorithm and code path; servers the suite starts as processes
+    (tests/browser, tests/cli) hash at the production cost."""
+    from argon2 import PasswordHasher
+
+    from promo.people import passwords
+
+    kept = passwords._hasher, passwords._DUMMY
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    passwords._DUMMY = passwords._hasher.hash("promo: no such account")
+    yield
+    passwords._hasher, passwords._DUMMY = kept
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     yield from running_postgres()

@@ -1,7 +1,14 @@
 """Password hashing with argon2id (argon2-cffi's defaults, RFC 9106's second
-recommended profile) and the one rule a new password must meet."""
+recommended profile) and the one rule a new password must meet.
+
+A hash or a check costs a few hundred milliseconds of CPU by design, so the
+async functions run it in a worker thread (argon2-cffi releases the GIL):
+a sign-in never stalls the other requests of its worker's event loop.
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -41,3 +48,14 @@ def verify(stored: str | None, password: str) -> bool:
 
 def needs_rehash(stored: str) -> bool:
     return _hasher.check_needs_rehash(stored)
+
+
+async def hashed(password: str) -> str:
+    """``hash_password`` off the event loop."""
+    check_new(password)
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def verified(stored: str | None, password: str) -> bool:
+    """``verify`` off the event loop."""
+    return await asyncio.to_thread(verify, stored, password)

@@ -106,7 +106,7 @@ async def create_user(
         email=sign_in_name(email),
         role=role,
         affiliate_id=affiliate_id,
-        password_hash=passwords.hash_password(password) if password is not None else None,
+        password_hash=await passwords.hashed(password) if password is not None else None,
         active=True,
         locale=None,
         created_at=now,
@@ -227,7 +227,7 @@ async def set_password(
     session: AsyncSession, user: ConsoleUser, password: str, *, now: datetime
 ) -> None:
     """A new password ends every session of the account."""
-    user.password_hash = passwords.hash_password(password)
+    user.password_hash = await passwords.hashed(password)
     user.updated_at = now
     await end_sessions(session, user.id)
 
@@ -258,15 +258,15 @@ async def check_password(session: AsyncSession, email: str, password: str) -> Co
     try:
         name = sign_in_name(email)
     except Invalid:
-        passwords.verify(None, password)
+        await passwords.verified(None, password)
         return None
     user = await session.scalar(select(ConsoleUser).where(ConsoleUser.email == name))
-    if not passwords.verify(user.password_hash if user else None, password) or user is None:
+    if not await passwords.verified(user.password_hash if user else None, password) or user is None:
         return None
     if not user.active:
         return None
     if passwords.needs_rehash(user.password_hash or ""):
-        user.password_hash = passwords.hash_password(password)
+        user.password_hash = await passwords.hashed(password)
     return user
 
 
