@@ -57,6 +57,7 @@ from promo.ledger.routes import (
 from promo.observability import request_id_middleware, stamp_response
 from promo.reports.counting import Flusher, ValidationCounter
 from promo.reports.routes import performance_report
+from promo.plans.routes import CommissionPlanController
 from promo.settings import Settings
 from promo.webhooks.routes import WebhookController
 
@@ -80,6 +81,7 @@ ROUTE_HANDLERS: list[Any] = [
     commission_report,
     performance_report,
     my_earnings,
+    CommissionPlanController,
     AffiliateController,
     AffiliateCodeController,
     MeController,

@@ -48,6 +48,7 @@ class Kind(StrEnum):
     DELIVERY = "dlv"
     ATTEMPT = "att"
     CONSOLE_USER = "usr"
+    COMMISSION_PLAN = "cpl"
 
 
 def kind_constant(kind: Kind) -> int:
@@ -116,6 +117,7 @@ _MISSING: dict[Kind, tuple[str, str]] = {
     Kind.DELIVERY: ("delivery_not_found", "No such webhook delivery"),
     Kind.ATTEMPT: ("attempt_not_found", "No such delivery attempt"),
     Kind.CONSOLE_USER: ("account_not_found", "No such console account"),
+    Kind.COMMISSION_PLAN: ("commission_plan_not_found", "No such commission plan"),
 }
 
 

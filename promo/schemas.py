@@ -13,6 +13,7 @@ import base64
 import binascii
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated
 
 import msgspec
@@ -98,3 +99,17 @@ def utc_instant(name: str, value: datetime) -> datetime:
         return value.astimezone(UTC)
     except OverflowError:
         raise Invalid.field(name, "out of range once converted to UTC") from None
+
+
+_CENT = Decimal("0.01")
+
+
+def check_percent(field: str, percent: Decimal, *, allow_zero: bool) -> None:
+    """The contract's percentage rule (at most 2 places, up to 100): campaigns'
+    discounts and commissions, affiliates', commission plans'."""
+    if not percent.is_finite() or percent != percent.quantize(_CENT):
+        raise Invalid.field(field, "at most 2 decimal places")
+    low_ok = percent >= 0 if allow_zero else percent > 0
+    if not low_ok or percent > 100:
+        bound = "0 <= percent" if allow_zero else "0 < percent"
+        raise Invalid.field(field, f"must satisfy {bound} <= 100")

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, Numeric, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from promo.db.metadata import Base, BigId, UtcDateTime
@@ -28,6 +28,9 @@ class Affiliate(Base):
     # Commission override; NULL falls back to the campaign's default.
     commission_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
     commission_fixed: Mapped[int | None] = mapped_column(BigInteger)
+    # Its own commission plan (promo.plans), overriding the campaign's terms on
+    # campaigns in the plan's currency.
+    commission_plan_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("commission_plans.id"))
     payout_thresholds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     holding_days: Mapped[int] = mapped_column(Integer, default=30)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -23,16 +23,17 @@ from promo.affiliates.models import EMAIL_UNIQUE, Affiliate
 from promo.affiliates.schemas import AffiliateCreate, AffiliatePatch
 from promo.auth.roles import Principal
 from promo.campaigns.schemas import Commission
-from promo.campaigns.service import check_percent, percent
+from promo.campaigns.service import check_commission, percent
 from promo.db.integrity import violated_unique_index
 from promo.errors import Conflict, FieldError, Invalid, NotFound
 from promo.identity import NotAnEmail, canonical_email
 from promo.money import is_currency
+from promo.plans import service as plans
 
 
 def _check_commission(commission: Commission | None) -> None:
-    if commission is not None and commission.percent is not None:
-        check_percent("commission.percent", commission.percent, allow_zero=True)
+    if commission is not None:
+        check_commission(commission)
 
 
 def _check_thresholds(thresholds: Mapping[str, int]) -> None:
@@ -44,7 +45,14 @@ def _check_thresholds(thresholds: Mapping[str, int]) -> None:
             )
 
 
-def _apply_commission(affiliate: Affiliate, commission: Commission | None) -> None:
+async def _apply_commission(
+    session: AsyncSession, affiliate: Affiliate, commission: Commission | None
+) -> None:
+    """Its own terms: a plan (which prices its sales on campaigns in the plan's
+    currency) or a percent/fixed override; None: the campaigns' terms apply."""
+    affiliate.commission_plan_id = await plans.attached_plan(
+        session, "commission.plan_id", commission.plan_id if commission else None, None
+    )
     affiliate.commission_percent = percent(commission.percent) if commission else None
     affiliate.commission_fixed = commission.fixed if commission else None
 
@@ -76,10 +84,16 @@ async def _flush(session: AsyncSession, affiliate: Affiliate) -> None:
 
 def commission_of(affiliate: Affiliate) -> Commission | None:
     """The affiliate's own plan, or None when the campaign's default applies."""
-    if affiliate.commission_percent is None and affiliate.commission_fixed is None:
+    if (
+        affiliate.commission_percent is None
+        and affiliate.commission_fixed is None
+        and affiliate.commission_plan_id is None
+    ):
         return None
     return Commission(
-        percent=percent(affiliate.commission_percent), fixed=affiliate.commission_fixed
+        percent=percent(affiliate.commission_percent),
+        fixed=affiliate.commission_fixed,
+        plan_id=plans.public_plan_id(affiliate.commission_plan_id),
     )
 
 
@@ -99,7 +113,7 @@ async def create_affiliate(
         updated_at=now,
     )
     _apply_email(affiliate, data.email)
-    _apply_commission(affiliate, data.commission)
+    await _apply_commission(session, affiliate, data.commission)
     session.add(affiliate)
     await _flush(session, affiliate)
     await session.refresh(affiliate)
@@ -144,7 +158,7 @@ async def patch_affiliate(
     if patch.email is not UNSET:
         _apply_email(affiliate, patch.email)
     if patch.commission is not UNSET:
-        _apply_commission(affiliate, patch.commission)
+        await _apply_commission(session, affiliate, patch.commission)
     if patch.payout_thresholds is not UNSET:
         affiliate.payout_thresholds = dict(patch.payout_thresholds)
     if patch.holding_days is not UNSET:

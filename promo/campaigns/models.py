@@ -79,6 +79,8 @@ class Campaign(Base):
 
     commission_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
     commission_fixed: Mapped[int | None] = mapped_column(BigInteger)
+    # A commission plan (promo.plans) prices the sales instead of percent/fixed.
+    commission_plan_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("commission_plans.id"))
 
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -94,9 +94,20 @@ class Limits(Schema):
     budget: PositiveAmount | None = None
 
 
+PlanId = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=40,
+        description="A commission plan (/v1/commission-plans) that prices the sales, "
+        "instead of percent and fixed",
+    ),
+]
+
+
 class Commission(Schema):
     percent: Percent | None = None
     fixed: Amount | None = None
+    plan_id: PlanId | None = None
 
     def __post_init__(self) -> None:
         check_reach("percent", self.percent)
@@ -129,6 +140,7 @@ class LimitsPatch(Schema):
 class CommissionPatch(Schema):
     percent: Percent | UnsetType | None = UNSET
     fixed: Amount | UnsetType | None = UNSET
+    plan_id: PlanId | UnsetType | None = UNSET
 
     def __post_init__(self) -> None:
         check_reach("percent", self.percent if isinstance(self.percent, Decimal) else None)

@@ -40,6 +40,8 @@ from promo.errors import Conflict, FieldError, Invalid, NotFound
 from promo.identity import customer_refs
 from promo.money import is_currency
 from promo.pii import Keyring
+from promo.plans import service as plans
+from promo.schemas import check_percent as check_percent
 
 # Which status may follow which; archived is final.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -52,16 +54,6 @@ _CENT = Decimal("0.01")
 
 ReleaseCodes = Callable[[AsyncSession, int], Awaitable[None]]
 """Frees an archived campaign's canonical forms for reuse (promo.codes.service.release_codes)."""
-
-
-def check_percent(field: str, percent: Decimal, *, allow_zero: bool) -> None:
-    """The contract's percentage rule (at most 2 places, up to 100), shared with affiliates."""
-    if not percent.is_finite() or percent != percent.quantize(_CENT):
-        raise Invalid.field(field, "at most 2 decimal places")
-    low_ok = percent >= 0 if allow_zero else percent > 0
-    if not low_ok or percent > 100:
-        bound = "0 <= percent" if allow_zero else "0 < percent"
-        raise Invalid.field(field, f"must satisfy {bound} <= 100")
 
 
 def _check(
@@ -88,12 +80,23 @@ def _check(
         check_percent("discount.percent_off", discount.percent_off, allow_zero=False)
     if isinstance(discount, FixedAmount) and discount.currency not in (None, currency):
         raise Invalid.field("discount.currency", f"must be the campaign's currency {currency}")
-    if commission.percent is not None:
-        check_percent("commission.percent", commission.percent, allow_zero=True)
+    check_commission(commission)
     if affiliate_aliases and not code_prefix:
         # Without a prefix an affiliate could take any code at all (FREE50, SUMMER20).
         raise Invalid.field(
             "code_prefix", "required while affiliate_aliases is true: aliases begin with it"
+        )
+
+
+def check_commission(commission: Commission) -> None:
+    """The commission section's rules (campaigns' and affiliates')."""
+    if commission.percent is not None:
+        check_percent("commission.percent", commission.percent, allow_zero=True)
+    if commission.plan_id is not None and (
+        commission.percent is not None or commission.fixed is not None
+    ):
+        raise Invalid.field(
+            "commission.plan_id", "a plan replaces percent and fixed: send one or the other"
         )
 
 
@@ -130,7 +133,12 @@ def _apply_limits(campaign: Campaign, limits: Limits) -> None:
     campaign.budget = limits.budget
 
 
-def _apply_commission(campaign: Campaign, commission: Commission) -> None:
+async def _apply_commission(
+    session: AsyncSession, campaign: Campaign, commission: Commission
+) -> None:
+    campaign.commission_plan_id = await plans.attached_plan(
+        session, "commission.plan_id", commission.plan_id, campaign.currency
+    )
     campaign.commission_percent = percent(commission.percent)
     campaign.commission_fixed = commission.fixed
 
@@ -147,7 +155,11 @@ def discount_of(campaign: Campaign) -> DiscountSpec:
 
 
 def commission_of(campaign: Campaign) -> Commission:
-    return Commission(percent=percent(campaign.commission_percent), fixed=campaign.commission_fixed)
+    return Commission(
+        percent=percent(campaign.commission_percent),
+        fixed=campaign.commission_fixed,
+        plan_id=plans.public_plan_id(campaign.commission_plan_id),
+    )
 
 
 MAX_ALLOWED_CUSTOMERS = 10_000
@@ -237,7 +249,7 @@ async def create_campaign(
     )
     _apply_discount(campaign, data.discount)
     _apply_limits(campaign, data.limits)
-    _apply_commission(campaign, data.commission)
+    await _apply_commission(session, campaign, data.commission)
     session.add(campaign)
     await session.flush()
     # Answer with what was stored (UTC instants, normalised numbers).
@@ -338,7 +350,7 @@ async def patch_campaign(
         _apply_discount(campaign, patch.discount)
     campaign.rules = msgspec.to_builtins(rules)
     _apply_limits(campaign, limits)
-    _apply_commission(campaign, commission)
+    await _apply_commission(session, campaign, commission)
     if patch.status is not UNSET and patch.status != campaign.status:
         campaign.status = patch.status
         if patch.status == "archived":

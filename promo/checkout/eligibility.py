@@ -14,6 +14,7 @@ import msgspec
 
 from promo.campaigns.discount import (
     Cart,
+    CartLine,
     Discount,
     DiscountResult,
     LineFilter,
@@ -24,7 +25,7 @@ from promo.campaigns.discount import (
 )
 from promo.checkout.reasons import MESSAGES, Reason
 from promo.identity import Identity
-from promo.ledger.commission import Plan
+from promo.ledger.commission import Plan, Standing
 
 
 class CodeState(msgspec.Struct, frozen=True):
@@ -65,6 +66,8 @@ class Offer(msgspec.Struct, frozen=True):
     code: CodeState
     campaign: CampaignTerms
     plan: Plan = Plan()
+    # The affiliate's figures in the plan's current period, before this sale.
+    standing: Standing = Standing()
     holding_days: int = 0
 
 
@@ -85,6 +88,8 @@ class Shopper(msgspec.Struct, frozen=True):
 class Accepted(msgspec.Struct, frozen=True):
     discount: DiscountResult
     eligible_subtotal: int
+    # The eligible lines, in cart order (what the commission is priced on).
+    eligible: tuple[CartLine, ...] = ()
 
 
 class Refused(msgspec.Struct, frozen=True):
@@ -207,4 +212,4 @@ def decide(
     if campaign.budget is not None and campaign.budget_used + discount.total > campaign.budget:
         # Never a silently smaller discount: the whole discount or none.
         return Refused(Reason.BUDGET_EXHAUSTED)
-    return Accepted(discount=discount, eligible_subtotal=subtotal)
+    return Accepted(discount=discount, eligible_subtotal=subtotal, eligible=lines)

@@ -9,6 +9,7 @@ immutable history of each.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    Numeric,
     String,
     UniqueConstraint,
     text,
@@ -90,6 +92,18 @@ class Redemption(Base):
     discount_lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     commission: Mapped[int] = mapped_column(BigInteger)
     commission_fixed: Mapped[int] = mapped_column(BigInteger)
+    # What priced the commission (promo.ledger.commission): the plan and its
+    # revision (None: the inline percent/fixed), the base rate after tiers, the
+    # tier reached (0: none), the period it was counted in (tiers, bonus: the
+    # rollback takes it out again) and each eligible line's rate and part.
+    commission_plan_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("commission_plans.id"))
+    commission_plan_revision: Mapped[int | None] = mapped_column(Integer)
+    commission_rate: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    commission_tier: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    commission_period: Mapped[str | None] = mapped_column(String(7))
+    commission_lines: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
     refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     budget_returned: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

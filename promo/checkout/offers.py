@@ -10,6 +10,7 @@ SQLAlchemy's compiled cache and asyncpg's prepared statements do the rest.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -25,7 +26,9 @@ from promo.codes.models import Code
 from promo.db.autocommit import Autocommit, Row
 from promo.db.lists import in_list
 from promo.identity import Identity
-from promo.ledger.commission import Plan, effective_plan
+from promo.ledger.commission import Plan, Standing, applicable_plan
+from promo.plans.models import CommissionPeriod, CommissionPlan
+from promo.plans.service import pricing_plan
 
 codes = cast(Table, Code.__table__)
 campaigns = cast(Table, Campaign.__table__)
@@ -33,6 +36,14 @@ affiliates = cast(Table, Affiliate.__table__)
 usage = cast(Table, CustomerUsage.__table__)
 orders = cast(Table, CustomerOrders.__table__)
 redemptions = cast(Table, Redemption.__table__)
+plans = cast(Table, CommissionPlan.__table__)
+periods = cast(Table, CommissionPeriod.__table__)
+# The affiliate's own plan and the campaign's, each with the affiliate's
+# figures in the period that contains ``now`` (promo.ledger.commission).
+affiliate_plans = plans.alias("affiliate_plan")
+campaign_plans = plans.alias("campaign_plan")
+affiliate_periods = periods.alias("affiliate_period")
+campaign_periods = periods.alias("campaign_period")
 
 
 class Rules(msgspec.Struct, frozen=True):
@@ -70,6 +81,71 @@ def _discount(row: Any) -> Discount:
     if row.amount_off is not None:
         return FixedAmount(amount_off=row.amount_off)
     return FreeShipping()
+
+
+def _plan_columns(name: str, plan: Any, period: Any) -> list[Any]:
+    return [
+        plan.c.id.label(f"{name}_plan_id"),
+        plan.c.revision.label(f"{name}_plan_revision"),
+        plan.c.currency.label(f"{name}_plan_currency"),
+        plan.c.timezone.label(f"{name}_plan_timezone"),
+        plan.c.terms.label(f"{name}_plan_terms"),
+        period.c.sales.label(f"{name}_period_sales"),
+        period.c.revenue.label(f"{name}_period_revenue"),
+    ]
+
+
+def _with_period(joined: Any, plan: Any, period: Any) -> Any:
+    """``joined`` with the code's affiliate's figures under ``plan`` in the
+    period containing ``now`` (at most one row: a period is one month)."""
+    now = bindparam("now", type_=periods.c.starts_at.type)
+    return joined.outerjoin(
+        period,
+        and_(
+            period.c.affiliate_id == codes.c.affiliate_id,
+            period.c.plan_id == plan.c.id,
+            period.c.starts_at <= now,
+            period.c.ends_at > now,
+        ),
+    )
+
+
+def _stored_plan(row: _Row, name: str) -> tuple[Plan | None, Standing]:
+    plan_id = getattr(row, f"{name}_plan_id")
+    if plan_id is None:
+        return None, Standing()
+    plan = pricing_plan(
+        plan_id,
+        getattr(row, f"{name}_plan_revision"),
+        getattr(row, f"{name}_plan_timezone"),
+        getattr(row, f"{name}_plan_terms"),
+    )
+    standing = Standing(
+        sales=int(getattr(row, f"{name}_period_sales") or 0),
+        revenue=int(getattr(row, f"{name}_period_revenue") or 0),
+    )
+    return plan, standing
+
+
+def pricing_of(row: _Row) -> tuple[Plan, Standing]:
+    """The plan that prices a sale of this offer, and the affiliate's figures under it."""
+    if row.affiliate_id is None:
+        return Plan(), Standing()
+    affiliate_plan, affiliate_standing = _stored_plan(row, "affiliate")
+    campaign_plan, campaign_standing = _stored_plan(row, "campaign")
+    plan = applicable_plan(
+        currency=row.currency,
+        affiliate_plan=affiliate_plan,
+        affiliate_plan_currency=row.affiliate_plan_currency,
+        affiliate_inline=Plan(percent=_decimal(row.affiliate_percent), fixed=row.affiliate_fixed),
+        campaign_plan=campaign_plan,
+        campaign_inline=Plan(percent=_decimal(row.commission_percent), fixed=row.commission_fixed),
+    )
+    if plan is affiliate_plan:
+        return plan, affiliate_standing
+    if plan is campaign_plan:
+        return plan, campaign_standing
+    return plan, Standing()
 
 
 def offer_query() -> Select[Any]:
@@ -126,14 +202,29 @@ def offer_query() -> Select[Any]:
             campaigns.c.budget_used,
             campaigns.c.commission_percent,
             campaigns.c.commission_fixed,
+            *_plan_columns("affiliate", affiliate_plans, affiliate_periods),
+            *_plan_columns("campaign", campaign_plans, campaign_periods),
             used_by("id_refs").label("used_by_id"),
             used_by("email_refs").label("used_by_email"),
             has_redeemed.label("has_redeemed"),
             order_taken.label("order_taken"),
         )
         .select_from(
-            codes.join(campaigns, campaigns.c.id == codes.c.campaign_id).outerjoin(
-                affiliates, affiliates.c.id == codes.c.affiliate_id
+            _with_period(
+                _with_period(
+                    codes.join(campaigns, campaigns.c.id == codes.c.campaign_id)
+                    .outerjoin(affiliates, affiliates.c.id == codes.c.affiliate_id)
+                    .outerjoin(
+                        affiliate_plans, affiliate_plans.c.id == affiliates.c.commission_plan_id
+                    )
+                    .outerjoin(
+                        campaign_plans, campaign_plans.c.id == campaigns.c.commission_plan_id
+                    ),
+                    affiliate_plans,
+                    affiliate_periods,
+                ),
+                campaign_plans,
+                campaign_periods,
             )
         )
         .where(and_(codes.c.canonical == bindparam("canonical"), codes.c.live))
@@ -153,7 +244,12 @@ class Holdings(msgspec.Struct, frozen=True):
 
 
 async def load_offer(
-    reads: Autocommit, canonical: str, identity: Identity, order_id: str | None
+    reads: Autocommit,
+    canonical: str,
+    identity: Identity,
+    order_id: str | None,
+    *,
+    now: datetime,
 ) -> tuple[Offer | None, Holdings]:
     """The live code spelled ``canonical`` with its campaign, and what promo holds
     about the shopper and the order."""
@@ -162,11 +258,13 @@ async def load_offer(
         "id_refs": list(identity.id_refs),
         "email_refs": list(identity.email_refs),
         "order_id": order_id,
+        "now": now,
     }
     found = await reads.first(OFFER, params)
     if found is None:
         return None, Holdings()
     row = _Row(found)
+    plan, standing = pricing_of(row)
     rules = msgspec.convert(row.rules or {}, Rules)
     offer = Offer(
         code=CodeState(
@@ -202,12 +300,8 @@ async def load_offer(
             budget=row.budget,
             budget_used=row.budget_used,
         ),
-        plan=effective_plan(
-            Plan(percent=_decimal(row.affiliate_percent), fixed=row.affiliate_fixed),
-            Plan(percent=_decimal(row.commission_percent), fixed=row.commission_fixed),
-        )
-        if row.affiliate_id is not None
-        else Plan(),
+        plan=plan,
+        standing=standing,
         holding_days=row.holding_days or 0,
     )
     return offer, Holdings(

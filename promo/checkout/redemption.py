@@ -31,7 +31,7 @@ from promo.db.autocommit import Autocommit, Transactional
 from promo.errors import Conflict, render_domain_error
 from promo.identity import Identity
 from promo.ids import Kind, encode
-from promo.ledger.commission import commission_for
+from promo.ledger.commission import NOTHING, NetLine, Plan, Pricing, period_of, price
 
 # The answer's body starts with its id (the first field of RedemptionRead).
 ID_OPENING = b'{"id":"'
@@ -44,6 +44,21 @@ def refusal(reason: Reason, details: dict[str, Any] | None = None) -> Conflict:
     )
 
 
+def priced(offer: Offer, decision: Accepted) -> Pricing:
+    """The commission of the sale ``decision`` grants, under the offer's plan, on
+    the eligible lines after their discount."""
+    taken = {line.line_id: line.amount for line in decision.discount.lines}
+    lines = [
+        NetLine(
+            line_id=line.line_id,
+            net=line.total - taken.get(line.line_id, 0),
+            categories=line.categories,
+        )
+        for line in decision.eligible
+    ]
+    return price(offer.plan, lines, offer.standing)
+
+
 def granted(
     request: RedeemRequest, offer: Offer, shopper: Shopper, decision: Accepted, *, now: datetime
 ) -> Redemption:
@@ -52,9 +67,9 @@ def granted(
     discount = decision.discount
     items_discount = discount.total - discount.shipping
     order_amount = decision.eligible_subtotal - items_discount
-    commission, fixed = (
-        commission_for(order_amount, offer.plan) if code.affiliate_id is not None else (0, 0)
-    )
+    pricing = priced(offer, decision) if code.affiliate_id is not None else NOTHING
+    plan = offer.plan if code.affiliate_id is not None else Plan()
+    counted = plan.plan_id is not None and plan.counts_periods
     return Redemption(
         id=0,
         code_id=code.id,
@@ -68,8 +83,14 @@ def granted(
         discount_total=discount.total,
         discount_shipping=discount.shipping,
         discount_lines=msgspec.to_builtins(discount.lines),
-        commission=commission,
-        commission_fixed=fixed,
+        commission=pricing.total,
+        commission_fixed=pricing.fixed,
+        commission_plan_id=plan.plan_id,
+        commission_plan_revision=plan.revision,
+        commission_rate=pricing.percent,
+        commission_tier=pricing.tier,
+        commission_period=period_of(now, plan.timezone).key if counted else None,
+        commission_lines=msgspec.to_builtins(pricing.lines),
         refunded_amount=0,
         budget_returned=0,
         created_at=now,
@@ -82,6 +103,11 @@ def step_parameters(
 ) -> dict[str, Any]:
     """The parameters of the steps: the redemption as granted, its offer, the
     shopper's refs under retired keys, its answer."""
+    period = (
+        period_of(red.created_at, offer.plan.timezone)
+        if red.commission_period is not None
+        else None
+    )
     return {
         "campaign_id": red.campaign_id,
         "code_id": red.code_id,
@@ -101,6 +127,14 @@ def step_parameters(
         "discount_lines": red.discount_lines,
         "commission": red.commission,
         "commission_fixed": red.commission_fixed,
+        "plan_id": red.commission_plan_id,
+        "plan_revision": red.commission_plan_revision,
+        "rate": red.commission_rate,
+        "tier": red.commission_tier,
+        "period": red.commission_period,
+        "period_starts_at": period.starts_at if period else None,
+        "period_ends_at": period.ends_at if period else None,
+        "commission_lines": red.commission_lines,
         "now": red.created_at,
         "available_at": red.created_at + timedelta(days=offer.holding_days),
         "scope": key.scope,

@@ -86,6 +86,8 @@ async def rollback(
         budget=budget_back,
         redemption=full,
     )
+    if full and red.commission_period is not None:
+        await steps.uncount_period(unit, red)
     await session.execute(
         update(redemptions)
         .where(redemptions.c.id == red.id)
@@ -110,6 +112,9 @@ async def rollback(
         discount=-budget_back,
         commission=target - current,
         note=note,
+        plan_id=red.commission_plan_id,
+        plan_revision=red.commission_plan_revision,
+        rate=red.commission_rate,
     )
     await session.refresh(red)
     event = EventType.REDEMPTION_ROLLED_BACK if full else EventType.REDEMPTION_REFUNDED

@@ -12,6 +12,8 @@ A redemption is these steps, in this order (which is also the lock order):
 5. ``first_order``, ``first_order_alt``: one live order for each identity,
    which on a ``first_order_only`` campaign must be the first under any of
    its refs;
+   ``period``: the sale in its affiliate's figures for the period, under the
+   commission plan that priced it (plans with tiers or a bonus only);
 6. ``ledger``: the redemption's ledger entry;
 7. ``event``: the event ``redemption.created`` (promo.events, the outbox of
    the webhooks), whose payload is the answer's body;
@@ -40,6 +42,7 @@ from sqlalchemy import (
     Boolean,
     Integer,
     LargeBinary,
+    Numeric,
     String,
     Table,
     and_,
@@ -74,6 +77,7 @@ from promo.events.models import Event
 from promo.events.outbox import EventType, json_document
 from promo.ids import Kind
 from promo.ledger.models import LedgerEntry
+from promo.plans.models import CommissionPeriod
 
 campaigns = cast(Table, Campaign.__table__)
 codes = cast(Table, Code.__table__)
@@ -82,6 +86,7 @@ orders = cast(Table, CustomerOrders.__table__)
 redemptions = cast(Table, Redemption.__table__)
 entries = cast(Table, LedgerEntry.__table__)
 answers = cast(Table, IdempotencyRecord.__table__)
+periods = cast(Table, CommissionPeriod.__table__)
 events = cast(Table, Event.__table__)
 
 # Raised by promo_abandon(step) (migrations): the statement stopped at ``step``,
@@ -150,6 +155,12 @@ def _redemption(chain: Chain, insert: Any) -> Any:
         "discount_lines": param("discount_lines", JSON),
         "commission": param("commission", BigInteger),
         "commission_fixed": param("commission_fixed", BigInteger),
+        "commission_plan_id": param("plan_id", BigInteger),
+        "commission_plan_revision": param("plan_revision", Integer),
+        "commission_rate": param("rate", Numeric(5, 2)),
+        "commission_tier": param("tier", Integer),
+        "commission_period": param("period", String),
+        "commission_lines": param("commission_lines", JSON),
         "refunded_amount": literal(0, BigInteger),
         "budget_returned": literal(0, BigInteger),
         "created_at": param("now", UtcDateTime),
@@ -262,6 +273,28 @@ def _first_order(ref_name: str) -> Callable[[Chain, Any], Any]:
     return build
 
 
+def _period(chain: Chain, insert: Any) -> Any:
+    """The sale counted in its affiliate's period under the plan that priced it
+    (plans with tiers or a bonus; ``period`` unset otherwise)."""
+    columns = {
+        "affiliate_id": param("affiliate_id", BigInteger),
+        "plan_id": param("plan_id", BigInteger),
+        "period": param("period", String),
+        "starts_at": param("period_starts_at", UtcDateTime),
+        "ends_at": param("period_ends_at", UtcDateTime),
+        "sales": literal(1, Integer),
+        "revenue": param("order_amount", BigInteger),
+    }
+    stmt = insert(periods).from_select(list(columns), select(*columns.values()).where(chain.gate))
+    return stmt.on_conflict_do_update(
+        index_elements=[periods.c.affiliate_id, periods.c.plan_id, periods.c.period],
+        set_={
+            "sales": periods.c.sales + 1,
+            "revenue": periods.c.revenue + stmt.excluded.revenue,
+        },
+    ).returning(periods.c.sales)
+
+
 def _ledger(chain: Chain, insert: Any) -> Any:
     columns = {
         "created_at": param("now", UtcDateTime),
@@ -276,6 +309,9 @@ def _ledger(chain: Chain, insert: Any) -> Any:
         "discount": param("discount", BigInteger),
         "commission": param("commission", BigInteger),
         "available_at": param("available_at", UtcDateTime),
+        "plan_id": param("plan_id", BigInteger),
+        "plan_revision": param("plan_revision", Integer),
+        "rate": param("rate", Numeric(5, 2)),
     }
     return (
         insert(entries)
@@ -333,6 +369,7 @@ STEPS = (
     Step("customer_alt", _customer("customer_alt_ref"), needs="customer_alt_ref"),
     Step("first_order", _first_order("customer_ref"), needs="customer_ref"),
     Step("first_order_alt", _first_order("customer_alt_ref"), needs="customer_alt_ref"),
+    Step("period", _period, needs="period"),
     Step("ledger", _ledger),
     Step("event", _event),
     Step("answer", _answer),
@@ -543,3 +580,34 @@ async def give_back(
         await unit.first(RETURN_TO_CUSTOMER, {"of_campaign": campaign_id, "of_customer": ref})
     for ref in customer_refs:
         await unit.first(RETURN_ORDER, {"of_customer": ref})
+
+
+UNCOUNT_PERIOD = (
+    update(periods)
+    .where(
+        periods.c.affiliate_id == bindparam("of_affiliate"),
+        periods.c.plan_id == bindparam("of_plan"),
+        periods.c.period == bindparam("of_period"),
+    )
+    .values(
+        sales=periods.c.sales - 1,
+        revenue=periods.c.revenue - bindparam("of_revenue", type_=BigInteger),
+    )
+    .returning(periods.c.sales)
+)
+
+
+async def uncount_period(unit: Autocommit, red: Redemption) -> None:
+    """The inverse of the ``period`` step, for a full rollback (after the other
+    counters, in the steps' lock order): the sale leaves its period's figures,
+    so later sales are priced as if it had never been (earlier ones keep their
+    price)."""
+    await unit.first(
+        UNCOUNT_PERIOD,
+        {
+            "of_affiliate": red.affiliate_id,
+            "of_plan": red.commission_plan_id,
+            "of_period": red.commission_period,
+            "of_revenue": red.order_amount,
+        },
+    )

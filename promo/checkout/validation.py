@@ -72,7 +72,7 @@ async def validate(
     ``identity``: ``identity_of(request, keyring)``, which the caller's throttle needed first."""
     canonical = canonical_or_invalid(request.code)
     cart = cart_of(request)
-    offer, held = await load_offer(reads, canonical, identity, order_id)
+    offer, held = await load_offer(reads, canonical, identity, order_id, now=now)
     shopper = Shopper(
         identity=identity,
         first_order=request.first_order,

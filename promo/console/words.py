@@ -19,6 +19,8 @@ LEDGER_KINDS = (
     N_("refund"),
     N_("adjustment"),
     N_("payout"),
+    N_("bonus"),
+    N_("conversion"),
 )
 LEDGER_STATUSES = (N_("pending"), N_("approved"), N_("paid"))
 SALE_STATUSES = (N_("active"), N_("partially_refunded"), N_("rolled_back"))

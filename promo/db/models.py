@@ -11,6 +11,7 @@ from promo.events import models as events
 from promo.jobs import models as jobs
 from promo.ledger import models as ledger
 from promo.people import models as people
+from promo.plans import models as plans
 from promo.reports import models as reports
 from promo.webhooks import models as webhooks
 
@@ -26,6 +27,7 @@ __all__ = [
     "ledger",
     "metadata",
     "people",
+    "plans",
     "reports",
     "webhooks",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import cast
 
 from sqlalchemy import Table, func, insert, select
@@ -34,6 +35,9 @@ async def append(
     commission: int = 0,
     payout_id: int | None = None,
     note: str | None = None,
+    plan_id: int | None = None,
+    plan_revision: int | None = None,
+    rate: Decimal | None = None,
 ) -> int:
     """Append one entry; ``available_at`` is ``now`` plus the holding period."""
     connection = await session.connection()
@@ -54,6 +58,9 @@ async def append(
             "available_at": now + timedelta(days=holding_days),
             "payout_id": payout_id,
             "note": note,
+            "plan_id": plan_id,
+            "plan_revision": plan_revision,
+            "rate": rate,
         },
     )
     return int(result.scalar_one())

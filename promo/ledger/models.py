@@ -8,13 +8,24 @@ is the sum of its entries.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from promo.db.metadata import Base, BigId, UtcDateTime
 
-LEDGER_KINDS = ("redemption", "reversal", "refund", "adjustment", "payout")
+LEDGER_KINDS = ("redemption", "reversal", "refund", "adjustment", "payout", "bonus", "conversion")
 
 
 # An entry that changes an affiliate's balance (a payout is no commission).
@@ -25,7 +36,9 @@ class LedgerEntry(Base):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('redemption', 'reversal', 'refund', 'adjustment', 'payout')", name="kind"
+            "kind IN ('redemption', 'reversal', 'refund', 'adjustment', 'payout', 'bonus',"
+            " 'conversion')",
+            name="kind",
         ),
         # Entries whose commission becomes available (event commission.available,
         # promo.ledger.availability), by when.
@@ -52,6 +65,12 @@ class LedgerEntry(Base):
     discount: Mapped[int] = mapped_column(BigInteger, default=0)
     commission: Mapped[int] = mapped_column(BigInteger, default=0)
     available_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The plan, revision and base rate that priced the commission (None: an
+    # inline percent/fixed, or no affiliate); a refund or reversal records those
+    # of the sale it takes back.
+    plan_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("commission_plans.id"))
+    plan_revision: Mapped[int | None] = mapped_column(Integer)
+    rate: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
     # Set on ``payout`` entries only: the payout they record.
     payout_id: Mapped[int | None] = mapped_column(BigId)
     note: Mapped[str | None] = mapped_column(Text)

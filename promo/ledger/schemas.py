@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -12,7 +13,7 @@ from promo.ids import Kind as IdKind
 from promo.ids import encode
 from promo.schemas import NO_NUL, Schema, SignedAmount
 
-Kind = Literal["redemption", "reversal", "refund", "adjustment", "payout"]
+Kind = Literal["redemption", "reversal", "refund", "adjustment", "payout", "bonus", "conversion"]
 
 
 class EntryRead(Schema):
@@ -32,6 +33,11 @@ class EntryRead(Schema):
     payout_id: str | None
     status: Literal["pending", "approved", "paid"]
     note: str | None
+    plan_id: str | None = None
+    """The commission plan that priced it (null: an inline percent/fixed or none)."""
+    plan_revision: int | None = None
+    rate: Decimal | None = None
+    """The base rate (percent, after volume tiers) it was priced at."""
 
 
 class EntryPage(Schema):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from promo.ids import Kind, encode
 from promo.ledger.schemas import EntryRead
 from promo.ledger.service import status_of
+
+CENT = Decimal("0.01")
 
 
 def entry_read(row: Any, now: datetime) -> EntryRead:
@@ -28,4 +31,7 @@ def entry_read(row: Any, now: datetime) -> EntryRead:
         payout_id=encode(Kind.PAYOUT, row.paid_by) if row.paid_by else None,
         status=status_of(row.kind, row.available_at, row.paid_by, now),  # type: ignore[arg-type]
         note=row.note,
+        plan_id=encode(Kind.COMMISSION_PLAN, row.plan_id) if row.plan_id else None,
+        plan_revision=row.plan_revision,
+        rate=None if row.rate is None else Decimal(row.rate).quantize(CENT),
     )
