@@ -55,9 +55,9 @@ from promo.ledger.routes import (
     run_payouts,
 )
 from promo.observability import request_id_middleware, stamp_response
+from promo.plans.routes import CommissionPlanController
 from promo.reports.counting import Flusher, ValidationCounter
 from promo.reports.routes import performance_report
-from promo.plans.routes import CommissionPlanController
 from promo.settings import Settings
 from promo.webhooks.routes import WebhookController
 

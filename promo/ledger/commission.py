@@ -97,6 +97,9 @@ class Standing(msgspec.Struct, frozen=True):
     revenue: int = 0
 
 
+FIRST_SALE = Standing()
+
+
 class NetLine(msgspec.Struct, frozen=True):
     """One eligible line after discount."""
 
@@ -211,7 +214,7 @@ def _hundredths(percent: Decimal | None) -> int:
     return int(hundredths)
 
 
-def price(plan: Plan, lines: Sequence[NetLine], standing: Standing = Standing()) -> Pricing:
+def price(plan: Plan, lines: Sequence[NetLine], standing: Standing = FIRST_SALE) -> Pricing:
     """What a sale of ``lines`` earns under ``plan`` (the rules in the module doc)."""
     order_amount = sum(line.net for line in lines)
     base, tier = base_rate(plan, standing, order_amount)
