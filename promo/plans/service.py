@@ -28,6 +28,7 @@ from promo.plans.models import CommissionPlan, CommissionPlanRevision
 from promo.plans.schemas import CommissionPlanCreate, CommissionPlanPatch, PlanTerms
 from promo.schemas import check_percent
 
+CENT = Decimal("0.01")
 TERM_FIELDS = tuple(f.name for f in msgspec.structs.fields(PlanTerms))
 
 
@@ -54,6 +55,29 @@ def check_terms(terms: PlanTerms) -> None:
             previous = level.threshold
 
 
+def _two_places(value: Decimal) -> Decimal:
+    return value.quantize(CENT)
+
+
+def normalised(terms: PlanTerms) -> PlanTerms:
+    """Percentages with exactly two places, as every percentage is answered."""
+    tiers = terms.tiers
+    return msgspec.structs.replace(
+        terms,
+        percent=None if terms.percent is None else _two_places(terms.percent),
+        category_rates={c: _two_places(r) for c, r in terms.category_rates.items()},
+        tiers=None
+        if tiers is None
+        else msgspec.structs.replace(
+            tiers,
+            levels=[
+                msgspec.structs.replace(level, percent=_two_places(level.percent))
+                for level in tiers.levels
+            ],
+        ),
+    )
+
+
 def check_timezone(field: str, timezone: str) -> None:
     try:
         ZoneInfo(timezone)
@@ -70,7 +94,7 @@ def stored_terms(plan: CommissionPlan) -> PlanTerms:
 
 
 def _store(plan: CommissionPlan, terms: PlanTerms) -> None:
-    plan.terms = msgspec.to_builtins(terms)
+    plan.terms = msgspec.to_builtins(normalised(terms))
 
 
 def _revision(plan: CommissionPlan, now: datetime) -> CommissionPlanRevision:
@@ -125,6 +149,7 @@ async def patch_plan(
         changes[name] = value
     terms = msgspec.structs.replace(current, **changes)
     check_terms(terms)
+    terms = normalised(terms)
     if patch.timezone is not UNSET:
         check_timezone("timezone", patch.timezone)
     if patch.name is not UNSET:
