@@ -15,6 +15,7 @@ from promo.codes import batch_jobs
 from promo.db.engine import create_sessionmaker
 from promo.jobs.worker import Bind, Handler, JobContext, Worker
 from promo.ledger import availability
+from promo.plans import bonuses
 from promo.reports import rollup
 from promo.settings import Settings
 from promo.webhooks import delivery, fanout
@@ -52,6 +53,7 @@ def handlers(settings: Settings, *, wall: Clock = utc_now) -> dict[str, Handler]
         availability.KIND: availability.run,
         budget_alerts.KIND: budget_alerts.run,
         REPORT_ROLLUP: _roll_up,
+        bonuses.KIND: bonuses.run,
     }
 
 
@@ -65,6 +67,7 @@ RECURRING: dict[str, timedelta] = {
     fanout.KIND: fanout.EVERY,
     availability.KIND: availability.EVERY,
     budget_alerts.KIND: budget_alerts.EVERY,
+    bonuses.KIND: bonuses.EVERY,
 }
 
 

@@ -10,13 +10,17 @@ net lines are 8000 and 4000. The plan: 5% base, 12% on shoes, 8% from the
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.auth.roles import Role
+from promo.jobs import queue
+from promo.plans import bonuses
 from tests.support.api import (
     cart,
     create_affiliate,
@@ -291,11 +295,51 @@ async def test_tiers_count_the_calendar_month_in_the_plans_timezone(
     db: AsyncSession,
     program: tuple[dict[str, Any], dict[str, Any], dict[str, Any]],
 ) -> None:
-    from datetime import UTC, datetime
-
     clock.set(datetime(2026, 7, 31, 21, 0, tzinfo=UTC))  # 23:00 in Paris: still July
     for _ in range(2):
         await sale(client, checkout, "ANNA")
     assert (await sale(client, checkout, "ANNA"))["commission"] == TIER_SALE
     clock.set(datetime(2026, 7, 31, 22, 30, tzinfo=UTC))  # 00:30 on 1 August in Paris
     assert (await sale(client, checkout, "ANNA"))["commission"] == BASE_SALE
+
+
+async def test_the_volume_bonus_is_settled_once_after_the_period_and_holding(
+    client: httpx.AsyncClient,
+    app: Litestar,
+    db: AsyncSession,
+    clock: FrozenClock,
+    marketer: dict[str, str],
+    checkout: dict[str, str],
+    accountant: dict[str, str],
+) -> None:
+    plan = await create_plan(
+        client, marketer, bonus={"basis": "sales", "threshold": 2, "amount": 5000}
+    )
+    campaign = await create_campaign(
+        client, marketer, rules={"exclude_skus": []}, commission={"plan_id": plan["id"]}
+    )
+    anna = await create_affiliate(client, marketer, "Anna", holding_days=3)
+    bob = await create_affiliate(client, marketer, "Bob", holding_days=3)
+    await create_code(client, marketer, campaign["id"], "ANNA", affiliate_id=anna["id"])
+    await create_code(client, marketer, campaign["id"], "BOB", affiliate_id=bob["id"])
+    clock.set(datetime(2026, 7, 20, tzinfo=UTC))
+    for code in ("ANNA", "ANNA", "BOB"):  # Anna reaches 2 sales in July, Bob does not
+        await sale(client, checkout, code)
+
+    async def settle_at(now: datetime) -> list[dict[str, Any]]:
+        clock.set(now)
+        await queue.enqueue(db, bonuses.KIND, now=now, unique_key=f"bonus-{now.isoformat()}")
+        await db.flush()
+        await app.state.jobs.worker.run_due()
+        return [e for e in await ledger_items(client, accountant) if e["kind"] == "bonus"]
+
+    # July ends at 22:00 UTC on the 31st (midnight in Paris); holding: 3 more days.
+    assert await settle_at(datetime(2026, 8, 3, 21, 59, tzinfo=UTC)) == []
+    settled = await settle_at(datetime(2026, 8, 3, 22, 0, tzinfo=UTC))
+    assert [(e["affiliate_id"], e["commission"], e["plan_id"]) for e in settled] == [
+        (anna["id"], 5000, plan["id"])
+    ]
+    assert "2026-07" in settled[0]["note"]
+    assert await settle_at(datetime(2026, 8, 4, tzinfo=UTC)) == settled  # once
+    async with db.begin_nested():
+        assert await bonuses.settle_due(db, now=datetime(2026, 8, 5, tzinfo=UTC)) == 0
