@@ -34,6 +34,7 @@ from promo.codes.routes import CampaignCodeController, CodeController
 from promo.codes.service import provide_release_codes
 from promo.console.rendering import template_config
 from promo.console.router import console_router
+from promo.conversions.routes import ConversionController, my_conversions
 from promo.customers.routes import CustomerController
 from promo.db.autocommit import AsyncpgAutocommit, Autocommit, SessionAutocommit
 from promo.db.engine import (
@@ -82,6 +83,8 @@ ROUTE_HANDLERS: list[Any] = [
     performance_report,
     my_earnings,
     CommissionPlanController,
+    ConversionController,
+    my_conversions,
     AffiliateController,
     AffiliateCodeController,
     MeController,

@@ -49,6 +49,7 @@ class Kind(StrEnum):
     ATTEMPT = "att"
     CONSOLE_USER = "usr"
     COMMISSION_PLAN = "cpl"
+    CONVERSION = "cnv"
 
 
 def kind_constant(kind: Kind) -> int:
@@ -118,6 +119,7 @@ _MISSING: dict[Kind, tuple[str, str]] = {
     Kind.ATTEMPT: ("attempt_not_found", "No such delivery attempt"),
     Kind.CONSOLE_USER: ("account_not_found", "No such console account"),
     Kind.COMMISSION_PLAN: ("commission_plan_not_found", "No such commission plan"),
+    Kind.CONVERSION: ("conversion_not_found", "No such conversion"),
 }
 
 

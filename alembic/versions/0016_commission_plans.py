@@ -1,4 +1,4 @@
-"""commission plans, their revisions and periods; what priced each sale
+"""commission plans, their revisions and periods; what priced each sale; conversions
 
 - commission_plans, commission_plan_revisions: plans (promo.plans) and the
   terms of each of their revisions.
@@ -10,6 +10,8 @@
   _lines: what priced the commission; ledger_entries.plan_id, plan_revision,
   rate: the same on each entry. Existing rows: NULL (inline terms), tier 0,
   no lines.
+- conversions (promo.conversions), unique by (kind, external_id);
+  ledger_entries.conversion_id: the conversion an entry credits or reverses.
 - ledger_entries.kind also takes 'bonus' and 'conversion'. SQLite cannot
   alter a CHECK constraint: the table is rebuilt (its append-only triggers
   and partial index are made again).
@@ -51,6 +53,11 @@ def _sqlite_triggers(create: bool) -> None:
 
 
 def _add_plan_columns(batch: Any) -> None:
+    batch.add_column(sa.Column("conversion_id", BIG_ID, nullable=True))
+    batch.create_foreign_key(
+        op.f("fk_ledger_entries_conversion_id_conversions"), "conversions", ["conversion_id"], ["id"]
+    )
+    batch.create_index(op.f("ix_ledger_entries_conversion_id"), ["conversion_id"], unique=False)
     batch.add_column(sa.Column("plan_id", BIG_ID, nullable=True))
     batch.add_column(sa.Column("plan_revision", sa.Integer(), nullable=True))
     batch.add_column(sa.Column("rate", sa.Numeric(5, 2), nullable=True))
@@ -64,6 +71,11 @@ def _drop_plan_columns(batch: Any) -> None:
     batch.drop_column("rate")
     batch.drop_column("plan_revision")
     batch.drop_column("plan_id")
+    batch.drop_index(op.f("ix_ledger_entries_conversion_id"))
+    batch.drop_constraint(
+        op.f("fk_ledger_entries_conversion_id_conversions"), type_="foreignkey"
+    )
+    batch.drop_column("conversion_id")
 
 
 def _rebuild_ledger(kinds: str, columns: Callable[[Any], None]) -> None:
@@ -175,11 +187,49 @@ def upgrade() -> None:
             ["commission_plan_id"],
             ["id"],
         )
+    op.create_table(
+        "conversions",
+        sa.Column("id", BIG_ID, nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("external_id", sa.String(length=128), nullable=False),
+        sa.Column("affiliate_id", BIG_ID, nullable=False),
+        sa.Column("code_id", BIG_ID, nullable=True),
+        sa.Column("campaign_id", BIG_ID, nullable=True),
+        sa.Column("order_id", sa.String(length=128), nullable=True),
+        sa.Column("value", sa.BigInteger(), nullable=True),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("commission", sa.BigInteger(), nullable=False),
+        sa.Column("plan_id", BIG_ID, nullable=False),
+        sa.Column("plan_revision", sa.Integer(), nullable=False),
+        sa.Column("available_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("rejected_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reject_reason", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["affiliate_id"], ["affiliates.id"], name=op.f("fk_conversions_affiliate_id_affiliates")
+        ),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"], ["campaigns.id"], name=op.f("fk_conversions_campaign_id_campaigns")
+        ),
+        sa.ForeignKeyConstraint(["code_id"], ["codes.id"], name=op.f("fk_conversions_code_id_codes")),
+        sa.ForeignKeyConstraint(
+            ["plan_id"],
+            ["commission_plans.id"],
+            name=op.f("fk_conversions_plan_id_commission_plans"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_conversions")),
+    )
+    op.create_index(
+        "uq_conversions_kind_external_id", "conversions", ["kind", "external_id"], unique=True
+    )
+    op.create_index(op.f("ix_conversions_affiliate_id"), "conversions", ["affiliate_id"])
+    op.create_index(op.f("ix_conversions_created_at"), "conversions", ["created_at"])
     _rebuild_ledger(NEW_KINDS, _add_plan_columns)
 
 
 def downgrade() -> None:
     _rebuild_ledger(OLD_KINDS, _drop_plan_columns)
+    op.drop_table("conversions")
     with op.batch_alter_table("redemptions") as batch:
         batch.drop_constraint(
             op.f("fk_redemptions_commission_plan_id_commission_plans"), type_="foreignkey"

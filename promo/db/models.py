@@ -6,6 +6,7 @@ from promo.auth import models as auth
 from promo.campaigns import models as campaigns
 from promo.checkout import models as checkout
 from promo.codes import models as codes
+from promo.conversions import models as conversions
 from promo.db.metadata import metadata
 from promo.events import models as events
 from promo.jobs import models as jobs
@@ -22,6 +23,7 @@ __all__ = [
     "campaigns",
     "checkout",
     "codes",
+    "conversions",
     "events",
     "jobs",
     "ledger",

@@ -30,9 +30,8 @@ events = cast(Table, Event.__table__)
 
 
 class EventType(StrEnum):
-    """Every type of event, as subscriptions name them. reservation.expired,
-    conversion.created and conversion.rejected come with the features that
-    make them (later issues)."""
+    """Every type of event, as subscriptions name them. reservation.expired comes
+    with the feature that makes it (a later issue)."""
 
     REDEMPTION_CREATED = "redemption.created"
     REDEMPTION_REFUNDED = "redemption.refunded"
@@ -42,6 +41,8 @@ class EventType(StrEnum):
     CODE_BATCH_FAILED = "code_batch.failed"
     COMMISSION_AVAILABLE = "commission.available"
     CAMPAIGN_BUDGET_THRESHOLD = "campaign.budget_threshold"
+    CONVERSION_CREATED = "conversion.created"
+    CONVERSION_REJECTED = "conversion.rejected"
 
 
 class _JsonDocument(ColumnElement[Any]):

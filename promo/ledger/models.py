@@ -56,6 +56,10 @@ class LedgerEntry(Base):
     redemption_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("redemptions.id"), index=True
     )
+    # Set on a conversion's entries (promo.conversions): the one it credits or takes back.
+    conversion_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("conversions.id"), index=True
+    )
     order_id: Mapped[str | None] = mapped_column(String(128))
     code: Mapped[str | None] = mapped_column(String(64))
     campaign_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("campaigns.id"), index=True)

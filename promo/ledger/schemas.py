@@ -38,6 +38,8 @@ class EntryRead(Schema):
     plan_revision: int | None = None
     rate: Decimal | None = None
     """The base rate (percent, after volume tiers) it was priced at."""
+    conversion_id: str | None = None
+    """The conversion it credits or takes back (/v1/conversions)."""
 
 
 class EntryPage(Schema):

@@ -34,4 +34,5 @@ def entry_read(row: Any, now: datetime) -> EntryRead:
         plan_id=encode(Kind.COMMISSION_PLAN, row.plan_id) if row.plan_id else None,
         plan_revision=row.plan_revision,
         rate=None if row.rate is None else Decimal(row.rate).quantize(CENT),
+        conversion_id=encode(Kind.CONVERSION, row.conversion_id) if row.conversion_id else None,
     )

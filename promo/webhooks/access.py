@@ -5,11 +5,12 @@ the events of its own work and no other:
 
 - ``admin``: every event;
 - ``marketer``: the activity of campaigns, codes and checkouts
-  (``redemption.*``, ``code_batch.*``, ``campaign.budget_threshold``);
+  (``redemption.*``, ``conversion.*``, ``code_batch.*``,
+  ``campaign.budget_threshold``);
 - ``accountant``: the money events, whose payloads are the ledger's
   (``payout.created`` a payout, ``commission.available`` a ledger entry: what
   only accountants and admins read through the API), and ``redemption.*``
-  (each one writes a ledger entry; accountants read redemptions).
+  and ``conversion.*`` (each one writes a ledger entry; accountants read them).
 
 A subscription is acted on (changed, enabled or disabled, its secret rotated,
 its events redelivered) only by a role that may subscribe to every event it
@@ -30,13 +31,23 @@ from promo.webhooks.schemas import EventName
 
 EVENTS: tuple[str, ...] = get_args(EventName)
 _REDEMPTIONS = ("redemption.created", "redemption.refunded", "redemption.rolled_back")
+# Like redemptions, each writes a ledger entry.
+_CONVERSIONS = ("conversion.created", "conversion.rejected")
 
 EVENTS_OF: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset(EVENTS),
     Role.MARKETER: frozenset(
-        (*_REDEMPTIONS, "code_batch.completed", "code_batch.failed", "campaign.budget_threshold")
+        (
+            *_REDEMPTIONS,
+            *_CONVERSIONS,
+            "code_batch.completed",
+            "code_batch.failed",
+            "campaign.budget_threshold",
+        )
     ),
-    Role.ACCOUNTANT: frozenset((*_REDEMPTIONS, "payout.created", "commission.available")),
+    Role.ACCOUNTANT: frozenset(
+        (*_REDEMPTIONS, *_CONVERSIONS, "payout.created", "commission.available")
+    ),
 }
 # The roles that have the webhook routes at all (the others get 403 ``forbidden``).
 ROLES = tuple(role for role in EVENTS_OF if role is not Role.ADMIN)

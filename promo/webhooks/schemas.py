@@ -21,6 +21,8 @@ EventName = Literal[
     "code_batch.failed",
     "commission.available",
     "campaign.budget_threshold",
+    "conversion.created",
+    "conversion.rejected",
 ]
 Url = Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=NO_NUL)]
 EventNames = Annotated[list[EventName], msgspec.Meta(min_length=1, max_length=20)]

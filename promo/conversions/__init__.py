@@ -1,0 +1,1 @@
+"""Conversions without an order: leads, sign-ups, installs, assists, credited to affiliates."""
