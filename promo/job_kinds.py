@@ -14,8 +14,7 @@ from promo.clock import Clock, utc_now
 from promo.codes import batch_jobs
 from promo.db.engine import create_sessionmaker
 from promo.jobs.worker import Bind, Handler, JobContext, Worker
-from promo.ledger import availability
-from promo.plans import bonuses
+from promo.ledger import availability, bonuses
 from promo.reports import rollup
 from promo.settings import Settings
 from promo.webhooks import delivery, fanout

@@ -18,7 +18,7 @@ from typing import Annotated
 
 import msgspec
 
-from promo.errors import Invalid
+from promo.errors import Invalid, StructFieldError
 from promo.money import MAX_AMOUNT, MAX_QUANTITY
 from promo.pii import REF_PATTERN
 
@@ -113,3 +113,23 @@ def check_percent(field: str, percent: Decimal, *, allow_zero: bool) -> None:
     if not low_ok or percent > 100:
         bound = "0 <= percent" if allow_zero else "0 < percent"
         raise Invalid.field(field, f"must satisfy {bound} <= 100")
+
+
+# Shapes shared by the catalogue's schemas (campaigns, commission plans).
+Percent = Annotated[
+    Decimal,
+    msgspec.Meta(description="0 < p <= 100, at most 2 decimal places; JSON number or string"),
+]
+Currency = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$", description="ISO 4217 code")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NO_NUL)]
+Token = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=NO_NUL)]
+
+
+def check_reach(field: str, percent: Decimal | None) -> None:
+    """Refuse a percentage too large to be rounded to cents (``1e999999``).
+
+    The exact rule (0 < p <= 100, two places) is the service's, which names the
+    field; a number this far out would break its rounding instead (a 500).
+    """
+    if percent is not None and percent.is_finite() and percent.adjusted() >= 3:
+        raise StructFieldError(field, "must satisfy 0 < percent <= 100")

@@ -34,7 +34,7 @@ from promo.campaigns import service as campaigns
 from promo.campaigns.schemas import Commission, OpenCampaign, OpenCampaignPage
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
 from promo.ids import Kind, encode, require
-from promo.ledger.commission import Plan, effective_plan
+from promo.plans.pricing import Plan, effective_plan
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 
 

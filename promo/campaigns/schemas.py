@@ -12,17 +12,15 @@ from msgspec import UNSET, UnsetType
 from promo.errors import StructFieldError
 from promo.schemas import NO_NUL, CustomerRef, Schema
 from promo.schemas import Amount as Amount  # re-exported: checkout imports it from here
+from promo.schemas import Currency as Currency
+from promo.schemas import Name as Name
+from promo.schemas import Percent as Percent
 from promo.schemas import PositiveAmount as PositiveAmount
+from promo.schemas import Token as Token
+from promo.schemas import check_reach as check_reach
 
 Count = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
-Percent = Annotated[
-    Decimal,
-    msgspec.Meta(description="0 < p <= 100, at most 2 decimal places; JSON number or string"),
-]
-Currency = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$", description="ISO 4217 code")]
 Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with offset")]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NO_NUL)]
-Token = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=NO_NUL)]
 TokenList = Annotated[list[Token], msgspec.Meta(max_length=1000)]
 CodePrefix = Annotated[str, msgspec.Meta(pattern="^[A-Za-z0-9]{1,12}$")]
 Status = Literal["draft", "active", "paused", "archived"]
@@ -31,16 +29,6 @@ CustomerIds = Annotated[
     msgspec.Meta(max_length=10_000),
 ]
 CustomerRefs = Annotated[list[CustomerRef], msgspec.Meta(max_length=10_000)]
-
-
-def check_reach(field: str, percent: Decimal | None) -> None:
-    """Refuse a percentage too large to be rounded to cents (``1e999999``).
-
-    The exact rule (0 < p <= 100, two places) is the service's, which names the
-    field; a number this far out would break its rounding instead (a 500).
-    """
-    if percent is not None and percent.is_finite() and percent.adjusted() >= 3:
-        raise StructFieldError(field, "must satisfy 0 < percent <= 100")
 
 
 def check_instant(field: str, value: datetime | UnsetType | None) -> None:

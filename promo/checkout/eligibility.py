@@ -25,7 +25,7 @@ from promo.campaigns.discount import (
 )
 from promo.checkout.reasons import MESSAGES, Reason
 from promo.identity import Identity
-from promo.ledger.commission import Plan, Standing
+from promo.plans.pricing import Plan, Standing
 
 
 class CodeState(msgspec.Struct, frozen=True):

@@ -92,7 +92,7 @@ class Redemption(Base):
     discount_lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     commission: Mapped[int] = mapped_column(BigInteger)
     commission_fixed: Mapped[int] = mapped_column(BigInteger)
-    # What priced the commission (promo.ledger.commission): the plan and its
+    # What priced the commission (promo.plans.pricing): the plan and its
     # revision (None: the inline percent/fixed), the base rate after tiers, the
     # tier reached (0: none), the period it was counted in (tiers, bonus: the
     # rollback takes it out again) and each eligible line's rate and part.

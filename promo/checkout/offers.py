@@ -26,8 +26,8 @@ from promo.codes.models import Code
 from promo.db.autocommit import Autocommit, Row
 from promo.db.lists import in_list
 from promo.identity import Identity
-from promo.ledger.commission import Plan, Standing, applicable_plan
 from promo.plans.models import CommissionPeriod, CommissionPlan
+from promo.plans.pricing import Plan, Standing, applicable_plan
 from promo.plans.service import pricing_plan
 
 codes = cast(Table, Code.__table__)
@@ -39,7 +39,7 @@ redemptions = cast(Table, Redemption.__table__)
 plans = cast(Table, CommissionPlan.__table__)
 periods = cast(Table, CommissionPeriod.__table__)
 # The affiliate's own plan and the campaign's, each with the affiliate's
-# figures in the period that contains ``now`` (promo.ledger.commission).
+# figures in the period that contains ``now`` (promo.plans.pricing).
 affiliate_plans = plans.alias("affiliate_plan")
 campaign_plans = plans.alias("campaign_plan")
 affiliate_periods = periods.alias("affiliate_period")

@@ -31,7 +31,7 @@ from promo.db.autocommit import Autocommit, Transactional
 from promo.errors import Conflict, render_domain_error
 from promo.identity import Identity
 from promo.ids import Kind, encode
-from promo.ledger.commission import NOTHING, NetLine, Plan, Pricing, period_of, price
+from promo.plans.pricing import NOTHING, NetLine, Plan, Pricing, period_of, price
 
 # The answer's body starts with its id (the first field of RedemptionRead).
 ID_OPENING = b'{"id":"'

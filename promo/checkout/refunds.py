@@ -4,7 +4,7 @@ A full rollback gives every counter, the first order and the whole budget
 back (``steps.give_back``, the inverse of the consuming steps) and reverses
 the commission; a partial refund gives back the budget's share of the
 refunded part and shrinks the percentage commission by the same share
-(promo.ledger.commission: cumulative share, round half up). Runs in the
+(promo.plans.pricing: cumulative share, round half up). Runs in the
 request's transaction under its Idempotency-Key (promo.checkout.idempotency),
 with its event (redemption.rolled_back or redemption.refunded, whose payload
 is the redemption as answered), so a refusal leaves no event either.
@@ -28,7 +28,7 @@ from promo.errors import Conflict
 from promo.events import outbox
 from promo.events.outbox import EventType
 from promo.ledger import entries as ledger
-from promo.ledger.commission import commission_after_refund, share
+from promo.plans.pricing import commission_after_refund, share
 
 redemptions = cast(Table, Redemption.__table__)
 

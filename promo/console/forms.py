@@ -14,7 +14,7 @@ time in the campaign's timezone, checkboxes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -125,6 +125,22 @@ def read(
     if errors:
         raise FormErrors(errors)
     return payload
+
+
+def pairs(text: str, field: str, value_of: Callable[[str, str], Any]) -> dict[str, Any]:
+    """Lines of ``key value`` (``EUR 50.00``, ``shoes 12``) as a mapping, each
+    value read by ``value_of(key, text)``; a line that cannot be read is
+    refused by ``field``, quoting it."""
+    found: dict[str, Any] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        key, _, value = line.strip().partition(" ")
+        try:
+            found[key] = value_of(key, value.strip())
+        except ValueError as exc:
+            raise FormErrors({field: f"{line.strip()}: {exc}"}) from None
+    return found
 
 
 def convert(payload: Mapping[str, Any], schema: type[T]) -> T:

@@ -12,11 +12,14 @@ from promo.console.i18n import N_
 MARKETER = [
     ("/console/campaigns", N_("Campaigns")),
     ("/console/affiliates", N_("Affiliates")),
+    ("/console/plans", N_("Commission plans")),
+    ("/console/conversions", N_("Conversions")),
 ]
 AFFILIATE = [
     ("/console/me/codes", N_("My codes")),
     ("/console/me/sales", N_("Sales")),
     ("/console/me/earnings", N_("Earnings")),
+    ("/console/me/conversions", N_("Conversions")),
 ]
 ACCOUNTANT = [
     ("/console/ledger", N_("Ledger")),
@@ -68,6 +71,7 @@ NOTICES = {
     "reactivated": N_("The account is active again."),
     "revoked": N_("The key is revoked: requests with it are refused from now on."),
     "payout_none": N_("Nothing was due: no payout was made."),
+    "rejected": N_("The conversion is rejected: its commission is reversed."),
 }
 
 

@@ -35,10 +35,12 @@ from promo.console.pages import (
     audit,
     campaigns,
     codes,
+    conversions,
     ledger,
     me,
     payouts,
     performance,
+    plans,
     signin,
 )
 from promo.console.rendering import page
@@ -84,6 +86,8 @@ def console_router(settings: Settings) -> Router:
         *campaigns.HANDLERS,
         *codes.HANDLERS,
         *affiliates.HANDLERS,
+        *plans.HANDLERS,
+        *conversions.HANDLERS,
         *performance.HANDLERS,
         *me.HANDLERS,
         *admin.HANDLERS,

@@ -23,6 +23,9 @@ LEDGER_KINDS = (
     N_("conversion"),
 )
 LEDGER_STATUSES = (N_("pending"), N_("approved"), N_("paid"))
+CONVERSION_STATUSES = (N_("pending"), N_("approved"), N_("rejected"))
+# What volume tiers and bonuses count (commission plans).
+PLAN_BASES = (N_("sales"), N_("revenue"))
 SALE_STATUSES = (N_("active"), N_("partially_refunded"), N_("rolled_back"))
 ACCOUNT_STATUSES = (N_("invited"), N_("active"), N_("inactive"))
 ACTORS = (N_("api"), N_("console"), N_("cli"))

@@ -1,7 +1,7 @@
 """Crediting conversions and rejecting them; each one a ledger entry.
 
 A conversion through a code is priced by the terms that would price a sale
-of that code (promo.checkout.offers reads them, promo.ledger.commission
+of that code (promo.checkout.offers reads them, promo.plans.pricing
 chooses: the affiliate's plan or the campaign's); one credited to an
 affiliate directly, by the affiliate's own plan. The fee is the plan's
 ``action_fees`` entry for the kind; a plan with none for it refuses the
@@ -30,8 +30,8 @@ from promo.errors import Conflict, Invalid, NotFound
 from promo.identity import Identity
 from promo.ids import Kind, decode
 from promo.ledger import entries as ledger
-from promo.ledger.commission import Plan, fee_for
 from promo.plans.models import CommissionPlan
+from promo.plans.pricing import Plan, fee_for
 from promo.plans.service import pricing_plan
 
 

@@ -1,1 +1,1 @@
-"""Commission plans: how affiliates' sales and conversions are priced (promo.ledger.commission)."""
+"""Commission plans: how affiliates' sales and conversions are priced (promo.plans.pricing)."""

@@ -1,7 +1,7 @@
 """Commission plans, their revisions, and the per-period figures tiers and bonuses read.
 
 A plan's terms are one JSON document (the pricing rules of
-promo.ledger.commission), revised in place: each change bumps ``revision``
+promo.plans.pricing), revised in place: each change bumps ``revision``
 and appends the new terms to ``commission_plan_revisions``, and each sale
 records the plan and revision that priced it, so an old entry is always
 explained by the terms of its time.
@@ -45,7 +45,7 @@ class CommissionPlanRevision(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-# Periods whose bonus is still to settle, by end (promo.plans.bonuses).
+# Periods whose bonus is still to settle, by end (promo.ledger.bonuses).
 UNSETTLED = "bonus_settled_at IS NULL"
 
 

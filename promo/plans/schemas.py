@@ -1,6 +1,6 @@
 """HTTP shapes of commission plans (``/v1/commission-plans``).
 
-The pricing rules are promo.ledger.commission's; these are their edge forms.
+The pricing rules are promo.plans.pricing's; these are their edge forms.
 Percentages are the contract's (0 <= p <= 100, two places); amounts are minor
 units of the plan's currency.
 """
@@ -13,9 +13,17 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from promo.campaigns.schemas import Currency, Name, Percent, Token, check_reach
 from promo.money import MAX_AMOUNT
-from promo.schemas import Amount, PositiveAmount, Schema
+from promo.schemas import (
+    Amount,
+    Currency,
+    Name,
+    Percent,
+    PositiveAmount,
+    Schema,
+    Token,
+    check_reach,
+)
 
 Basis = Literal["sales", "revenue"]
 Threshold = Annotated[

@@ -19,14 +19,13 @@ from msgspec import UNSET
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promo.campaigns.schemas import check_reach
 from promo.errors import Invalid, NotFound
 from promo.ids import Kind, decode, encode
-from promo.ledger.commission import Bonus, Plan, Tier, Tiers
 from promo.money import is_currency
 from promo.plans.models import CommissionPlan, CommissionPlanRevision
+from promo.plans.pricing import Bonus, Plan, Tier, Tiers
 from promo.plans.schemas import CommissionPlanCreate, CommissionPlanPatch, PlanTerms
-from promo.schemas import check_percent
+from promo.schemas import check_percent, check_reach
 
 CENT = Decimal("0.01")
 TERM_FIELDS = tuple(f.name for f in msgspec.structs.fields(PlanTerms))

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.auth.roles import Role
 from promo.jobs import queue
-from promo.plans import bonuses
+from promo.ledger import bonuses
 from tests.support.api import (
     cart,
     create_affiliate,

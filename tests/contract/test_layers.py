@@ -26,6 +26,9 @@ LAYERS: list[set[str]] = [
     {"db"},
     {"jobs"},
     {"events"},
+    # Commission plans and their pricing rules (pure), which campaigns and
+    # affiliates attach and the ledger and checkout price with.
+    {"plans"},
     {"campaigns"},
     {"affiliates"},
     {"auth"},
@@ -36,6 +39,8 @@ LAYERS: list[set[str]] = [
     {"codes"},
     {"ledger"},
     {"checkout"},
+    # Conversions without an order: priced as the checkout prices a code.
+    {"conversions"},
     # Performance reports: read the ledger and the checkout's redemptions.
     {"reports"},
     {"customers", "retention", "webhooks"},

@@ -11,14 +11,14 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from promo.ledger.commission import (
+from promo.money import MAX_AMOUNT
+from promo.plans.pricing import (
     Plan,
     commission_after_refund,
     commission_for,
     effective_plan,
     share,
 )
-from promo.money import MAX_AMOUNT
 
 amounts = st.integers(min_value=0, max_value=10**12)
 order_amounts = st.integers(min_value=1, max_value=10**12)

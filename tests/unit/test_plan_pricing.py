@@ -1,4 +1,4 @@
-"""Commission plans' math (promo.ledger.commission.price): per-category lines that
+"""Commission plans' math (promo.plans.pricing.price): per-category lines that
 sum exactly, tier boundaries, periods in the plan's timezone, and refunds that
 take back exactly what was credited."""
 
@@ -12,7 +12,7 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from promo.ledger.commission import (
+from promo.plans.pricing import (
     Bonus,
     NetLine,
     Plan,

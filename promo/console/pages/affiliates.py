@@ -23,6 +23,7 @@ from promo.codes import dedicated
 from promo.codes.routes import code_read
 from promo.console import forms, i18n
 from promo.console.forms import Field
+from promo.console.pages.plans import plan_options
 from promo.console.rendering import language_of, page
 from promo.deps import Caller, ClockDep, DbSession
 from promo.errors import DomainError
@@ -36,6 +37,7 @@ FIELDS = [
     Field("email"),
     Field("commission.percent", "decimal"),
     Field("commission.fixed", "integer"),
+    Field("commission.plan_id"),
     Field("holding_days", "integer"),
 ]
 
@@ -43,17 +45,12 @@ FIELDS = [
 def thresholds(text: str, language: str) -> dict[str, int]:
     """``EUR 50.00`` per line as ``{"EUR": 5000}``; a line that cannot be read
     is refused by field."""
-    found: dict[str, int] = {}
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        currency, _, amount = line.strip().partition(" ")
-        currency = currency.upper()
-        try:
-            found[currency] = i18n.minor_units(amount.strip(), currency, language)
-        except ValueError as exc:
-            raise forms.FormErrors({"payout_thresholds": f"{line.strip()}: {exc}"}) from None
-    return found
+    found = forms.pairs(
+        text,
+        "payout_thresholds",
+        lambda currency, amount: i18n.minor_units(amount, currency.upper(), language),
+    )
+    return {currency.upper(): amount for currency, amount in found.items()}
 
 
 def _document(form: dict[str, str], language: str, *, editing: bool) -> dict[str, Any]:
@@ -78,6 +75,7 @@ def form_of(affiliate: AffiliateRead, language: str) -> dict[str, str]:
             commission.percent if commission else None, language
         ),
         "commission.fixed": str(commission.fixed) if commission and commission.fixed else "",
+        "commission.plan_id": commission.plan_id or "" if commission else "",
         "holding_days": str(affiliate.holding_days),
         "payout_thresholds": "\n".join(
             f"{currency} {i18n.amount_text(amount, currency, language)}"
@@ -106,6 +104,7 @@ async def affiliate_list(
         active=active if chosen is not None else "",
         next_url=f"/console/affiliates?{query}cursor={more}" if more else None,
         form={"holding_days": "30"},
+        plan_options=await plan_options(session),
     )
 
 
@@ -128,6 +127,7 @@ async def affiliate_create(
             next_url=None,
             form=form,
             errors=forms.errors_of(exc),
+            plan_options=await plan_options(session),
         )
     if created.key is not None:
         # The key is shown on this answer only: never in a URL, never again.
@@ -154,6 +154,7 @@ async def _detail(
         status_code=status_code,
         affiliate=affiliate,
         codes=[code_read(c) for c in codes],
+        plan_options=await plan_options(session),
         **context,
     )
 

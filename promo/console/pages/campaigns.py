@@ -24,6 +24,7 @@ from promo.campaigns.schemas import CampaignCreate, CampaignPatch, CampaignRead
 from promo.campaigns.views import campaign_read
 from promo.console import forms, i18n
 from promo.console.forms import Field
+from promo.console.pages.plans import plan_options
 from promo.console.rendering import language_of, page
 from promo.deps import Caller, ClockDep, DbSession, KeyringDep
 from promo.errors import DomainError
@@ -68,6 +69,7 @@ SECTIONS = [
     Field("limits.budget", "money"),
     Field("commission.percent", "decimal"),
     Field("commission.fixed", "money"),
+    Field("commission.plan_id"),
 ]
 ALLOW_LIST = Field("rules.customer_ids", "lines")
 
@@ -142,6 +144,7 @@ def form_of(campaign: CampaignRead, language: str) -> dict[str, Any]:
         "limits.budget": money(campaign.limits.budget),
         "commission.percent": i18n.decimal_text(campaign.commission.percent, language),
         "commission.fixed": money(campaign.commission.fixed),
+        "commission.plan_id": campaign.commission.plan_id or "",
     }
     for name in ("include_skus", "include_categories", "exclude_skus", "exclude_categories"):
         shown[f"rules.{name}"] = "\n".join(getattr(campaign.rules, name))
@@ -171,16 +174,29 @@ async def campaign_list(
     )
 
 
-def _new_form(request: Request[Any, Any, Any], **context: Any) -> Template:
+async def _form(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    campaign: CampaignRead | None,
+    **context: Any,
+) -> Template:
+    """The create or edit form, with the commission plans to choose from."""
     return page(
-        request, "campaigns/form.html", campaign=None, discount_types=DISCOUNT_TYPES, **context
+        request,
+        "campaigns/form.html",
+        campaign=campaign,
+        discount_types=DISCOUNT_TYPES,
+        plan_options=await plan_options(session),
+        **context,
     )
 
 
 @get("/campaigns/new", opt=MARKETERS)
-async def campaign_new(request: Request[Any, Any, Any]) -> Template:
-    return _new_form(
+async def campaign_new(request: Request[Any, Any, Any], session: DbSession) -> Template:
+    return await _form(
         request,
+        session,
+        None,
         form={"currency": "EUR", "discount.type": "percentage", "max_aliases_per_affiliate": "1"},
     )
 
@@ -200,7 +216,9 @@ async def campaign_create(
             session, data, principal=principal, keyring=keyring, now=clock()
         )
     except DomainError as exc:
-        return _new_form(request, status_code=422, form=form, errors=forms.errors_of(exc))
+        return await _form(
+            request, session, None, status_code=422, form=form, errors=forms.errors_of(exc)
+        )
     return Redirect(f"/console/campaigns/{created.id}?notice=created")
 
 
@@ -221,13 +239,7 @@ async def campaign_edit(
     request: Request[Any, Any, Any], campaign_id: FromPath[str], session: DbSession
 ) -> Template:
     campaign = await _campaign(session, campaign_id)
-    return page(
-        request,
-        "campaigns/form.html",
-        campaign=campaign,
-        discount_types=DISCOUNT_TYPES,
-        form=form_of(campaign, language_of(request)),
-    )
+    return await _form(request, session, campaign, form=form_of(campaign, language_of(request)))
 
 
 @post("/campaigns/{campaign_id:str}/edit", opt=MARKETERS)
@@ -254,14 +266,8 @@ async def campaign_update(
             now=clock(),
         )
     except DomainError as exc:
-        return page(
-            request,
-            "campaigns/form.html",
-            status_code=422,
-            campaign=campaign,
-            discount_types=DISCOUNT_TYPES,
-            form=form,
-            errors=forms.errors_of(exc),
+        return await _form(
+            request, session, campaign, status_code=422, form=form, errors=forms.errors_of(exc)
         )
     return Redirect(f"/console/campaigns/{campaign.id}?notice=saved")
 

@@ -1,4 +1,5 @@
-"""Volume bonuses: settled once per affiliate, plan and period, by a recurring job.
+"""Volume bonuses: settled once per affiliate, plan and period, by a recurring job
+(the plans' pricing rules, the ledger's entry).
 
 A period (a calendar month in the plan's timezone, promo.plans.models) is
 settled once it has ended and the affiliate's holding period has passed since
@@ -23,8 +24,8 @@ from promo.affiliates.models import Affiliate
 from promo.db.engine import create_sessionmaker
 from promo.jobs.worker import JobContext, Stopped
 from promo.ledger import entries as ledger
-from promo.ledger.commission import Standing, bonus_due
 from promo.plans.models import CommissionPeriod, CommissionPlan, CommissionPlanRevision
+from promo.plans.pricing import Standing, bonus_due
 from promo.plans.service import pricing_plan
 
 KIND = "commission_bonuses"
