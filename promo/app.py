@@ -36,6 +36,7 @@ from promo.console.rendering import template_config
 from promo.console.router import console_router
 from promo.conversions.routes import ConversionController, my_conversions
 from promo.customers.routes import CustomerController
+from promo.db import models as every_table  # noqa: F401 (foreign keys resolve across domains)
 from promo.db.autocommit import AsyncpgAutocommit, Autocommit, SessionAutocommit
 from promo.db.engine import (
     create_engine,

@@ -24,6 +24,7 @@ from promo.auth.roles import Role
 from promo.auth.schemas import KeyCreate
 from promo.clock import utc_now
 from promo.db import migrate
+from promo.db import models as every_table  # noqa: F401 (foreign keys resolve across domains)
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.errors import DomainError
 from promo.ids import Kind, decode, encode

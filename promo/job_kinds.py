@@ -12,6 +12,7 @@ from promo import retention
 from promo.campaigns import budget_alerts
 from promo.clock import Clock, utc_now
 from promo.codes import batch_jobs
+from promo.db import models as every_table  # noqa: F401 (foreign keys resolve across domains)
 from promo.db.engine import create_sessionmaker
 from promo.jobs.worker import Bind, Handler, JobContext, Worker
 from promo.ledger import availability, bonuses

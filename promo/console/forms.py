@@ -157,3 +157,18 @@ def errors_of(exc: DomainError) -> dict[str, str]:
     if exc.errors:
         return {error.field: error.message for error in exc.errors}
     return {"": exc.detail}
+
+
+def folded(errors: Mapping[str, str], names: Sequence[str]) -> dict[str, str]:
+    """``errors`` keyed by the form field each is about: the API names a part of
+    a field (``tiers.levels[1].threshold``, ``category_rates.shoes``) that a
+    form types in one box (``tiers.levels``)."""
+    shown: dict[str, str] = {}
+    for path, message in errors.items():
+        owner = max(
+            (n for n in names if path == n or path.startswith((f"{n}.", f"{n}["))),
+            key=len,
+            default=path,
+        )
+        shown.setdefault(owner, message)
+    return shown

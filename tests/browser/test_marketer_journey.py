@@ -18,6 +18,77 @@ from tests.browser.conftest import Console, Person
 MakePerson = Callable[..., Coroutine[Any, Any, Person]]
 
 
+async def test_a_marketer_puts_anna_on_a_commission_plan_and_rejects_a_fake_lead(
+    person: MakePerson, console: Console
+) -> None:
+    """Runs first: the demo's ANNA10 is still live (the next test archives its campaign)."""
+    mia = await person("marketer")
+    page = mia.page
+    await mia.open("/console/")
+    await mia.sign_in(*console.accounts["marketer"])
+    await page.get_by_role("link", name="Commission plans").click()
+    await page.get_by_label("Name").fill("Influencers")
+    await page.get_by_label("Currency", exact=True).fill("EUR")
+    await page.get_by_label("Timezone").fill("Europe/Paris")
+    await page.get_by_label("Base rate, percent").fill("5")
+    await page.get_by_label("Rates per category").fill("shoes 15")
+    await page.get_by_label("Volume tiers").fill("20 7\n10 6")  # not increasing: refused
+    await page.get_by_label("Fees per conversion").fill("lead 2.00")
+    await page.get_by_role("button", name="Create plan").click()
+    await expect(page.locator("[id='tiers.levels-error']")).to_contain_text("increase")
+    await mia.shoot("plan-form-error")
+    await page.get_by_label("Volume tiers").fill("10 6\n20 7")
+    await page.get_by_role("button", name="Create plan").click()
+    await expect(page.get_by_role("status")).to_have_text("Created.")
+    await expect(page.get_by_role("heading", name="Influencers")).to_be_visible()
+    await mia.shoot("plan")
+
+    await page.get_by_role("link", name="Affiliates", exact=True).first.click()
+    await page.get_by_role("link", name="Anna Demo").click()
+    await page.get_by_label("Commission percent").fill("")
+    await page.get_by_label("Its own commission plan").select_option(label="Influencers (EUR)")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_have_text("Saved.")
+
+    # Anna's next sale is priced by the plan: shoes 10000 - 20% = 8000 net, at 15%.
+    checkout = {"Authorization": f"Bearer {console.keys['checkout']}"}
+    async with httpx.AsyncClient(base_url=console.url, timeout=30) as client:
+        sold = await client.post(
+            "/v1/redemptions",
+            json={
+                "code": "ANNA10",
+                "order_id": "ord-plan-1",
+                "customer_id": "cus-plan-1",
+                "cart": {
+                    "currency": "EUR",
+                    "items": [
+                        {"sku": "SHOE", "quantity": 1, "unit_price": 10000, "categories": ["shoes"]}
+                    ],
+                },
+            },
+            headers={**checkout, "Idempotency-Key": "plan-sale-1"},
+        )
+        assert sold.status_code == 201, sold.text
+        assert sold.json()["commission"] == 1200
+        lead = await client.post(
+            "/v1/conversions",
+            json={"kind": "lead", "external_id": "lead-fake-1", "code": "ANNA10"},
+            headers={**checkout, "Idempotency-Key": "plan-lead-1"},
+        )
+        assert lead.status_code == 201, lead.text
+        assert lead.json()["commission"] == 200
+
+    await page.get_by_role("link", name="Conversions").click()
+    row = page.locator("tr", has_text="lead-fake-1")
+    await expect(row).to_contain_text("2.00")
+    await mia.shoot("conversions")
+    await row.get_by_label("Reason").fill("fake lead")
+    await row.get_by_role("button", name="Reject").click()
+    await expect(page.get_by_role("status")).to_contain_text("rejected")
+    await expect(page.locator("tr", has_text="lead-fake-1")).to_contain_text("fake lead")
+    assert mia.script_errors == []
+
+
 async def test_a_marketer_launches_summer20_with_a_batch_of_10000_codes(
     person: MakePerson, console: Console
 ) -> None:

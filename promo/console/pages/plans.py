@@ -31,6 +31,19 @@ from promo.schemas import decode_cursor, next_cursor
 MARKETERS = {"roles": (Role.MARKETER,)}
 PAGE_SIZE = 50
 BASES = [("sales", "sales"), ("revenue", "revenue")]
+# The form's boxes, which the API's errors are shown beside.
+BOXES = (
+    "name",
+    "currency",
+    "timezone",
+    "percent",
+    "fixed",
+    "category_rates",
+    "tiers.levels",
+    "bonus.threshold",
+    "bonus.amount",
+    "action_fees",
+)
 
 
 FIELDS = [Field("name"), Field("timezone"), Field("percent", "decimal"), Field("fixed", "money")]
@@ -162,6 +175,15 @@ def form_of(plan: CommissionPlanRead, language: str) -> dict[str, str]:
     }
 
 
+def _errors(exc: DomainError) -> dict[str, str]:
+    errors = forms.folded(forms.errors_of(exc), BOXES)
+    if "tiers" in errors:  # the tiers as a whole (no levels): beside the levels' box
+        errors.setdefault("tiers.levels", errors.pop("tiers"))
+    if "bonus" in errors:
+        errors.setdefault("bonus.threshold", errors.pop("bonus"))
+    return errors
+
+
 async def _list(
     request: Request[Any, Any, Any],
     session: DbSession,
@@ -202,9 +224,7 @@ async def plan_create(
         data = forms.convert(document, CommissionPlanCreate)
         created = await plan_routes.create(session, data, principal=principal, now=clock())
     except DomainError as exc:
-        return await _list(
-            request, session, None, status_code=422, form=form, errors=forms.errors_of(exc)
-        )
+        return await _list(request, session, None, status_code=422, form=form, errors=_errors(exc))
     return Redirect(f"/console/plans/{created.id}?notice=created")
 
 
@@ -254,7 +274,7 @@ async def plan_update(
         await plan_routes.change(session, target, data, principal=principal, now=clock())
     except DomainError as exc:
         return await _detail(
-            request, session, plan, status_code=422, form=form, errors=forms.errors_of(exc)
+            request, session, plan, status_code=422, form=form, errors=_errors(exc)
         )
     return Redirect(f"/console/plans/{plan_id}?notice=saved")
 
