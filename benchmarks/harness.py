@@ -354,6 +354,10 @@ def rows(bench: Benchmark, runs: list[Run], extras: set[str]) -> list[report.Row
             row.vs_pgbench = report.ratio(result.rate, rate("pgbench", ceiling))
         if ceiling != shape.name:
             row.notes += f"; ratios to the '{ceiling}' ceilings"
+        if target == "promo" and shape.name == "redeem-plan":
+            plain = rate("promo", "redeem-many")
+            if plain:
+                row.notes += f"; {result.rate / plain:.2f} of the plan-less rate"
         if target == "promo" and shape.name == "redeem-campaign":
             unlimited = rate("promo", "redeem-campaign-nolimit")
             if unlimited:

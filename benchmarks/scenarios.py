@@ -35,6 +35,11 @@ SHAPES = (
         ("promo", "bare", "pgbench"),
     ),
     Shape(
+        "redeem-plan",
+        "redeem: affiliate codes across 10 campaigns, tiered per-category plan",
+        ("promo",),
+    ),
+    Shape(
         "redeem-campaign",
         "redeem: codes of ONE campaign with a limit and a budget",
         ("promo", "bare", "pgbench"),
@@ -50,7 +55,7 @@ SHAPES = (
 EXTRAS = ("bulk", "export", "memory")
 TARGETS = ("promo", "bare", "pgbench")
 # The ceilings a scenario is compared with, when not its own shape.
-CEILING_SHAPE = {"redeem-campaign-nolimit": "redeem-campaign"}
+CEILING_SHAPE = {"redeem-campaign-nolimit": "redeem-campaign", "redeem-plan": "redeem-many"}
 
 Run = tuple[str, Shape]
 
@@ -86,6 +91,8 @@ def plan_pools(runs: list[Run], seconds: float) -> dict[str, Pool]:
             pools.setdefault("validate", Pool("many", VALIDATE_CODES))
         elif shape.name == "redeem-many":
             pools[f"{target}:{shape.name}"] = Pool("many", size)
+        elif shape.name == "redeem-plan":
+            pools[f"{target}:{shape.name}"] = Pool("plan", size)
         elif shape.name == "redeem-campaign":
             pools[f"{target}:{shape.name}"] = Pool(f"limited-{target}", size)
         elif shape.name == "redeem-campaign-nolimit":

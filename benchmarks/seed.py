@@ -19,23 +19,41 @@ from decimal import Decimal
 
 from sqlalchemy import text
 
+from promo.affiliates.models import Affiliate
 from promo.auth.roles import Role
 from promo.auth.service import create_key
 from promo.campaigns.models import Campaign
 from promo.db.engine import create_engine, create_sessionmaker
+from promo.plans.models import CommissionPlan, CommissionPlanRevision
 from promo.settings import Settings
 from tests.support.factories import campaign_row
 
 HOT_INDEX = 0
 HOT_CODE_LIMIT = 100_000_000
 MANY_CAMPAIGNS = 10
+# The "plan" shape: codes of PLAN_AFFILIATES affiliates over 10 campaigns whose
+# commission plan has a rate per category (the carts' "summer" line), volume
+# tiers (crossed during the run) and a fixed part.
+PLAN_AFFILIATES = 100
+PLAN_TERMS = {
+    "percent": "5.00",
+    "fixed": 50,
+    "category_rates": {"summer": "12.00"},
+    "tiers": {
+        "basis": "sales",
+        "levels": [{"threshold": 10, "percent": "7.00"}, {"threshold": 100, "percent": "9.00"}],
+    },
+    "bonus": {"basis": "sales", "threshold": 500, "amount": 10000},
+}
 
 
 @dataclass
 class Pool:
     """Codes ``lo`` .. ``lo + size - 1``; redemption runs take them front to back."""
 
-    group: str  # "many" (spread over the 10 plain campaigns) or one campaign's name
+    # "many" (spread over the 10 plain campaigns), "plan" (over the 10 campaigns
+    # with a plan, codes of the plan's affiliates) or one campaign's name
+    group: str
     size: int
     lo: int = 0
     used: int = 0
@@ -57,6 +75,7 @@ class Seeded:
     keys: dict[Role, str]
     campaigns: dict[str, int]
     pools: dict[str, Pool]
+    affiliates: list[int]
 
 
 def _campaign(
@@ -81,6 +100,7 @@ def _campaign(
 # the benchmark never reaches; the others have no campaign-level limits.
 CAMPAIGNS: dict[str, dict[str, int]] = {
     **{f"many-{n}": {} for n in range(MANY_CAMPAIGNS)},
+    **{f"plan-{n}": {} for n in range(MANY_CAMPAIGNS)},
     "limited-promo": {"max_redemptions": 100_000_000, "budget": 10**15},
     "limited-bare": {"max_redemptions": 100_000_000, "budget": 10**15},
     "limited-pgbench": {"max_redemptions": 100_000_000, "budget": 10**15},
@@ -92,10 +112,12 @@ CAMPAIGNS: dict[str, dict[str, int]] = {
 INSERT_CODES = text(
     """
     INSERT INTO codes (campaign_id, code, canonical, kind, max_redemptions, used,
-                       active, live, created_at)
+                       active, live, created_at, affiliate_id)
     SELECT (CAST(:campaigns AS bigint[]))[1 + i % :spread],
            'M' || lpad(i::text, 8, '0'), 'M' || lpad(i::text, 8, '0'),
-           'vanity', :max_redemptions, 0, true, true, now()
+           'vanity', :max_redemptions, 0, true, true, now(),
+           (CAST(:affiliates AS bigint[]))[
+               1 + i % GREATEST(cardinality(CAST(:affiliates AS bigint[])), 1)]
     FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) AS i
     """
 )
@@ -107,8 +129,45 @@ async def seed_base(settings: Settings) -> Seeded:
     engine = create_engine(settings)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
+            plan = CommissionPlan(
+                name="bench plan",
+                currency="EUR",
+                timezone="Europe/Paris",
+                revision=1,
+                terms=PLAN_TERMS,
+                created_at=now - timedelta(days=1),
+                updated_at=now - timedelta(days=1),
+            )
+            session.add(plan)
+            await session.flush()
+            session.add(
+                CommissionPlanRevision(
+                    plan_id=plan.id,
+                    revision=1,
+                    terms=PLAN_TERMS,
+                    timezone=plan.timezone,
+                    created_at=plan.created_at,
+                )
+            )
             rows = {name: _campaign(name, now, **limits) for name, limits in CAMPAIGNS.items()}
-            session.add_all(rows.values())
+            for name, row in rows.items():
+                if name.startswith("plan-"):
+                    row.commission_percent = None
+                    row.commission_plan_id = plan.id
+            partners = [
+                Affiliate(
+                    name=f"partner {n}",
+                    email=f"partner{n}@bench.test",
+                    email_key=f"partner{n}@bench.test",
+                    payout_thresholds={},
+                    holding_days=30,
+                    active=True,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for n in range(PLAN_AFFILIATES)
+            ]
+            session.add_all([*rows.values(), *partners])
             await session.flush()
             keys = {}
             for role in (Role.CHECKOUT, Role.MARKETER, Role.ACCOUNTANT):
@@ -118,7 +177,7 @@ async def seed_base(settings: Settings) -> Seeded:
             campaigns = {name: row.id for name, row in rows.items()}
     finally:
         await engine.dispose()
-    return Seeded(keys=keys, campaigns=campaigns, pools={})
+    return Seeded(keys=keys, campaigns=campaigns, pools={}, affiliates=[a.id for a in partners])
 
 
 async def seed_codes(settings: Settings, seeded: Seeded, pools: dict[str, Pool]) -> None:
@@ -127,17 +186,35 @@ async def seed_codes(settings: Settings, seeded: Seeded, pools: dict[str, Pool])
     checkpoint of the seed's WAL falls in the middle of a measurement."""
     campaigns = seeded.campaigns
     many = [campaigns[f"many-{n}"] for n in range(MANY_CAMPAIGNS)]
+    planned = [campaigns[f"plan-{n}"] for n in range(MANY_CAMPAIGNS)]
     engine = create_engine(settings)
     try:
         async with engine.begin() as connection:
-            hot = {"campaigns": [campaigns["hot"]], "spread": 1, "lo": HOT_INDEX, "hi": HOT_INDEX}
+            hot = {
+                "campaigns": [campaigns["hot"]],
+                "spread": 1,
+                "lo": HOT_INDEX,
+                "hi": HOT_INDEX,
+                "affiliates": [],
+            }
             await connection.execute(INSERT_CODES, {**hot, "max_redemptions": HOT_CODE_LIMIT})
             lo = HOT_INDEX + 1
             for pool in pools.values():
                 pool.lo = lo
                 lo += pool.size
-                targets = many if pool.group == "many" else [campaigns[pool.group]]
-                values = {"campaigns": targets, "spread": len(targets), "max_redemptions": 1}
+                targets = (
+                    many
+                    if pool.group == "many"
+                    else planned
+                    if pool.group == "plan"
+                    else [campaigns[pool.group]]
+                )
+                values = {
+                    "campaigns": targets,
+                    "spread": len(targets),
+                    "max_redemptions": 1,
+                    "affiliates": seeded.affiliates if pool.group == "plan" else [],
+                }
                 await connection.execute(
                     INSERT_CODES, {**values, "lo": pool.lo, "hi": pool.lo + pool.size - 1}
                 )
