@@ -355,9 +355,9 @@ def rows(bench: Benchmark, runs: list[Run], extras: set[str]) -> list[report.Row
         if ceiling != shape.name:
             row.notes += f"; ratios to the '{ceiling}' ceilings"
         if target == "promo" and shape.name == "redeem-plan":
-            plain = rate("promo", "redeem-many")
-            if plain:
-                row.notes += f"; {result.rate / plain:.2f} of the plan-less rate"
+            inline = rate("promo", "redeem-affiliate")
+            if inline:
+                row.notes += f"; {result.rate / inline:.2f} of the inline commission's rate"
         if target == "promo" and shape.name == "redeem-campaign":
             unlimited = rate("promo", "redeem-campaign-nolimit")
             if unlimited:

@@ -35,6 +35,11 @@ SHAPES = (
         ("promo", "bare", "pgbench"),
     ),
     Shape(
+        "redeem-affiliate",
+        "redeem: affiliate codes across 10 campaigns, inline commission (10%)",
+        ("promo",),
+    ),
+    Shape(
         "redeem-plan",
         "redeem: affiliate codes across 10 campaigns, tiered per-category plan",
         ("promo",),
@@ -55,7 +60,11 @@ SHAPES = (
 EXTRAS = ("bulk", "export", "memory")
 TARGETS = ("promo", "bare", "pgbench")
 # The ceilings a scenario is compared with, when not its own shape.
-CEILING_SHAPE = {"redeem-campaign-nolimit": "redeem-campaign", "redeem-plan": "redeem-many"}
+CEILING_SHAPE = {
+    "redeem-campaign-nolimit": "redeem-campaign",
+    "redeem-affiliate": "redeem-many",
+    "redeem-plan": "redeem-many",
+}
 
 Run = tuple[str, Shape]
 
@@ -93,6 +102,8 @@ def plan_pools(runs: list[Run], seconds: float) -> dict[str, Pool]:
             pools[f"{target}:{shape.name}"] = Pool("many", size)
         elif shape.name == "redeem-plan":
             pools[f"{target}:{shape.name}"] = Pool("plan", size)
+        elif shape.name == "redeem-affiliate":
+            pools[f"{target}:{shape.name}"] = Pool("affiliate", size)
         elif shape.name == "redeem-campaign":
             pools[f"{target}:{shape.name}"] = Pool(f"limited-{target}", size)
         elif shape.name == "redeem-campaign-nolimit":

@@ -51,8 +51,9 @@ PLAN_TERMS = {
 class Pool:
     """Codes ``lo`` .. ``lo + size - 1``; redemption runs take them front to back."""
 
-    # "many" (spread over the 10 plain campaigns), "plan" (over the 10 campaigns
-    # with a plan, codes of the plan's affiliates) or one campaign's name
+    # "many" (spread over the 10 plain campaigns), "affiliate" (the same, codes
+    # of the partners), "plan" (over the 10 campaigns with a plan, codes of the
+    # partners) or one campaign's name
     group: str
     size: int
     lo: int = 0
@@ -204,7 +205,7 @@ async def seed_codes(settings: Settings, seeded: Seeded, pools: dict[str, Pool])
                 lo += pool.size
                 targets = (
                     many
-                    if pool.group == "many"
+                    if pool.group in ("many", "affiliate")
                     else planned
                     if pool.group == "plan"
                     else [campaigns[pool.group]]
@@ -213,7 +214,7 @@ async def seed_codes(settings: Settings, seeded: Seeded, pools: dict[str, Pool])
                     "campaigns": targets,
                     "spread": len(targets),
                     "max_redemptions": 1,
-                    "affiliates": seeded.affiliates if pool.group == "plan" else [],
+                    "affiliates": seeded.affiliates if pool.group in ("plan", "affiliate") else [],
                 }
                 await connection.execute(
                     INSERT_CODES, {**values, "lo": pool.lo, "hi": pool.lo + pool.size - 1}
