@@ -15,7 +15,8 @@ from decimal import Decimal
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Select, Table, and_, bindparam, exists, func, or_, select
+from sqlalchemy import Select, Table, Text, and_, bindparam, exists, func, or_, select
+from sqlalchemy import cast as sql_cast
 
 from promo.affiliates.models import Affiliate
 from promo.campaigns.discount import Discount, FixedAmount, FreeShipping, LineFilter, Percentage
@@ -89,7 +90,8 @@ def _plan_columns(name: str, plan: Any, period: Any) -> list[Any]:
         plan.c.revision.label(f"{name}_plan_revision"),
         plan.c.currency.label(f"{name}_plan_currency"),
         plan.c.timezone.label(f"{name}_plan_timezone"),
-        plan.c.terms.label(f"{name}_plan_terms"),
+        # As text: the decoded plan is cached by it (promo.plans.service).
+        sql_cast(plan.c.terms, Text).label(f"{name}_plan_terms"),
         period.c.sales.label(f"{name}_period_sales"),
         period.c.revenue.label(f"{name}_period_revenue"),
     ]
