@@ -34,7 +34,8 @@ from promo.campaigns import service as campaigns
 from promo.campaigns.schemas import Commission, OpenCampaign, OpenCampaignPage
 from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
 from promo.ids import Kind, encode, require
-from promo.plans.pricing import Plan, effective_plan
+from promo.plans import service as plans
+from promo.plans.pricing import Plan, applicable_plan
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 
 
@@ -179,11 +180,20 @@ async def open_campaigns(
         session, now=now, after_id=decode_cursor(cursor), limit=limit
     )
     own = Plan(percent=affiliate.commission_percent, fixed=affiliate.commission_fixed)
+    own_plan = await plans.stored_plan(session, affiliate.commission_plan_id)
     items = []
     for campaign in rows:
         rules = campaigns.rules_of(campaign)
         default = campaigns.commission_of(campaign)
-        plan = effective_plan(own, Plan(percent=default.percent, fixed=default.fixed))
+        campaign_plan = await plans.stored_plan(session, campaign.commission_plan_id)
+        plan = applicable_plan(
+            currency=campaign.currency,
+            affiliate_plan=own_plan[0] if own_plan else None,
+            affiliate_plan_currency=own_plan[1] if own_plan else None,
+            affiliate_inline=own,
+            campaign_plan=campaign_plan[0] if campaign_plan else None,
+            campaign_inline=Plan(percent=default.percent, fixed=default.fixed),
+        )
         items.append(
             OpenCampaign(
                 id=encode(Kind.CAMPAIGN, campaign.id),
@@ -203,7 +213,13 @@ async def open_campaigns(
                 exclude_skus=rules.exclude_skus,
                 exclude_categories=rules.exclude_categories,
                 first_order_only=rules.first_order_only,
-                commission=Commission(percent=campaigns.percent(plan.percent), fixed=plan.fixed),
+                # A plan's base rate and fixed part (its tiers and category
+                # rates are the marketer's to tell).
+                commission=Commission(
+                    percent=campaigns.percent(plan.percent),
+                    fixed=plan.fixed,
+                    plan_id=plans.public_plan_id(plan.plan_id),
+                ),
             )
         )
     return OpenCampaignPage(items=items, next_cursor=next_cursor([c.id for c in rows], limit))

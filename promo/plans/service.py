@@ -208,6 +208,14 @@ async def attached_plan(
     return plan.id
 
 
+async def stored_plan(session: AsyncSession, plan_id: int | None) -> tuple[Plan, str] | None:
+    """The pricing rules of a stored plan and its currency, or None."""
+    row = await session.get(CommissionPlan, plan_id) if plan_id is not None else None
+    if row is None:
+        return None
+    return pricing_plan(row.id, row.revision, row.timezone, row.terms), row.currency
+
+
 def public_plan_id(plan_id: int | None) -> str | None:
     return None if plan_id is None else encode(Kind.COMMISSION_PLAN, plan_id)
 

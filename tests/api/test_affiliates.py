@@ -40,7 +40,7 @@ async def test_created_affiliate_is_returned_and_readable(
     assert created["id"].startswith("aff_")
     assert created["name"] == "Anna"
     assert created["email"] == "Anna.Smith+promo@GMail.com"
-    assert created["commission"] == {"percent": "12.50", "fixed": 100}
+    assert created["commission"] == {"percent": "12.50", "fixed": 100, "plan_id": None}
     assert created["payout_thresholds"] == {"EUR": 5000, "JPY": 1000}
     assert created["holding_days"] == 14
     assert created["active"] is True
@@ -99,7 +99,7 @@ async def test_zero_percent_commission_is_a_valid_plan(
     client: httpx.AsyncClient, marketer: dict[str, str]
 ) -> None:
     created = await create_affiliate(client, marketer, commission={"percent": 0, "fixed": 250})
-    assert created["commission"] == {"percent": "0.00", "fixed": 250}
+    assert created["commission"] == {"percent": "0.00", "fixed": 250, "plan_id": None}
 
 
 async def test_create_key_returns_a_working_affiliate_key_once(

@@ -59,7 +59,7 @@ async def test_patching_one_commission_field_keeps_the_other(
     client: httpx.AsyncClient, marketer: dict[str, str], campaign: dict[str, Any]
 ) -> None:
     body = await patched(client, marketer, campaign["id"], {"commission": {"fixed": 250}})
-    assert body["commission"] == {"percent": "12.50", "fixed": 250}
+    assert body["commission"] == {"percent": "12.50", "fixed": 250, "plan_id": None}
 
 
 async def test_a_key_sent_as_null_clears_that_key_only(
@@ -80,7 +80,7 @@ async def test_a_key_sent_as_null_clears_that_key_only(
     assert body["rules"].get("min_subtotal") is None
     assert body["rules"]["first_order_only"] is False
     assert body["rules"]["include_categories"] == ["summer"]
-    assert body["commission"] == {"percent": None, "fixed": 100}
+    assert body["commission"] == {"percent": None, "fixed": 100, "plan_id": None}
 
 
 async def test_a_section_sent_as_null_goes_back_to_its_defaults(
@@ -88,7 +88,7 @@ async def test_a_section_sent_as_null_goes_back_to_its_defaults(
 ) -> None:
     body = await patched(client, marketer, campaign["id"], {"limits": None, "commission": None})
     assert body["limits"] == dict.fromkeys(LIMITS)
-    assert body["commission"] == {"percent": None, "fixed": None}
+    assert body["commission"] == {"percent": None, "fixed": None, "plan_id": None}
     assert body["rules"]["exclude_skus"] == ["GIFT-CARD"], "an absent section is kept"
 
 

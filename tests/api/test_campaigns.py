@@ -27,7 +27,7 @@ async def test_created_campaign_reads_back_as_sent(
     }
     assert created["rules"]["exclude_skus"] == ["GIFT-CARD"]
     assert created["limits"]["budget"] == 2_000_000
-    assert created["commission"] == {"percent": "12.50", "fixed": 100}
+    assert created["commission"] == {"percent": "12.50", "fixed": 100, "plan_id": None}
     assert created["usage"] == {"redemptions": 0, "budget_used": 0}
     assert created["starts_at"] == "2026-05-31T22:00:00Z"  # stored as the UTC instant
     fetched = await client.get(f"/v1/campaigns/{created['id']}", headers=marketer)

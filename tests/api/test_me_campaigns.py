@@ -32,7 +32,7 @@ async def test_affiliate_sees_running_open_campaigns_with_its_own_commission(
     assert [c["id"] for c in items] == [open_one["id"]]
     campaign = items[0]
     # Its own percent overrides the default; the default fixed part still applies.
-    assert campaign["commission"] == {"percent": "15.00", "fixed": 200}
+    assert campaign["commission"] == {"percent": "15.00", "fixed": 200, "plan_id": None}
     assert campaign["min_subtotal"] == 3000
     assert "cus_secret" not in response.text
     assert "limits" not in campaign
