@@ -15,6 +15,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from promo import audit
 from promo.affiliates.service import own_affiliate_id
 from promo.auth.guards import allow
 from promo.auth.roles import Principal, Role
@@ -97,12 +98,14 @@ async def reject(
     conversion_id: int | None,
     data: ConversionReject,
     *,
+    principal: Principal,
     now: datetime,
 ) -> ConversionRead:
-    """Reject a conversion: the API's POST and the console's button."""
+    """Reject a conversion, audited: the API's POST and the console's button."""
     conversion = await service.reject(session, conversion_id, reason=data.reason, now=now)
     read = await conversion_read(session, conversion, now)
     await outbox.emit(session, EventType.CONVERSION_REJECTED, read, now=now)
+    await audit.record(session, principal, "conversion.reject", read.id, now=now, details=data)
     return read
 
 
@@ -177,9 +180,16 @@ class ConversionController(Controller):
         data: JSONBody[ConversionReject],
         session: DbSession,
         clock: ClockDep,
+        principal: Caller,
     ) -> ConversionRead:
         """Reject a conversion (a fake lead): a reversal entry takes its commission back."""
-        return await reject(session, require(Kind.CONVERSION, conversion_id), data, now=clock())
+        return await reject(
+            session,
+            require(Kind.CONVERSION, conversion_id),
+            data,
+            principal=principal,
+            now=clock(),
+        )
 
     @get("/", guards=[allow(Role.CHECKOUT, Role.MARKETER, Role.ACCOUNTANT)])
     async def list_conversions(

@@ -167,8 +167,9 @@ async def test_an_assist_credits_the_prescriber_beside_the_closing_code(
     assert by_affiliate == {program["anna"]["id"]: 800, program["paula"]["id"]: 1500}
 
 
-async def test_a_rejection_reverses_exactly_once(
+async def test_a_rejection_reverses_exactly_once_and_is_audited(
     client: httpx.AsyncClient,
+    keys: dict[Role, str],
     checkout: dict[str, str],
     marketer: dict[str, str],
     accountant: dict[str, str],

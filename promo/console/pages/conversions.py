@@ -65,6 +65,7 @@ async def conversion_reject(
     conversion_id: FromPath[str],
     session: DbSession,
     clock: ClockDep,
+    principal: Caller,
 ) -> Response[Any]:
     form = await forms.submitted(request)
     reason = form.get("reason", "").strip() or None
@@ -72,6 +73,7 @@ async def conversion_reject(
         session,
         require(Kind.CONVERSION, conversion_id),
         ConversionReject(reason=reason[:500] if reason else None),
+        principal=principal,
         now=clock(),
     )
     return Redirect("/console/conversions?notice=rejected")
