@@ -136,7 +136,8 @@ async def test_conversions_are_listed_rejected_and_an_affiliate_sees_its_own(
         )
         assert made.status_code == 201, made.text
     listing = await marketer.get("/console/conversions")
-    assert "L-1" in listing.text and "L-2" in listing.text
+    assert "L-1" in listing.text
+    assert "L-2" in listing.text
     first = made.json()["id"]
     rejected = await marketer.post(f"/console/conversions/{first}/reject", {"reason": "fake"})
     assert rejected.status_code == 302
