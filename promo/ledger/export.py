@@ -21,6 +21,7 @@ import csv
 import io
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -49,8 +50,14 @@ COLUMNS = (
     "available_at",
     "payout_id",
     "note",
+    # What priced the commission (after the columns of round one).
+    "plan_id",
+    "plan_revision",
+    "rate",
+    "conversion_id",
 )
 BATCH_ROWS = 5000
+CENT = Decimal("0.01")
 _FREE_TEXT_AT = frozenset(COLUMNS.index(name) for name in FREE_TEXT)
 
 
@@ -76,6 +83,10 @@ def export_row(row: Any) -> tuple[str, ...]:
         _instant(row.available_at),
         encode(Kind.PAYOUT, row.paid_by) if row.paid_by is not None else "",
         row.note or "",
+        encode(Kind.COMMISSION_PLAN, row.plan_id) if row.plan_id is not None else "",
+        str(row.plan_revision) if row.plan_revision is not None else "",
+        str(Decimal(row.rate).quantize(CENT)) if row.rate is not None else "",
+        encode(Kind.CONVERSION, row.conversion_id) if row.conversion_id is not None else "",
     )
 
 

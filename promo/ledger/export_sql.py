@@ -74,6 +74,8 @@ ID_COLUMNS = {
     "campaign_id": Kind.CAMPAIGN,
     "affiliate_id": Kind.AFFILIATE,
     "paid_by": Kind.PAYOUT,
+    "plan_id": Kind.COMMISSION_PLAN,
+    "conversion_id": Kind.CONVERSION,
 }
 
 
@@ -95,6 +97,10 @@ def _fields(c: Columns, ids: Ids) -> list[tuple[str, ColumnElement[str], bool]]:
         ("available_at", _instant(c.available_at)),
         ("payout_id", ids["paid_by"]),
         ("note", func.nullif(c.note, "")),
+        ("plan_id", ids["plan_id"]),
+        ("plan_revision", cast(c.plan_revision, Text)),
+        ("rate", cast(c.rate, Text)),
+        ("conversion_id", ids["conversion_id"]),
     ]
     return [(name, value, name in FREE_TEXT) for name, value in fields]
 

@@ -15,6 +15,7 @@ import random
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import Values, column, values
 
+from promo.conversions.models import Conversion
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.db.public_ids import public_id
 from promo.ids import Kind, encode
@@ -33,6 +35,7 @@ from promo.ledger.export import COLUMNS, FORMATS, export_row, stream_ledger
 from promo.ledger.export_streams import exported_snapshot, joined, stream_rendered
 from promo.ledger.models import LedgerEntry, Payout, PayoutItem
 from promo.ledger.service import Filters, entries, entries_with_payout
+from promo.plans.models import CommissionPlan
 from promo.settings import Settings
 from tests.support.databases import committed_database
 from tests.support.factories import make_affiliate
@@ -87,6 +90,9 @@ def random_text(rng: random.Random) -> str:
     return "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
 
 
+RATES = [None, Decimal(0), Decimal(5), Decimal("12.5"), Decimal(100)]
+
+
 async def seed(engine: AsyncEngine) -> None:
     """300 entries of random hostile values, some paid by a payout, and a few
     entries whose ids are past 2**48."""
@@ -97,9 +103,31 @@ async def seed(engine: AsyncEngine) -> None:
         payout = Payout(
             affiliate_id=affiliate, currency="EUR", amount=1, as_of=base, created_at=base
         )
-        session.add(payout)
+        plan = CommissionPlan(
+            name="p",
+            currency="EUR",
+            timezone="UTC",
+            revision=12,
+            terms={},
+            created_at=base,
+            updated_at=base,
+        )
+        session.add_all([payout, plan])
         await session.flush()
-        payout_id = payout.id
+        conversion = Conversion(
+            kind="lead",
+            external_id="x",
+            affiliate_id=affiliate,
+            currency="EUR",
+            commission=1,
+            plan_id=plan.id,
+            plan_revision=1,
+            available_at=base,
+            created_at=base,
+        )
+        session.add(conversion)
+        await session.flush()
+        payout_id, plan_id, conversion_id = payout.id, plan.id, conversion.id
     rows: list[dict[str, Any]] = []
     for n in range(300):
         rows.append(
@@ -116,6 +144,12 @@ async def seed(engine: AsyncEngine) -> None:
                 "available_at": base + timedelta(days=rng.randrange(0, 40), seconds=n),
                 "payout_id": rng.choice([None, payout_id]),
                 "note": HOSTILE[n % len(HOSTILE)] if n < 100 else random_text(rng),
+                "plan_id": rng.choice([None, plan_id]),
+                "plan_revision": rng.choice([None, 1, 12]),
+                "rate": rng.choice(
+                    [None, Decimal("0"), Decimal("5"), Decimal("12.5"), Decimal(100)]
+                ),
+                "conversion_id": rng.choice([None, conversion_id]),
             }
         )
     big = [{**rows[i], "id": key, "note": f"big {key}"} for i, key in enumerate(BIG_IDS)]

@@ -39,7 +39,8 @@ from tests.support.factories import bearer, make_affiliate, make_key
 
 HEADER = (
     "id,created_at,kind,redemption_id,order_id,code,campaign_id,affiliate_id,currency,"
-    "order_amount,discount,commission,available_at,payout_id,note"
+    "order_amount,discount,commission,available_at,payout_id,note,"
+    "plan_id,plan_revision,rate,conversion_id"
 )
 COLUMNS = HEADER.split(",")
 AMOUNTS = ("order_amount", "discount", "commission")
