@@ -58,6 +58,7 @@ from promo.ledger.routes import (
 )
 from promo.observability import request_id_middleware, stamp_response
 from promo.plans.routes import CommissionPlanController
+from promo.referrals.routes import ReferralController
 from promo.reports.counting import Flusher, ValidationCounter
 from promo.reports.routes import performance_report
 from promo.settings import Settings
@@ -86,6 +87,7 @@ ROUTE_HANDLERS: list[Any] = [
     CommissionPlanController,
     ConversionController,
     my_conversions,
+    ReferralController,
     AffiliateController,
     AffiliateCodeController,
     MeController,

@@ -32,6 +32,7 @@ class Campaign(Base):
     __tablename__ = "campaigns"
     __table_args__ = (
         CheckConstraint("status IN ('draft', 'active', 'paused', 'archived')", name="status"),
+        CheckConstraint("kind IN ('standard', 'referral')", name="kind"),
         CheckConstraint(
             "discount_type IN ('percentage', 'fixed_amount', 'free_shipping')",
             name="discount_type",
@@ -48,6 +49,10 @@ class Campaign(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # "referral": a two-sided referral program (promo.referrals), whose terms
+    # are ``referral`` (campaigns.schemas.ReferralTerms, ids stored as keys).
+    kind: Mapped[str] = mapped_column(String(16), default="standard", server_default="standard")
+    referral: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), index=True)
     currency: Mapped[str] = mapped_column(String(3))
     starts_at: Mapped[datetime] = mapped_column(UtcDateTime)

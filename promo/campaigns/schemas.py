@@ -134,6 +134,26 @@ class CommissionPatch(Schema):
         check_reach("percent", self.percent if isinstance(self.percent, Decimal) else None)
 
 
+CampaignKind = Literal["standard", "referral"]
+Days = Annotated[int, msgspec.Meta(ge=0, le=3650)]
+
+
+class ReferralTerms(Schema):
+    """A referral program's terms (campaigns of kind ``referral``). Its codes are
+    referrers' personal codes (``POST /v1/referrals``); a friend gets the
+    campaign's discount on a first order; when that redemption has stood for
+    ``holding_days`` without being rolled back, the referrer is rewarded once:
+    a single-use code of ``reward_campaign_id`` bound to the referrer, valid
+    ``reward_valid_days``, or a credit of ``reward_credit`` (minor units of the
+    campaign's currency); at most ``max_rewards_per_referrer`` times."""
+
+    reward_campaign_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    reward_credit: PositiveAmount | None = None
+    reward_valid_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 90
+    max_rewards_per_referrer: Count | None = None
+    holding_days: Days = 30
+
+
 MaxAliases = Annotated[
     int,
     msgspec.Meta(ge=1, le=1000, description="Aliases one affiliate may hold in this campaign"),
@@ -152,6 +172,9 @@ class CampaignCreate(Schema):
     currency: Currency
     starts_at: Instant
     discount: DiscountSpec
+    kind: CampaignKind = "standard"
+    """``referral``: a two-sided referral program (needs ``referral``); fixed at creation."""
+    referral: ReferralTerms | None = None
     status: Literal["draft", "active", "paused"] = "draft"
     ends_at: Instant | None = None
     timezone: Annotated[str, msgspec.Meta(max_length=64)] | None = None
@@ -188,6 +211,8 @@ class CampaignPatch(Schema):
     rules: RulesPatch | UnsetType | None = UNSET
     limits: LimitsPatch | UnsetType | None = UNSET
     commission: CommissionPatch | UnsetType | None = UNSET
+    referral: ReferralTerms | UnsetType = UNSET
+    """A referral campaign's terms, replaced whole."""
 
     def __post_init__(self) -> None:
         check_instant("starts_at", self.starts_at)
@@ -202,6 +227,7 @@ class Usage(Schema):
 class CampaignRead(Schema):
     id: str
     name: str
+    kind: CampaignKind
     status: Status
     currency: str
     starts_at: datetime
@@ -215,6 +241,7 @@ class CampaignRead(Schema):
     rules: Rules
     limits: Limits
     commission: Commission
+    referral: ReferralTerms | None
     usage: Usage
     created_at: datetime
     updated_at: datetime

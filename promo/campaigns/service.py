@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -33,11 +34,13 @@ from promo.campaigns.schemas import (
     FreeShipping,
     Limits,
     Percentage,
+    ReferralTerms,
     Rules,
     RulesPatch,
 )
 from promo.errors import Conflict, FieldError, Invalid, NotFound
 from promo.identity import customer_refs
+from promo.ids import Kind, decode, encode
 from promo.money import is_currency
 from promo.pii import Keyring
 from promo.plans import service as plans
@@ -200,6 +203,55 @@ def pseudonymised_patch(patch: CampaignPatch, keyring: Keyring) -> CampaignPatch
     )
 
 
+def referral_of(campaign: Campaign) -> ReferralTerms | None:
+    """A referral campaign's terms as answered (the reward campaign by public id)."""
+    if campaign.referral is None:
+        return None
+    stored = dict(campaign.referral)
+    reward = stored.get("reward_campaign_id")
+    stored["reward_campaign_id"] = encode(Kind.CAMPAIGN, reward) if reward is not None else None
+    return msgspec.convert(stored, ReferralTerms)
+
+
+async def _stored_referral(
+    session: AsyncSession, kind: str, terms: ReferralTerms | None, currency: str
+) -> dict[str, Any] | None:
+    """A referral campaign's terms as stored, checked: one reward, and a reward
+    campaign (by key) in the same currency that is not a referral program."""
+    if kind != "referral":
+        if terms is not None:
+            raise Invalid.field("referral", "only a campaign of kind referral has referral terms")
+        return None
+    if terms is None:
+        raise Invalid.field("referral", "a referral campaign needs its terms")
+    if (terms.reward_campaign_id is None) == (terms.reward_credit is None):
+        raise Invalid.field(
+            "referral.reward_campaign_id", "give either reward_campaign_id or reward_credit"
+        )
+    stored = msgspec.to_builtins(terms)
+    if terms.reward_campaign_id is not None:
+        key = decode(Kind.CAMPAIGN, terms.reward_campaign_id)
+        reward = await session.get(Campaign, key) if key is not None else None
+        if reward is None:
+            raise Invalid.field("referral.reward_campaign_id", "no such campaign")
+        if reward.kind == "referral" or reward.currency != currency:
+            raise Invalid.field(
+                "referral.reward_campaign_id",
+                f"must be a campaign in {currency} that is not a referral program",
+            )
+        stored["reward_campaign_id"] = reward.id
+    return dict(stored)
+
+
+def _referral_rules(kind: str, rules: Rules, *, created: bool) -> Rules:
+    """A referral campaign's codes are for first orders: set on creation, kept after."""
+    if kind != "referral" or rules.first_order_only:
+        return rules
+    if created:
+        return msgspec.structs.replace(rules, first_order_only=True)
+    raise Invalid.field("rules.first_order_only", "a referral campaign is for first orders")
+
+
 def rules_of(campaign: Campaign) -> Rules:
     return msgspec.convert(campaign.rules, Rules)
 
@@ -241,7 +293,9 @@ async def create_campaign(
         open_to_affiliates=data.open_to_affiliates,
         affiliate_aliases=data.affiliate_aliases,
         max_aliases_per_affiliate=data.max_aliases_per_affiliate,
-        rules=msgspec.to_builtins(data.rules),
+        kind=data.kind,
+        referral=await _stored_referral(session, data.kind, data.referral, data.currency),
+        rules=msgspec.to_builtins(_referral_rules(data.kind, data.rules, created=True)),
         redemptions_used=0,
         budget_used=0,
         created_at=now,
@@ -348,7 +402,11 @@ async def patch_campaign(
     campaign.code_prefix = prefix
     if patch.discount is not UNSET:
         _apply_discount(campaign, patch.discount)
-    campaign.rules = msgspec.to_builtins(rules)
+    campaign.rules = msgspec.to_builtins(_referral_rules(campaign.kind, rules, created=False))
+    if patch.referral is not UNSET:
+        campaign.referral = await _stored_referral(
+            session, campaign.kind, patch.referral, campaign.currency
+        )
     _apply_limits(campaign, limits)
     await _apply_commission(session, campaign, commission)
     if patch.status is not UNSET and patch.status != campaign.status:

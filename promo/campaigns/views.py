@@ -12,6 +12,7 @@ def campaign_read(campaign: Campaign) -> CampaignRead:
     return CampaignRead(
         id=encode(Kind.CAMPAIGN, campaign.id),
         name=campaign.name,
+        kind=campaign.kind,  # type: ignore[arg-type]
         status=campaign.status,  # type: ignore[arg-type]
         currency=campaign.currency,
         starts_at=campaign.starts_at,
@@ -25,6 +26,7 @@ def campaign_read(campaign: Campaign) -> CampaignRead:
         rules=service.rules_of(campaign),
         limits=service.limits_of(campaign),
         commission=service.commission_of(campaign),
+        referral=service.referral_of(campaign),
         usage=Usage(redemptions=campaign.redemptions_used, budget_used=campaign.budget_used),
         created_at=campaign.created_at,
         updated_at=campaign.updated_at,

@@ -37,6 +37,18 @@ class CodeState(msgspec.Struct, frozen=True):
     affiliate_id: int | None
     affiliate_active: bool | None
     affiliate_email_key: str | None
+    # A referral code's referrer, as the refs of its identity (promo.referrals).
+    referrer_refs: frozenset[str] = frozenset()
+
+
+def self_referral(code: CodeState, identity: Identity) -> bool:
+    """The shopper is the code's own affiliate (by canonical e-mail) or its
+    referrer (by any ref of its id or e-mail)."""
+    if code.affiliate_email_key is not None and identity.email == code.affiliate_email_key:
+        return True
+    return bool(code.referrer_refs) and not code.referrer_refs.isdisjoint(
+        (*identity.id_refs, *identity.email_refs)
+    )
 
 
 class CampaignTerms(msgspec.Struct, frozen=True):
@@ -170,7 +182,7 @@ def decide(
         return Refused(Reason.CUSTOMER_REQUIRED)
     if campaign.customer_refs and campaign.customer_refs.isdisjoint(identity.id_refs):
         return Refused(Reason.CUSTOMER_NOT_ELIGIBLE)
-    if code.affiliate_email_key is not None and identity.email == code.affiliate_email_key:
+    if self_referral(code, identity):
         return Refused(Reason.SELF_REFERRAL)
     if campaign.first_order_only and (not shopper.first_order or shopper.has_redeemed):
         return Refused(Reason.FIRST_ORDER_ONLY)

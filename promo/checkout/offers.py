@@ -183,6 +183,8 @@ def offer_query() -> Select[Any]:
             codes.c.max_redemptions.label("code_max"),
             codes.c.used.label("code_used"),
             codes.c.affiliate_id,
+            codes.c.referrer_ref,
+            codes.c.referrer_alt_ref,
             affiliates.c.active.label("affiliate_active"),
             affiliates.c.email_key.label("affiliate_email_key"),
             affiliates.c.commission_percent.label("affiliate_percent"),
@@ -278,6 +280,9 @@ async def load_offer(
             affiliate_id=row.affiliate_id,
             affiliate_active=row.affiliate_active,
             affiliate_email_key=row.affiliate_email_key,
+            referrer_refs=frozenset(
+                ref for ref in (row.referrer_ref, row.referrer_alt_ref) if ref is not None
+            ),
         ),
         campaign=CampaignTerms(
             id=row.campaign_id,

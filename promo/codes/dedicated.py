@@ -84,6 +84,17 @@ def derive_code(
     return f"{prefix.upper()}-{body}" if prefix else body
 
 
+def derive_referral_code(
+    secret: str, prefix: str | None, campaign_id: int, referrer_id: int, attempt: int = 0
+) -> str:
+    """A referrer's personal code (promo.referrals), from the same hashids as the
+    affiliates' codes: (campaign, referrer, 0[, attempt]), a tuple no dedicated
+    code hashes (theirs are pairs, or triples with an attempt from 1)."""
+    numbers = (campaign_id, referrer_id, 0) + ((attempt,) if attempt else ())
+    body: str = _hashids(secret).encode(*numbers)
+    return f"{prefix.upper()}-{body}" if prefix else body
+
+
 @dataclass(frozen=True)
 class Grant:
     """What a request for a dedicated code yields; ``created`` if it stored any code,

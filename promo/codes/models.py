@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from promo.db.metadata import Base, BigId, UtcDateTime
 
-CODE_KINDS = ("vanity", "dedicated", "alias", "batch")
+CODE_KINDS = ("vanity", "dedicated", "alias", "batch", "referral")
 
 
 class CodeBatch(Base):
@@ -71,7 +71,9 @@ class Code(Base):
             sqlite_where=text("kind = 'dedicated'"),
         ),
         CheckConstraint("used >= 0", name="used_non_negative"),
-        CheckConstraint("kind IN ('vanity', 'dedicated', 'alias', 'batch')", name="kind"),
+        CheckConstraint(
+            "kind IN ('vanity', 'dedicated', 'alias', 'batch', 'referral')", name="kind"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -88,4 +90,8 @@ class Code(Base):
     # Where the code is broadcast (instagram, podcast, ...): a lower-case token
     # the marketer or the code's affiliate sets; reports group by it.
     channel: Mapped[str | None] = mapped_column(String(32))
+    # A referral code's referrer (promo.referrals), as the refs of its identity:
+    # a friend known by either is refused as a self-referral.
+    referrer_ref: Mapped[str | None] = mapped_column(String(400))
+    referrer_alt_ref: Mapped[str | None] = mapped_column(String(400))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

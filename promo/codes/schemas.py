@@ -11,7 +11,7 @@ from msgspec import UNSET, UnsetType
 from promo.codes.canonical import MAX_DISPLAY_LENGTH
 from promo.schemas import Schema
 
-CodeKind = Literal["vanity", "dedicated", "alias", "batch"]
+CodeKind = Literal["vanity", "dedicated", "alias", "batch", "referral"]
 MaxRedemptions = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 CodeText = Annotated[
     str,

@@ -13,6 +13,7 @@ from promo.jobs import models as jobs
 from promo.ledger import models as ledger
 from promo.people import models as people
 from promo.plans import models as plans
+from promo.referrals import models as referrals
 from promo.reports import models as reports
 from promo.webhooks import models as webhooks
 
@@ -30,6 +31,7 @@ __all__ = [
     "metadata",
     "people",
     "plans",
+    "referrals",
     "reports",
     "webhooks",
 ]

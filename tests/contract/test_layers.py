@@ -41,6 +41,8 @@ LAYERS: list[set[str]] = [
     {"checkout"},
     # Conversions without an order: priced as the checkout prices a code.
     {"conversions"},
+    # Referral programs: enrol referrers (codes), reward them (checkout, ledger).
+    {"referrals"},
     # Performance reports: read the ledger and the checkout's redemptions.
     {"reports"},
     {"customers", "retention", "webhooks"},

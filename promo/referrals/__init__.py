@@ -1,0 +1,1 @@
+"""Two-sided referral programs: referrers' personal codes and their rewards."""
