@@ -6,11 +6,12 @@
   (NULL: anyone the campaign admits).
 - code_batches.valid_for_seconds, code_batches.expires_at: what the batch's
   codes get (expires_at = the batch's issue time + valid_for, or as given);
-  code_batches.for_customers: a batch issued to a list of customers.
+  code_batches.customers_until: set on a batch issued to a list of
+  customers: until when its list as given can be downloaded.
 - code_batch_customers: the list a batch was issued to, in upload order: each
   customer's ref, the id or e-mail as given (for the mailing tool's download,
   deleted by the purge once the download window is over) and its code.
-  Existing rows: NULL everywhere, false for for_customers.
+  Existing rows: NULL everywhere.
 
 Revision ID: 0017
 Revises: 0015
@@ -38,11 +39,7 @@ def upgrade() -> None:
     with op.batch_alter_table("code_batches") as batch:
         batch.add_column(sa.Column("valid_for_seconds", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(
-            sa.Column(
-                "for_customers", sa.Boolean(), server_default=sa.false(), nullable=False
-            )
-        )
+        batch.add_column(sa.Column("customers_until", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "code_batch_customers",
         sa.Column("id", BIG_ID, nullable=False),
@@ -68,7 +65,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("code_batch_customers")
     with op.batch_alter_table("code_batches") as batch:
-        batch.drop_column("for_customers")
+        batch.drop_column("customers_until")
         batch.drop_column("expires_at")
         batch.drop_column("valid_for_seconds")
     with op.batch_alter_table("codes") as batch:

@@ -19,7 +19,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -59,8 +58,9 @@ class CodeBatch(Base):
     # time (``created_at``) plus ``valid_for`` when that was asked, or as given.
     valid_for_seconds: Mapped[int | None] = mapped_column(BigInteger)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    # Issued to a list of customers (``CodeBatchCustomer``): one code each, bound to it.
-    for_customers: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set on a batch issued to a list of customers (``CodeBatchCustomer``: one
+    # code each, bound to it): until when the list as given can be downloaded.
+    customers_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class CodeBatchCustomer(Base):
