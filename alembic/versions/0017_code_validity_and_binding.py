@@ -9,8 +9,9 @@
   code_batches.customers_until: set on a batch issued to a list of
   customers: until when its list as given can be downloaded.
 - code_batch_customers: the list a batch was issued to, in upload order: each
-  customer's ref, the id or e-mail as given (for the mailing tool's download,
-  deleted by the purge once the download window is over) and its code.
+  customer's ref, the id or e-mail as given, sealed (promo.pii; for the
+  mailing tool's download, deleted by the purge once the download window is
+  over) and its code.
   Existing rows: NULL everywhere.
 
 Revision ID: 0017

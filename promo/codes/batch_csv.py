@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import nullcontext
 from typing import Any
 
@@ -26,6 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from promo.codes.generation import Bind, held_connection
 from promo.codes.models import Code, CodeBatchCustomer
 from promo.csv_cells import neutralise
+from promo.pii import Keyring
+
+Cells = Sequence[str]
 
 HEADER = b"code\n"
 CUSTOMERS_HEADER = b"customer,code\n"
@@ -50,20 +53,40 @@ async def batch_codes_csv(bind: Bind, batch_id: int) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def batch_customers_csv(bind: Bind, batch_id: int) -> AsyncIterator[bytes]:
-    """``customer,code``: each customer of the list as it was given, in upload
-    order, with the code issued to it (customers still waiting are left out)."""
+async def batch_customers_csv(
+    bind: Bind, batch_id: int, keyring: Keyring, purpose: bytes
+) -> AsyncIterator[bytes]:
+    """``customer,code``: each customer of the list as it was given (unsealed
+    with ``purpose``), in upload order, with the code issued to it; customers
+    still waiting, erased, or sealed under a key the keyring no longer holds
+    are left out."""
     query = (
         select(CodeBatchCustomer.id, CodeBatchCustomer.given, Code.code)
         .join(Code, Code.id == CodeBatchCustomer.code_id)
         .where(CodeBatchCustomer.batch_id == batch_id, CodeBatchCustomer.given.is_not(None))
     )
-    async for chunk in _csv(bind, CUSTOMERS_HEADER, query, CodeBatchCustomer.id):
+
+    def opened(rows: Sequence[Cells]) -> list[Cells]:
+        pairs = ((keyring.unseal(given, purpose), code) for given, code in rows)
+        return [(given, code) for given, code in pairs if given is not None]
+
+    async for chunk in _csv(bind, CUSTOMERS_HEADER, query, CodeBatchCustomer.id, opened):
         yield chunk
 
 
-async def _csv(bind: Bind, header: bytes, query: Any, key: Any) -> AsyncIterator[bytes]:
-    """``header``, then the rows of ``query`` (its first column: ``key``, left out)."""
+def _as_read(rows: Sequence[Cells]) -> Sequence[Cells]:
+    return rows
+
+
+async def _csv(
+    bind: Bind,
+    header: bytes,
+    query: Any,
+    key: Any,
+    cells: Callable[[Sequence[Cells]], Sequence[Cells]] = _as_read,
+) -> AsyncIterator[bytes]:
+    """``header``, then the rows of ``query`` (its first column: ``key``, left
+    out), as ``cells`` makes them."""
     yield header
     async with held_connection(bind) as connection:
         owns = connection is not bind
@@ -72,7 +95,7 @@ async def _csv(bind: Bind, header: bytes, query: Any, key: Any) -> AsyncIterator
         else:
             pages = _keyset_pages(connection, query, key, owns=owns)
         async for page in pages:
-            yield _lines(page)
+            yield _lines(cells(page))
 
 
 async def _snapshot_pages(

@@ -13,9 +13,11 @@ The batch is a code batch like any other (promo.codes.batches: the pattern's
 guessability bound, progress, a job for a large one); its rounds draw a code
 for each customer still waiting (promo.codes.rounds). Each code stores its
 customer's ref only. The list as given is kept beside the batch, for the
-mailing tool's download (``customers.csv``: customer as given, code), until
-``customers_until`` (``PROMO_RETAIN_CUSTOMER_LISTS_DAYS`` after the upload,
-7 by default): then ``purge`` deletes it, and the download is refused.
+mailing tool's download (``customers.csv``: customer as given, code), sealed
+(promo.pii: AES-GCM under a key derived from the PII key, so the database
+never holds an e-mail in clear), until ``customers_until``
+(``PROMO_RETAIN_CUSTOMER_LISTS_DAYS`` after the upload, 7 by default): then
+``purge`` deletes it, and the download is refused.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ HEADER_NAMES = frozenset({"customer", "customer_id", "customer_email", "email", 
 # Line errors listed in one refusal (the count is always given).
 MAX_LISTED_ERRORS = 20
 ROWS_PER_INSERT = 5_000
+# What a sealed ``given`` is bound to: it opens only as a batch's customer.
+SEAL_PURPOSE = b"code_batch_customers.given"
 
 
 class Listed(msgspec.Struct, frozen=True):
@@ -108,11 +112,12 @@ async def create_customer_batch(
     customers: list[Listed],
     data: CustomerCodesCreate,
     *,
+    keyring: Keyring,
     max_guess_ratio: float,
     keep_list_days: int,
     now: datetime,
 ) -> CodeBatch:
-    """A pending batch of one code per customer, with its list stored beside it."""
+    """A pending batch of one code per customer, with its list (sealed) beside it."""
     batch = await create_batch(
         session,
         campaign,
@@ -127,7 +132,10 @@ async def create_customer_batch(
         expires_at=data.expires_at,
         customers_until=now + timedelta(days=keep_list_days),
     )
-    rows = [{"batch_id": batch.id, "customer_ref": c.ref, "given": c.given} for c in customers]
+    rows = [
+        {"batch_id": batch.id, "customer_ref": c.ref, "given": keyring.seal(c.given, SEAL_PURPOSE)}
+        for c in customers
+    ]
     for start in range(0, len(rows), ROWS_PER_INSERT):
         await session.execute(insert(CodeBatchCustomer), rows[start : start + ROWS_PER_INSERT])
     return batch

@@ -114,6 +114,7 @@ async def issue_to_customers(
         campaign,
         customers,
         data,
+        keyring=keyring,
         max_guess_ratio=settings.max_guess_ratio,
         keep_list_days=settings.retain_customer_lists_days,
         now=now,
@@ -183,14 +184,19 @@ def customer_query(
 
 
 async def customers_csv(
-    session: AsyncSession, batch_id: int | None, jobs: AppJobs, *, now: datetime
+    session: AsyncSession,
+    batch_id: int | None,
+    jobs: AppJobs,
+    *,
+    keyring: Keyring,
+    now: datetime,
 ) -> Stream:
     """A customer list's batch as a streamed CSV (customer as given, code), while kept."""
     batch = await batches.get_batch(session, batch_id)
     batch_customers.check_list_available(batch, now)
     filename = f"{encode(Kind.CODE_BATCH, batch.id)}-customers.csv"
     return Stream(
-        batch_customers_csv(jobs.bind, batch.id),
+        batch_customers_csv(jobs.bind, batch.id, keyring, batch_customers.SEAL_PURPOSE),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -377,11 +383,16 @@ class CodeBatchController(Controller):
         },
     )
     async def batch_customers(
-        self, batch_id: FromPath[str], session: DbSession, state: State, clock: ClockDep
+        self,
+        batch_id: FromPath[str],
+        session: DbSession,
+        state: State,
+        clock: ClockDep,
+        keyring: KeyringDep,
     ) -> Stream:
         """A batch issued to customers: header ``customer,code``, each customer as it
         was uploaded with its code, streamed; 404 ``customer_list_purged`` after
         ``customers_until`` (the list as given is deleted, the codes stay bound)."""
         return await customers_csv(
-            session, decode(Kind.CODE_BATCH, batch_id), state.jobs, now=clock()
+            session, decode(Kind.CODE_BATCH, batch_id), state.jobs, keyring=keyring, now=clock()
         )

@@ -66,9 +66,10 @@ class CodeBatch(Base):
 class CodeBatchCustomer(Base):
     """One customer of a batch issued to a list, in upload order, and its code.
 
-    ``given`` is the id or e-mail as uploaded, kept only for the mailing tool's
-    download: the purge deletes these rows once the download window is over
-    (promo.codes.issues); the code keeps the customer's ref.
+    ``given`` is the id or e-mail as uploaded, sealed (promo.pii), kept only
+    for the mailing tool's download: the purge deletes these rows once the
+    download window is over (promo.codes.batch_customers); the code keeps the
+    customer's ref.
     """
 
     __tablename__ = "code_batch_customers"

@@ -388,10 +388,10 @@ async def batch_csv(batch_id: FromPath[str], session: DbSession, state: State) -
 
 @get("/batches/{batch_id:str}/customers.csv", opt=MARKETERS)
 async def batch_customers_csv(
-    batch_id: FromPath[str], session: DbSession, state: State, clock: ClockDep
+    batch_id: FromPath[str], session: DbSession, state: State, clock: ClockDep, keyring: KeyringDep
 ) -> Stream:
     return await batch_routes.customers_csv(
-        session, decode(Kind.CODE_BATCH, batch_id), state.jobs, now=clock()
+        session, decode(Kind.CODE_BATCH, batch_id), state.jobs, keyring=keyring, now=clock()
     )
 
 
