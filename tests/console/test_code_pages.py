@@ -142,7 +142,7 @@ async def test_a_code_gets_its_own_window_and_a_customer_from_the_forms(
         {"code": "SORRY5", "starts_at": "2026-07-02T09:00", "expires_at": "2026-07-01T09:00"},
     )
     assert crossed.status_code == 422
-    assert 'id="expires_at-error"' in crossed.text
+    assert 'id="validity-expires_at-error"' in crossed.text
 
 
 async def test_a_customer_list_is_uploaded_followed_and_downloaded(
