@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo import retention
 from promo.audit import AuditEntry
+from promo.auth.roles import Role
 from promo.codes.models import Code, CodeBatchCustomer
 from promo.ids import Kind, decode
 from tests.support.api import cart, create_campaign, create_code, instant, item
 from tests.support.clock import FrozenClock
+from tests.support.factories import bearer
 from tests.support.pii import ref
 
 Client = httpx.AsyncClient
@@ -342,3 +344,24 @@ async def test_a_batch_not_issued_to_customers_has_no_customer_download(
         f"/v1/code-batches/{made.json()['id']}/customers.csv", headers=marketer
     )
     assert (listed.status_code, listed.json()["code"]) == (404, "customer_list_not_found")
+
+
+async def test_erasing_a_customer_unbinds_its_codes_and_forgets_its_line_of_a_list(
+    client: Client, marketer: Headers, checkout: Headers, db: AsyncSession, keys: dict[Role, str]
+) -> None:
+    campaign = await create_campaign(client, marketer)
+    await create_code(client, marketer, campaign["id"], "GONE10", customer_id="erased-cus-1")
+    await issue(client, marketer, campaign["id"], "erased-cus-1\nkept-cus-2\n")
+    admin = bearer(keys[Role.ADMIN])
+    erased = await client.post(
+        "/v1/customers/erase", json={"customer_id": "erased-cus-1"}, headers=admin
+    )
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["bound_codes"] == 2
+    refs = set(await db.scalars(select(Code.customer_ref).where(Code.customer_ref.is_not(None))))
+    assert ref("id:erased-cus-1") not in refs
+    assert ref("id:kept-cus-2") in refs
+    still = await validate(client, checkout, "GONE10", customer_id="erased-cus-1")
+    assert still["reason"] == "customer_not_eligible"
+    given = list(await db.scalars(select(CodeBatchCustomer.given)))
+    assert sorted(g is None for g in given) == [False, True]
