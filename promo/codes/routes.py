@@ -67,7 +67,10 @@ async def create(
         expires_at=data.expires_at,
         customer_ref=bound_to,
     )
-    details = {**msgspec.to_builtins(data), "bound": bound_to is not None}
+    # Who it is bound to is not audited, not even as a ref: only that it is.
+    asked = msgspec.to_builtins(data)
+    details = {k: v for k, v in asked.items() if k not in ("customer_id", "customer_email")}
+    details["bound"] = bound_to is not None
     await audit.record(session, principal, "code.create", code.code, now=now, details=details)
     return code_read(code)
 
