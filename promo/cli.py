@@ -247,7 +247,8 @@ def db_purge(answers_hours: int | None, audit_details_days: int | None) -> None:
     click.echo(
         f"purged {done.answers} idempotency records, the details of {done.audit_details} "
         f"audit entries and {done.empty_counters} empty customer counters; "
-        f"{done.events} webhook events and {done.finished_jobs} finished jobs"
+        f"{done.events} webhook events and {done.finished_jobs} finished jobs; "
+        f"{done.customer_lists} customers of issued code lists"
     )
 
 

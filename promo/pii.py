@@ -15,6 +15,12 @@ turned back into its identity, so it cannot be re-hashed): the retired keys
 stay in the keyring as long as their refs matter, which for a lifetime
 per-customer limit is for ever.
 
+Sealing: where promo must give an identity back as it was given (the list of
+customers a code batch was issued to, for the mailing tool's download), it
+keeps it sealed, AES-256-GCM under a key derived from the PII key, written
+``<key id>:<base64url nonce and ciphertext>``; only the holder of the key
+reads it, and a sealed value whose key left the keyring reads as nothing.
+
 Erasure replaces a ref by a *tombstone* (``erased:<random>``), which no
 identity hashes to: the rows, counters and totals stay, the person is gone.
 """
@@ -28,6 +34,8 @@ import re
 import secrets
 
 import msgspec
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 # Used only on the embedded SQLite default, so `promo serve` works on a bare
 # machine. PostgreSQL deployments must set their own PROMO_PII_KEY.
@@ -36,6 +44,9 @@ DEFAULT_KEY_ID = "1"
 MIN_SECRET_LENGTH = 32
 KEY_ID = re.compile(r"^[a-z0-9]{1,8}$")
 TOMBSTONE_PREFIX = "erased:"
+# Keeps sealing keys apart from ref keys (a ref never helps to open a seal).
+SEAL_CONTEXT = b"promo seal v1"
+NONCE_BYTES = 12
 # A ref or a tombstone as the API shows it (customer_ref) and accepts it back.
 REF_PATTERN = r"^[a-z0-9]{1,8}:[A-Za-z0-9_-]{43}$"
 
@@ -55,6 +66,24 @@ class PiiKey(msgspec.Struct, frozen=True):
         """The ref of ``<kind>:<value>``: the text the first version stored in clear."""
         digest = hmac.new(self.secret, keyed.encode(), hashlib.sha256).digest()
         return f"{self.key_id}:{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"
+
+    def _sealer(self) -> AESGCM:
+        return AESGCM(hmac.new(self.secret, SEAL_CONTEXT, hashlib.sha256).digest())
+
+    def seal(self, text: str, purpose: bytes) -> str:
+        """``text`` encrypted (and authenticated with ``purpose``, where it is kept)."""
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        sealed = nonce + self._sealer().encrypt(nonce, text.encode(), purpose)
+        return f"{self.key_id}:{base64.urlsafe_b64encode(sealed).decode()}"
+
+    def unseal(self, sealed: str, purpose: bytes) -> str | None:
+        """What ``seal`` sealed, or None when it was sealed otherwise or tampered with."""
+        try:
+            raw = base64.urlsafe_b64decode(sealed.partition(":")[2])
+            plain = self._sealer().decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], purpose)
+        except (ValueError, InvalidTag):
+            return None
+        return plain.decode()
 
 
 def parse_key(text: str, *, default_id: str | None = DEFAULT_KEY_ID) -> PiiKey:
@@ -94,6 +123,18 @@ class Keyring(msgspec.Struct, frozen=True):
     def versions(self, kind: str, value: str) -> tuple[str, ...]:
         """Every ref the identity may be stored under: the current one first."""
         return (self.current.ref(kind, value), *(k.ref(kind, value) for k in self.retired))
+
+    def seal(self, text: str, purpose: bytes) -> str:
+        """``text`` sealed under the current key (see the module's docstring)."""
+        return self.current.seal(text, purpose)
+
+    def unseal(self, sealed: str, purpose: bytes) -> str | None:
+        """``sealed`` opened with the key it names, if the keyring still holds it."""
+        key_id = sealed.partition(":")[0]
+        for key in (self.current, *self.retired):
+            if key.key_id == key_id:
+                return key.unseal(sealed, purpose)
+        return None
 
 
 def tombstone() -> str:

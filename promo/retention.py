@@ -12,6 +12,10 @@
   (delivered, or failed for good); redelivery reaches back that far.
 - Jobs that are done: deleted after ``PROMO_RETAIN_FINISHED_JOBS_DAYS`` (7);
   failed ones stay until an operator retries them.
+- The customer lists codes were issued to (ids and e-mails as uploaded, for
+  the mailing tool's download): deleted once their batch's
+  ``customers_until`` is past (``PROMO_RETAIN_CUSTOMER_LISTS_DAYS``, 7, after
+  the upload); the codes keep their customer's ref.
 - Counters that hold nothing (a customer's usage at 0, live orders at 0,
   after rollbacks) are deleted whenever the purge runs: they carry a
   customer's ref and no information (a missing row counts as 0).
@@ -34,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promo.audit import audit_log
 from promo.checkout import idempotency
 from promo.checkout.models import CustomerOrders, CustomerUsage
+from promo.codes import batch_customers
 from promo.db.results import rows_changed
 from promo.events.models import Event
 from promo.jobs.models import Job
@@ -74,6 +79,7 @@ class Purged(msgspec.Struct, frozen=True):
     empty_counters: int
     events: int = 0
     finished_jobs: int = 0
+    customer_lists: int = 0
 
 
 # Events deleted per statement (with their deliveries and attempts).
@@ -133,4 +139,5 @@ async def purge(session: AsyncSession, retention: Retention, *, now: datetime) -
         empty_counters=empty,
         events=purged_events,
         finished_jobs=finished,
+        customer_lists=await batch_customers.purge(session, now=now),
     )

@@ -77,6 +77,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     retain_audit_details_days: Annotated[int, msgspec.Meta(ge=1, le=36_600)] = 400
     retain_events_days: Annotated[int, msgspec.Meta(ge=1, le=36_600)] = 30
     retain_finished_jobs_days: Annotated[int, msgspec.Meta(ge=1, le=36_600)] = 7
+    # How long the list a code batch was issued to (ids, e-mails as uploaded)
+    # is kept for the mailing tool's download (promo.codes.batch_customers).
+    retain_customer_lists_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 7
     # Background jobs (promo.jobs): run by `promo serve` itself (unset: on
     # SQLite only) or by `promo worker` processes; how many at once per
     # worker; how long a lease lasts without renewal (a dead worker's jobs are

@@ -37,6 +37,11 @@ class CodeState(msgspec.Struct, frozen=True):
     affiliate_id: int | None
     affiliate_active: bool | None
     affiliate_email_key: str | None
+    # The code's own window (None: its campaign's) and the ref of the one
+    # customer it is for (None: anyone the campaign admits).
+    starts_at: datetime | None = None
+    expires_at: datetime | None = None
+    customer_ref: str | None = None
     # A referral code's referrer, as the refs of its identity (promo.referrals).
     referrer_refs: frozenset[str] = frozenset()
 
@@ -46,9 +51,7 @@ def self_referral(code: CodeState, identity: Identity) -> bool:
     referrer (by any ref of its id or e-mail)."""
     if code.affiliate_email_key is not None and identity.email == code.affiliate_email_key:
         return True
-    return bool(code.referrer_refs) and not code.referrer_refs.isdisjoint(
-        (*identity.id_refs, *identity.email_refs)
-    )
+    return bool(code.referrer_refs) and not code.referrer_refs.isdisjoint(identity.refs)
 
 
 class CampaignTerms(msgspec.Struct, frozen=True):
@@ -123,10 +126,14 @@ def unavailable(offer: Offer | None, now: datetime) -> Refused | None:
         return Refused(Reason.CODE_DISABLED)
     if campaign.status != "active":
         return Refused(Reason.CAMPAIGN_INACTIVE)
-    if now < campaign.starts_at:
-        return Refused(Reason.NOT_STARTED, {"starts_at": campaign.starts_at.isoformat()})
-    if campaign.ends_at is not None and now > campaign.ends_at:
-        return Refused(Reason.EXPIRED, {"ended_at": campaign.ends_at.isoformat()})
+    # The code's window lies within its campaign's: the later start, the earlier end.
+    starts_at = max(campaign.starts_at, code.starts_at or campaign.starts_at)
+    ends = [end for end in (campaign.ends_at, code.expires_at) if end is not None]
+    ends_at = min(ends) if ends else None
+    if now < starts_at:
+        return Refused(Reason.NOT_STARTED, {"starts_at": starts_at.isoformat()})
+    if ends_at is not None and now > ends_at:
+        return Refused(Reason.EXPIRED, {"ended_at": ends_at.isoformat()})
     return None
 
 
@@ -181,6 +188,8 @@ def decide(
     if campaign.max_redemptions_per_customer is not None and identity.primary is None:
         return Refused(Reason.CUSTOMER_REQUIRED)
     if campaign.customer_refs and campaign.customer_refs.isdisjoint(identity.id_refs):
+        return Refused(Reason.CUSTOMER_NOT_ELIGIBLE)
+    if code.customer_ref is not None and code.customer_ref not in identity.refs:
         return Refused(Reason.CUSTOMER_NOT_ELIGIBLE)
     if self_referral(code, identity):
         return Refused(Reason.SELF_REFERRAL)

@@ -183,6 +183,9 @@ def offer_query() -> Select[Any]:
             codes.c.max_redemptions.label("code_max"),
             codes.c.used.label("code_used"),
             codes.c.affiliate_id,
+            codes.c.starts_at.label("code_starts_at"),
+            codes.c.expires_at.label("code_expires_at"),
+            codes.c.customer_ref.label("code_customer_ref"),
             codes.c.referrer_ref,
             codes.c.referrer_alt_ref,
             affiliates.c.active.label("affiliate_active"),
@@ -280,6 +283,9 @@ async def load_offer(
             affiliate_id=row.affiliate_id,
             affiliate_active=row.affiliate_active,
             affiliate_email_key=row.affiliate_email_key,
+            starts_at=row.code_starts_at,
+            expires_at=row.code_expires_at,
+            customer_ref=row.code_customer_ref,
             referrer_refs=frozenset(
                 ref for ref in (row.referrer_ref, row.referrer_alt_ref) if ref is not None
             ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from promo.codes.batch_schemas import CodeBatchRead
 from promo.codes.models import CodeBatch
 from promo.ids import Kind, encode
@@ -28,4 +30,9 @@ def batch_read(batch: CodeBatch) -> CodeBatchRead:
         affiliate_id=encode(Kind.AFFILIATE, batch.affiliate_id) if batch.affiliate_id else None,
         created_at=batch.created_at,
         finished_at=batch.finished_at,
+        valid_for=timedelta(seconds=batch.valid_for_seconds)
+        if batch.valid_for_seconds is not None
+        else None,
+        expires_at=batch.expires_at,
+        customers_until=batch.customers_until,
     )

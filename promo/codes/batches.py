@@ -12,7 +12,7 @@ is ``promo.codes.generation``'s job.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from fractions import Fraction
 
 from sqlalchemy import case, func, select, text, update
@@ -22,6 +22,7 @@ from promo.affiliates.models import Affiliate
 from promo.campaigns.models import Campaign
 from promo.codes.models import Code, CodeBatch
 from promo.codes.patterns import Pattern, PatternError, max_count, parse_charset, parse_pattern
+from promo.codes.validity import expiry
 from promo.db.results import rows_changed
 from promo.errors import Conflict, FieldError, Invalid, NotFound
 
@@ -78,9 +79,15 @@ async def create_batch(
     affiliate_id: int | None,
     max_guess_ratio: float,
     now: datetime,
+    valid_for: timedelta | None = None,
+    expires_at: datetime | None = None,
+    customers_until: datetime | None = None,
 ) -> CodeBatch:
-    """A pending batch, once the pattern, campaign, affiliate and bound allow it."""
+    """A pending batch, once the pattern, campaign, affiliate, validity and bound
+    allow it. Its codes expire ``valid_for`` after ``now`` (its issue time) or at
+    ``expires_at``; ``customers_until``: a batch issued to a list of customers."""
     parsed = pattern_of(pattern, charset)
+    codes_expire_at = expiry(now, valid_for=valid_for, expires_at=expires_at)
     if campaign.status == "archived":
         raise Conflict("campaign_archived", "An archived campaign gets no new codes")
     if affiliate_id is not None and await session.get(Affiliate, affiliate_id) is None:
@@ -118,6 +125,9 @@ async def create_batch(
         error=None,
         created_at=now,
         finished_at=None,
+        valid_for_seconds=int(valid_for.total_seconds()) if valid_for is not None else None,
+        expires_at=codes_expire_at,
+        customers_until=customers_until,
     )
     session.add(batch)
     await session.flush()

@@ -108,16 +108,24 @@ async def run_batch(
     hooks = RunHooks(clock, on_progress, should_stop)
     sessions = create_sessionmaker(bind)
     async with sessions() as session, session.begin():
-        campaign_id = await session.scalar(
-            update(CodeBatch)
-            .where(CodeBatch.id == batch_id, CodeBatch.status.in_(UNFINISHED))
-            .values(status="running")
-            .returning(CodeBatch.campaign_id)
-        )
-    if campaign_id is None:
+        claimed = (
+            await session.execute(
+                update(CodeBatch)
+                .where(CodeBatch.id == batch_id, CodeBatch.status.in_(UNFINISHED))
+                .values(status="running")
+                .returning(CodeBatch.campaign_id, CodeBatch.customers_until)
+            )
+        ).first()
+    if claimed is None:
         return None
-    # One connection (a test's) can serve one round at a time.
-    parallel = bind.dialect.name == "postgresql" and isinstance(bind, AsyncEngine)
+    campaign_id, customers_until = claimed
+    # One connection (a test's) can serve one round at a time; a batch issued
+    # to customers takes them in upload order, one round at a time.
+    parallel = (
+        bind.dialect.name == "postgresql"
+        and isinstance(bind, AsyncEngine)
+        and customers_until is None
+    )
     streams = STREAMS_POSTGRES if parallel else 1
     # A failure of the batch's own (archived campaign, pattern full) ends it;
     # anything else (the database went away) is the job's failed attempt, and

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from promo.db.metadata import Base, BigId, UtcDateTime
@@ -43,6 +54,32 @@ class CodeBatch(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # What every code of the batch gets: ``expires_at`` is the batch's issue
+    # time (``created_at``) plus ``valid_for`` when that was asked, or as given.
+    valid_for_seconds: Mapped[int | None] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Set on a batch issued to a list of customers (``CodeBatchCustomer``: one
+    # code each, bound to it): until when the list as given can be downloaded.
+    customers_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class CodeBatchCustomer(Base):
+    """One customer of a batch issued to a list, in upload order, and its code.
+
+    ``given`` is the id or e-mail as uploaded, sealed (promo.pii), kept only
+    for the mailing tool's download: the purge deletes these rows once the
+    download window is over (promo.codes.batch_customers); the code keeps the
+    customer's ref.
+    """
+
+    __tablename__ = "code_batch_customers"
+    __table_args__ = (UniqueConstraint("batch_id", "customer_ref"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(BigId, ForeignKey("code_batches.id"))
+    customer_ref: Mapped[str] = mapped_column(String(64))
+    given: Mapped[str | None] = mapped_column(Text)
+    code_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("codes.id"))
 
 
 class Code(Base):
@@ -95,3 +132,8 @@ class Code(Base):
     referrer_ref: Mapped[str | None] = mapped_column(String(400))
     referrer_alt_ref: Mapped[str | None] = mapped_column(String(400))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The code's own window, within its campaign's (NULL: the campaign's).
+    starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The ref (promo.pii) of the one customer the code is for; NULL: anyone.
+    customer_ref: Mapped[str | None] = mapped_column(String(64))

@@ -13,6 +13,10 @@ uniqueness error.
   form, so concurrent rounds that draw the same codes take their index locks
   in the same order and cannot deadlock.
 - SQLite: ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``, executemany.
+- A batch issued to customers (either database): the same executemany, each
+  candidate carrying the ref of the customer it is drawn for; the customers
+  whose candidate went in are marked with their code's id, the others wait
+  for the next round (one round at a time: they are taken in upload order).
 
 A round first takes its campaign row ``FOR KEY SHARE`` (``hold_campaign``):
 the weakest row lock, the one the codes' foreign key takes anyway. It does
@@ -30,18 +34,20 @@ import io
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.campaigns.models import Campaign
 from promo.codes.batch_views import batch_read
 from promo.codes.batches import batch_pattern
-from promo.codes.models import Code, CodeBatch
+from promo.codes.models import Code, CodeBatch, CodeBatchCustomer
 from promo.codes.patterns import Pattern, generate_rows, parse_rows
 from promo.db import dialect
 from promo.errors import Conflict
 from promo.events import outbox
 from promo.events.outbox import EventType
+
+Row = dict[str, Any]
 
 CHUNK_POSTGRES = 100_000
 CHUNK_SQLITE = 10_000
@@ -66,10 +72,10 @@ CREATE_STAGING = (
 EMPTY_STAGING = "TRUNCATE promo_code_staging"
 INSERT_FROM_STAGING = (
     "INSERT INTO codes (campaign_id, code, canonical, kind, max_redemptions, used, "
-    "active, live, affiliate_id, batch_id, created_at) "
+    "active, live, affiliate_id, batch_id, created_at, expires_at) "
     "SELECT $1::bigint, code, canonical, 'batch', $2::integer, 0, true, true, "
-    "$3::bigint, $4::bigint, $5::timestamptz FROM promo_code_staging ORDER BY canonical "
-    "ON CONFLICT (canonical) WHERE live DO NOTHING"
+    "$3::bigint, $4::bigint, $5::timestamptz, $6::timestamptz FROM promo_code_staging "
+    "ORDER BY canonical ON CONFLICT (canonical) WHERE live DO NOTHING"
 )
 
 
@@ -93,36 +99,77 @@ async def _copy_round(session: AsyncSession, batch: CodeBatch, pattern: Pattern,
         batch.affiliate_id,
         batch.id,
         batch.created_at,
+        batch.expires_at,
     )
     # The command tag: "INSERT 0 <rows>".
     return int(str(status).rsplit(" ", 1)[-1])
+
+
+def _code_row(batch: CodeBatch, display: str, form: str, customer_ref: str | None) -> Row:
+    return {
+        "campaign_id": batch.campaign_id,
+        "code": display,
+        "canonical": form,
+        "kind": "batch",
+        "max_redemptions": batch.max_redemptions_per_code,
+        "used": 0,
+        "active": True,
+        "live": True,
+        "affiliate_id": batch.affiliate_id,
+        "batch_id": batch.id,
+        "created_at": batch.created_at,
+        "expires_at": batch.expires_at,
+        "customer_ref": customer_ref,
+    }
+
+
+def _insert_codes(session: AsyncSession) -> Any:
+    return (
+        dialect.insert(session, Code)
+        .on_conflict_do_nothing()  # any unique index: here, the live canonical form
+        .returning(Code.id, Code.customer_ref)
+    )
 
 
 async def _executemany_round(
     session: AsyncSession, batch: CodeBatch, pattern: Pattern, need: int
 ) -> int:
     rows = [
-        {
-            "campaign_id": batch.campaign_id,
-            "code": display,
-            "canonical": form,
-            "kind": "batch",
-            "max_redemptions": batch.max_redemptions_per_code,
-            "used": 0,
-            "active": True,
-            "live": True,
-            "affiliate_id": batch.affiliate_id,
-            "batch_id": batch.id,
-            "created_at": batch.created_at,
-        }
+        _code_row(batch, display, form, None)
         for display, form in parse_rows(generate_rows(pattern, need))
     ]
-    statement = (
-        dialect.insert(session, Code)
-        .on_conflict_do_nothing()  # any unique index: here, the live canonical form
-        .returning(Code.id)
-    )
-    return len((await session.execute(statement, rows)).all())
+    return len((await session.execute(_insert_codes(session), rows)).all())
+
+
+async def _customer_round(
+    session: AsyncSession, batch: CodeBatch, pattern: Pattern, need: int
+) -> int:
+    """A round of a batch issued to customers: the next ``need`` customers
+    without a code (upload order) each get a drawn code bound to their ref; a
+    customer whose candidate collided waits for the next round's draw."""
+    waiting = (
+        await session.execute(
+            select(CodeBatchCustomer.id, CodeBatchCustomer.customer_ref)
+            .where(CodeBatchCustomer.batch_id == batch.id, CodeBatchCustomer.code_id.is_(None))
+            .order_by(CodeBatchCustomer.id)
+            .limit(need)
+        )
+    ).all()
+    if not waiting:
+        return 0
+    drawn = parse_rows(generate_rows(pattern, len(waiting)))
+    rows = [
+        _code_row(batch, display, form, ref)
+        for (display, form), (_, ref) in zip(drawn, waiting, strict=True)
+    ]
+    result = await session.execute(_insert_codes(session), rows)
+    inserted = {ref: code_id for code_id, ref in result}
+    if inserted:
+        marks = [
+            {"id": row_id, "code_id": inserted[ref]} for row_id, ref in waiting if ref in inserted
+        ]
+        await session.execute(update(CodeBatchCustomer), marks)
+    return len(inserted)
 
 
 async def hold_campaign(session: AsyncSession, campaign_id: int) -> bool:
@@ -143,6 +190,8 @@ async def hold_campaign(session: AsyncSession, campaign_id: int) -> bool:
 
 async def insert_round(session: AsyncSession, batch: CodeBatch, pattern: Pattern, need: int) -> int:
     """Draw ``need`` codes and insert those that are free; how many went in."""
+    if batch.customers_until is not None:
+        return await _customer_round(session, batch, pattern, need)
     if session.get_bind().dialect.name == "postgresql":
         return await _copy_round(session, batch, pattern, need)
     return await _executemany_round(session, batch, pattern, need)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
+import msgspec
 from litestar import Controller, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,11 +14,12 @@ from promo import audit
 from promo.auth.guards import allow
 from promo.auth.roles import Principal, Role
 from promo.campaigns.service import get_campaign
-from promo.codes import service
+from promo.codes import binding, service
 from promo.codes.models import Code
 from promo.codes.schemas import CodeCreate, CodePage, CodePatch, CodeRead
-from promo.deps import Caller, ClockDep, DbSession, PageCursor, PageLimit
+from promo.deps import Caller, ClockDep, DbSession, KeyringDep, PageCursor, PageLimit
 from promo.ids import Kind, decode, encode, optional
+from promo.pii import Keyring
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 
 
@@ -33,6 +35,9 @@ def code_read(code: Code) -> CodeRead:
         active=code.active,
         channel=code.channel,
         created_at=code.created_at,
+        starts_at=code.starts_at,
+        expires_at=code.expires_at,
+        bound=code.customer_ref is not None,
     )
 
 
@@ -42,10 +47,14 @@ async def create(
     data: CodeCreate,
     *,
     principal: Principal,
+    keyring: Keyring,
     now: datetime,
 ) -> CodeRead:
-    """Create one vanity code, audited: the API's POST and the console's form."""
+    """Create one vanity code, audited: the API's POST and the console's form.
+    A customer it is bound to is kept (and audited) as its ref only."""
     campaign = await get_campaign(session, campaign_id)
+    bound_to = binding.customer_ref(keyring, data.customer_id, data.customer_email)
+    data = msgspec.structs.replace(data, customer_id=None, customer_email=None)
     code = await service.create_code(
         session,
         campaign,
@@ -54,8 +63,15 @@ async def create(
         affiliate_id=optional(Kind.AFFILIATE, data.affiliate_id),
         now=now,
         channel=data.channel,
+        starts_at=data.starts_at,
+        expires_at=data.expires_at,
+        customer_ref=bound_to,
     )
-    await audit.record(session, principal, "code.create", code.code, now=now, details=data)
+    # Who it is bound to is not audited, not even as a ref: only that it is.
+    asked = msgspec.to_builtins(data)
+    details = {k: v for k, v in asked.items() if k not in ("customer_id", "customer_email")}
+    details["bound"] = bound_to is not None
+    await audit.record(session, principal, "code.create", code.code, now=now, details=details)
     return code_read(code)
 
 
@@ -82,10 +98,20 @@ class CampaignCodeController(Controller):
         session: DbSession,
         clock: ClockDep,
         principal: Caller,
+        keyring: KeyringDep,
     ) -> CodeRead:
-        """Create one (vanity) code; 409 ``code_taken`` when a live code reads the same."""
+        """Create one (vanity) code; 409 ``code_taken`` when a live code reads the same.
+
+        ``starts_at``/``expires_at`` narrow the campaign's window for this code;
+        ``customer_id`` or ``customer_email`` binds it to one customer (anyone
+        else is refused ``customer_not_eligible``)."""
         return await create(
-            session, decode(Kind.CAMPAIGN, campaign_id), data, principal=principal, now=clock()
+            session,
+            decode(Kind.CAMPAIGN, campaign_id),
+            data,
+            principal=principal,
+            keyring=keyring,
+            now=clock(),
         )
 
     @get("/")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from promo.campaigns.schemas import Instant
 from promo.codes.canonical import MAX_DISPLAY_LENGTH
-from promo.schemas import Schema
+from promo.schemas import NO_NUL, Schema
 
 CodeKind = Literal["vanity", "dedicated", "alias", "batch", "referral"]
 MaxRedemptions = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
@@ -38,11 +39,31 @@ Channel = Annotated[
 ]
 
 
+CustomerId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=NO_NUL)]
+CustomerEmail = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=NO_NUL)]
+ValidFor = Annotated[
+    timedelta,
+    msgspec.Meta(
+        description="An ISO 8601 duration (days, hours, minutes, seconds: P30D, PT12H), "
+        "from PT1S to P3650D: each code expires that long after it is issued",
+        examples=["P30D"],
+    ),
+]
+
+
 class CodeCreate(Schema):
     code: CodeText
     max_redemptions: MaxRedemptions | None = None
     affiliate_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     channel: Channel | None = None
+    starts_at: Instant | None = None
+    """The code's own start, within its campaign's window (null: the campaign's)."""
+    expires_at: Instant | None = None
+    """The code's own end, within its campaign's window (null: the campaign's)."""
+    customer_id: CustomerId | None = None
+    """Binds the code to this one customer (stored as its ref only); or customer_email."""
+    customer_email: CustomerEmail | None = None
+    """Binds the code to this one customer (stored as its ref only); or customer_id."""
 
 
 class CodePatch(Schema):
@@ -50,6 +71,10 @@ class CodePatch(Schema):
     max_redemptions: MaxRedemptions | UnsetType | None = UNSET
     channel: Channel | UnsetType | None = UNSET
     """The code's channel label; null removes it."""
+    starts_at: Instant | UnsetType | None = UNSET
+    """The code's own start; null: the campaign's."""
+    expires_at: Instant | UnsetType | None = UNSET
+    """The code's own end; null: the campaign's."""
 
 
 class MyCodePatch(Schema):
@@ -72,6 +97,12 @@ class CodeRead(Schema):
     channel: str | None
     """Where the code is broadcast (instagram, podcast, ...); performance reports group by it."""
     created_at: datetime
+    starts_at: datetime | None
+    """The code's own start (null: its campaign's); it applies within the campaign's window."""
+    expires_at: datetime | None
+    """The code's own end (null: its campaign's); it applies within the campaign's window."""
+    bound: bool
+    """Whether the code is for one customer only (who is never shown)."""
 
 
 class CodePage(Schema):

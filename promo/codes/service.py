@@ -20,6 +20,7 @@ from promo.campaigns.service import ReleaseCodes
 from promo.codes.canonical import InvalidCode, canonical
 from promo.codes.models import Code
 from promo.codes.schemas import CodePatch
+from promo.codes.validity import check_window
 from promo.db import dialect
 from promo.errors import Conflict, Invalid, NotFound
 
@@ -47,6 +48,9 @@ async def insert_code(
     affiliate_id: int | None,
     now: datetime,
     channel: str | None = None,
+    starts_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    customer_ref: str | None = None,
 ) -> Code | None:
     """Insert one code of ``kind`` (one of ``CODE_KINDS``); None when a unique index refuses it.
 
@@ -68,6 +72,9 @@ async def insert_code(
             affiliate_id=affiliate_id,
             channel=channel_label(channel),
             created_at=now,
+            starts_at=starts_at,
+            expires_at=expires_at,
+            customer_ref=customer_ref,
         )
         .on_conflict_do_nothing()
         .returning(Code)
@@ -85,9 +92,14 @@ async def create_code(
     affiliate_id: int | None,
     now: datetime,
     channel: str | None = None,
+    starts_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    customer_ref: str | None = None,
 ) -> Code:
-    """A vanity code typed by a marketer; 409 ``code_taken`` when a live code reads the same."""
+    """A vanity code typed by a marketer (with its own window, bound to one
+    customer's ref or to none); 409 ``code_taken`` when a live code reads the same."""
     form = canonical_or_invalid(text)
+    check_window(starts_at, expires_at)
     if campaign.status == "archived":
         raise Conflict("campaign_archived", "An archived campaign gets no new codes")
     if affiliate_id is not None and await session.get(Affiliate, affiliate_id) is None:
@@ -102,6 +114,9 @@ async def create_code(
         affiliate_id=affiliate_id,
         now=now,
         channel=channel,
+        starts_at=starts_at,
+        expires_at=expires_at,
+        customer_ref=customer_ref,
     )
     if code is None:
         raise Conflict(
@@ -170,6 +185,11 @@ async def patch_code(session: AsyncSession, code: Code, patch: CodePatch) -> Cod
         code.max_redemptions = patch.max_redemptions
     if patch.channel is not UNSET:
         code.channel = channel_label(patch.channel)
+    if patch.starts_at is not UNSET:
+        code.starts_at = patch.starts_at
+    if patch.expires_at is not UNSET:
+        code.expires_at = patch.expires_at
+    check_window(code.starts_at, code.expires_at)
     await session.flush()
     return code
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -110,6 +110,12 @@ class Formats:
         if value is None:
             return ""
         return dates.format_datetime(value, "medium", tzinfo=value.tzinfo, locale=self.locale)
+
+    def duration(self, value: timedelta | None) -> str:
+        """``value`` as words (``30 days``, ``12 hours``), to its largest unit."""
+        if value is None:
+            return ""
+        return dates.format_timedelta(value, threshold=1, locale=self.locale)
 
 
 def minor_units(text: str, currency: str, language: str) -> int:

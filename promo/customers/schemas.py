@@ -67,3 +67,5 @@ class Erasure(Schema):
     order_counters: int
     allow_lists: int
     stored_answers: int
+    bound_codes: int
+    """Codes bound to the customer (promo.codes.binding)."""

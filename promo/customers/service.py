@@ -13,7 +13,7 @@ An erasure takes with it the refs filed beside the identity's own on its
 redemptions (the e-mail given with an id), one step only: an e-mail shared
 by two accounts does not erase the other account.
 
-Rows are updated in the lock order of checkout (campaigns, then
+Rows are updated in the lock order of checkout (campaigns, codes, then
 redemptions, usage, first orders), so an erasure never deadlocks with a
 redemption or a refund.
 """
@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promo.campaigns.models import Campaign
 from promo.checkout.models import CustomerOrders, CustomerUsage, IdempotencyRecord, Redemption
 from promo.checkout.views import status_of
+from promo.codes.models import Code, CodeBatchCustomer
 from promo.customers.schemas import (
     CustomerHoldings,
     Erasure,
@@ -49,6 +50,8 @@ usage = cast(Table, CustomerUsage.__table__)
 orders = cast(Table, CustomerOrders.__table__)
 redemptions = cast(Table, Redemption.__table__)
 answers = cast(Table, IdempotencyRecord.__table__)
+codes = cast(Table, Code.__table__)
+listed = cast(Table, CodeBatchCustomer.__table__)
 
 # Redemptions listed by a lookup (the total is always given).
 MAX_LISTED = 1000
@@ -81,7 +84,7 @@ async def _person(session: AsyncSession, identity: Identity) -> tuple[list[str],
             if ref is None or is_tombstone(ref):
                 continue
             (found if ref in own else linked).add(ref)
-    for column in (usage.c.customer_ref, orders.c.customer_ref):
+    for column in (usage.c.customer_ref, orders.c.customer_ref, codes.c.customer_ref):
         found.update(await session.scalars(select(column).where(column.in_(own)).distinct()))
     postgres = dialect.is_postgres(session)
     for rules in await session.scalars(
@@ -186,8 +189,18 @@ async def erase(session: AsyncSession, identity: Identity) -> Erasure:
             update(campaigns).where(campaigns.c.id == campaign_id).values(rules=changed)
         )
         allow_lists += 1
-    counts = {"redemptions": 0, "usage_counters": 0, "order_counters": 0}
+    counts = {"redemptions": 0, "usage_counters": 0, "order_counters": 0, "bound_codes": 0}
     for ref, stone in stones.items():
+        # Codes bound to the person (and the lists they were issued from, whose
+        # id or e-mail as given goes too), right after campaigns: checkout's order.
+        counts["bound_codes"] += await _count(
+            session, update(codes).where(codes.c.customer_ref == ref).values(customer_ref=stone)
+        )
+        await session.execute(
+            update(listed)
+            .where(listed.c.customer_ref == ref)
+            .values(customer_ref=stone, given=None)
+        )
         for column in (redemptions.c.customer_ref, redemptions.c.customer_alt_ref):
             counts["redemptions"] += await _count(
                 session, update(redemptions).where(column == ref).values({column.name: stone})

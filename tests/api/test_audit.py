@@ -112,6 +112,9 @@ async def test_campaign_and_code_changes_are_audited_in_order(
         "max_redemptions": 5,
         "affiliate_id": None,
         "channel": None,
+        "starts_at": None,
+        "expires_at": None,
+        "bound": False,
     }
     assert disabled == {"active": False}
     assert renamed == {"name": "Renamed"}

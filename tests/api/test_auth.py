@@ -40,6 +40,8 @@ ROUTE_ACCESS: list[tuple[str, str, frozenset[Role]]] = [
     ("GET", "/v1/code-batches/bat_x", MARKETING),
     ("PATCH", "/v1/code-batches/bat_x", MARKETING),
     ("GET", "/v1/code-batches/bat_x/codes.csv", MARKETING),
+    ("POST", "/v1/campaigns/cmp_x/code-batches/customers", MARKETING),
+    ("GET", "/v1/code-batches/bat_x/customers.csv", MARKETING),
     ("POST", "/v1/validations", CHECKOUT),
     ("POST", "/v1/affiliates", MARKETING),
     ("GET", "/v1/affiliates", MARKETING),

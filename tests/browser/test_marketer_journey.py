@@ -139,7 +139,7 @@ async def test_a_marketer_launches_summer20_with_a_batch_of_10000_codes(
     await page.goto(campaign_url)
     await page.get_by_role("link", name="Code batches").click()
     await page.get_by_label("How many codes").fill("10000")
-    await page.get_by_label("Pattern").fill("S20-########")
+    await page.get_by_label("Pattern").first.fill("S20-########")
     await page.get_by_role("button", name="Generate").click()
     bar = page.locator("#batch-progress")
     await expect(bar).to_be_visible()
@@ -158,6 +158,34 @@ async def test_a_marketer_launches_summer20_with_a_batch_of_10000_codes(
     assert len(rows) == 10_000
     assert len({row["code"] for row in rows}) == 10_000
     assert all(re.fullmatch(r"S20-\w{8}", row["code"]) for row in rows[:100])
+
+    # Win-back codes for a small list of customers, uploaded as CSV: one code each.
+    await page.goto(campaign_url)
+    await page.get_by_role("link", name="Code batches").click()
+    upload = page.locator("form", has=page.get_by_label("Customers (CSV)"))
+    await upload.get_by_label("Customers (CSV)").set_input_files(
+        files=[
+            {
+                "name": "winback.csv",
+                "mimeType": "text/csv",
+                "buffer": b"email\nwinback-one@example.com\nwinback-cus-2\n",
+            }
+        ]
+    )
+    await upload.get_by_label("Pattern").fill("WB-######")
+    await upload.get_by_label("Valid for").fill("P30D")
+    await upload.get_by_role("button", name="Issue the codes").click()
+    await expect(page.locator("#batch-status")).to_have_text("done")
+    await expect(page.locator("#batch-progress")).to_have_attribute("value", "2")
+    await mia.shoot("customer-codes")
+    listed = page.get_by_role("link", name="Download the customers with their codes (CSV)")
+    href = await listed.get_attribute("href")
+    assert href is not None
+    async with httpx.AsyncClient(base_url=console.url, cookies=cookies, timeout=30) as client:
+        download = await client.get(href)
+    issued = list(csv.DictReader(io.StringIO(download.text)))
+    assert [row["customer"] for row in issued] == ["winback-one@example.com", "winback-cus-2"]
+    assert all(re.fullmatch(r"WB-\w{6}", row["code"]) for row in issued)
 
     # The code the marketer made works at the checkout, through the API.
     checkout = {"Authorization": f"Bearer {console.keys['checkout']}"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -111,3 +112,69 @@ async def test_a_too_guessable_pattern_is_refused_beside_it(
     assert "at most 2 for this pattern" in beside.group(1)
     assert await db.scalar(select(func.count()).select_from(Code)) == 0
     assert await db.scalar(select(func.count()).select_from(Campaign)) == 1
+
+
+async def test_a_code_gets_its_own_window_and_a_customer_from_the_forms(
+    marketer: Browser, db: AsyncSession, clock: FrozenClock, campaign: str
+) -> None:
+    await marketer.get(f"/console/campaigns/{campaign}/codes")
+    made = await marketer.post(
+        f"/console/campaigns/{campaign}/codes",
+        {"code": "SORRY5", "expires_at": "2026-07-10T18:00", "customer_id": "console-cus-1"},
+    )
+    assert made.status_code == 302, made.text
+    code = await db.scalar(select(Code).where(Code.code == "SORRY5"))
+    assert code is not None
+    assert code.expires_at == datetime(2026, 7, 10, 18, 0, tzinfo=UTC)
+    assert code.customer_ref is not None
+    shown = await marketer.get(f"/console/campaigns/{campaign}/codes?q=SORRY5")
+    assert "for one customer" in shown.text
+    assert "console-cus-1" not in shown.text
+    changed = await marketer.post(
+        f"/console/campaigns/{campaign}/codes/validity",
+        {"code": "sorry-5", "starts_at": "2026-07-02T09:00", "expires_at": ""},
+    )
+    assert changed.status_code == 302, changed.text
+    await db.refresh(code)
+    assert (code.starts_at, code.expires_at) == (datetime(2026, 7, 2, 9, 0, tzinfo=UTC), None)
+    crossed = await marketer.post(
+        f"/console/campaigns/{campaign}/codes/validity",
+        {"code": "SORRY5", "starts_at": "2026-07-02T09:00", "expires_at": "2026-07-01T09:00"},
+    )
+    assert crossed.status_code == 422
+    assert 'id="validity-expires_at-error"' in crossed.text
+
+
+async def test_a_customer_list_is_uploaded_followed_and_downloaded(
+    marketer: Browser, db: AsyncSession, campaign: str
+) -> None:
+    await marketer.get(f"/console/campaigns/{campaign}/batches")
+    listed = b"email\nupload-one@example.com\nupload-two@example.com\n"
+    started = await marketer.post(
+        f"/console/campaigns/{campaign}/batches/customers",
+        {"pattern": "WIN-######", "valid_for": "P14D"},
+        files={"customers": ("list.csv", listed, "text/csv")},
+    )
+    assert started.status_code == 302, started.text
+    batch_page = started.headers["location"].split("?")[0]
+    shown = await marketer.get(batch_page)
+    assert "2 / 2" in shown.text
+    assert "customers-download" in shown.text
+    download = await marketer.get(f"{batch_page}/customers.csv")
+    rows = list(csv.DictReader(io.StringIO(download.text)))
+    assert [row["customer"] for row in rows] == ["upload-one@example.com", "upload-two@example.com"]
+    assert all(re.fullmatch(r"WIN-\w{6}", row["code"]) for row in rows)
+    bad = await marketer.post(
+        f"/console/campaigns/{campaign}/batches/customers",
+        {"pattern": "WIN-######"},
+        files={"customers": ("list.csv", b"a-1\na-1\n", "text/csv")},
+    )
+    assert bad.status_code == 422
+    assert "the same customer as line 1" in bad.text
+
+
+async def test_the_customer_list_form_is_in_french(marketer: Browser, campaign: str) -> None:
+    await marketer.get("/console/account")
+    await marketer.post("/console/account/language", {"locale": "fr"})
+    page = await marketer.get(f"/console/campaigns/{campaign}/batches")
+    assert "Émettre des codes pour une liste de clients" in page.text

@@ -28,8 +28,10 @@ from promo.auth.roles import Role
 from promo.campaigns.models import Campaign
 from promo.clock import utc_now
 from promo.codes import batch_jobs, generation, rounds
+from promo.codes.batch_customers import create_customer_batch, read_list
+from promo.codes.batch_schemas import CustomerCodesCreate
 from promo.codes.batches import create_batch
-from promo.codes.models import Code, CodeBatch
+from promo.codes.models import Code, CodeBatch, CodeBatchCustomer
 from promo.codes.patterns import matcher, parse_charset, parse_pattern
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.ids import Kind, decode, encode
@@ -388,3 +390,42 @@ async def test_a_batch_runs_once(committed: Settings, engine: AsyncEngine) -> No
     assert first.status == "done"
     assert await generation.run_batch(engine, batch.id, clock=utc_now) is None
     assert await stored_codes(engine, encode(Kind.CODE_BATCH, batch.id)) == 2_000
+
+
+async def test_a_customer_list_is_issued_round_by_round_one_round_at_a_time(
+    committed: Settings, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Customers are taken in upload order, so a list's rounds never run two at once
+    (PostgreSQL too); each committed round binds its codes to its customers."""
+    monkeypatch.setattr(rounds, "CHUNK_POSTGRES", 1_000)
+    monkeypatch.setattr(rounds, "CHUNK_SQLITE", 1_000)
+    keyring = committed.keyring
+    listed = read_list(keyring, "".join(f"storage-list-{n}\n" for n in range(2_500)).encode())
+    sessions = create_sessionmaker(engine)
+    async with sessions() as session, session.begin():
+        campaign = await new_campaign(session)
+        batch = await create_customer_batch(
+            session,
+            campaign,
+            listed,
+            CustomerCodesCreate(pattern="CL-##########", valid_for=timedelta(days=3)),
+            keyring=keyring,
+            max_guess_ratio=committed.max_guess_ratio,
+            keep_list_days=7,
+            now=utc_now(),
+        )
+    seen: list[int] = []
+    ended = await generation.run_batch(engine, batch.id, clock=utc_now, on_progress=seen.append)
+    assert ended is not None
+    assert ended.status == "done"
+    assert seen == [1_000, 2_000, 2_500]
+    async with engine.connect() as connection:
+        bound = await connection.execute(
+            select(CodeBatchCustomer.customer_ref, Code.customer_ref, Code.expires_at)
+            .join(Code, Code.id == CodeBatchCustomer.code_id)
+            .where(CodeBatchCustomer.batch_id == batch.id)
+        )
+        pairs = bound.all()
+    assert len(pairs) == 2_500
+    assert all(listed_ref == code_ref for listed_ref, code_ref, _ in pairs)
+    assert {expires for _, _, expires in pairs} == {batch.expires_at}

@@ -33,12 +33,18 @@ class Browser:
         return answer
 
     async def post(
-        self, path: str, data: dict[str, Any] | None = None, *, token: bool = True
+        self,
+        path: str,
+        data: dict[str, Any] | None = None,
+        *,
+        token: bool = True,
+        files: dict[str, Any] | None = None,
     ) -> httpx.Response:
+        """Submit a form (``files``: a multipart form's file fields)."""
         form = dict(data or {})
         if token:
             form["_csrf_token"] = self.token
-        answer = await self.client.post(path, data=form)
+        answer = await self.client.post(path, data=form, files=files)
         found = _TOKEN.search(answer.text)
         if found:
             self.token = found.group(1)

@@ -197,13 +197,20 @@ FAILING: dict[Reason, tuple[Condition, ...]] = {
         lambda s: s.with_campaign(status="paused"),
         lambda s: s.with_campaign(status="archived"),
     ),
-    Reason.NOT_STARTED: (lambda s: s.with_campaign(starts_at=NOW + TICK),),
-    Reason.EXPIRED: (lambda s: s.with_campaign(ends_at=NOW - TICK),),
+    Reason.NOT_STARTED: (
+        lambda s: s.with_campaign(starts_at=NOW + TICK),
+        lambda s: s.with_code(starts_at=NOW + TICK),
+    ),
+    Reason.EXPIRED: (
+        lambda s: s.with_campaign(ends_at=NOW - TICK),
+        lambda s: s.with_code(expires_at=NOW - TICK),
+    ),
     Reason.CURRENCY_MISMATCH: (lambda s: s.with_cart(currency="USD"),),
     Reason.ORDER_ALREADY_REDEEMED: (lambda s: s.with_shopper(order_taken=True),),
     Reason.CUSTOMER_REQUIRED: (lambda s: s.with_customer(None, None),),
     Reason.CUSTOMER_NOT_ELIGIBLE: (
         lambda s: s.with_campaign(customer_refs=allowed("cus_7", "cus_8")),
+        lambda s: s.with_code(customer_ref=KEYRING.ref("id", "cus_7")),
     ),
     # The affiliate's own e-mail is the shopper's (the base shopper is ana@example.com).
     Reason.SELF_REFERRAL: (
@@ -702,3 +709,69 @@ def test_every_refusal_has_a_message(reason: Reason) -> None:
 def test_every_reason_has_its_own_message() -> None:
     assert set(MESSAGES) == set(Reason)
     assert len(set(MESSAGES.values())) == len(MESSAGES)
+
+
+# --- a code's own window and its customer ------------------------------------
+
+MOMENTS = st.integers(min_value=-5, max_value=5).map(lambda hours: NOW + timedelta(hours=hours))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    campaign_start=MOMENTS,
+    campaign_end=st.none() | MOMENTS,
+    code_start=st.none() | MOMENTS,
+    code_end=st.none() | MOMENTS,
+)
+def test_a_code_applies_only_where_its_window_and_its_campaigns_overlap(
+    campaign_start: datetime,
+    campaign_end: datetime | None,
+    code_start: datetime | None,
+    code_end: datetime | None,
+) -> None:
+    scenario = BASE.with_campaign(starts_at=campaign_start, ends_at=campaign_end).with_code(
+        starts_at=code_start, expires_at=code_end
+    )
+    starts = [campaign_start, *([code_start] if code_start else [])]
+    ends = [end for end in (campaign_end, code_end) if end is not None]
+    result = scenario.decide()
+    if NOW < max(starts):
+        assert isinstance(result, Refused)
+        assert result.reason is Reason.NOT_STARTED
+        assert result.details == {"starts_at": max(starts).isoformat()}
+    elif ends and NOW > min(ends):
+        assert isinstance(result, Refused)
+        assert result.reason is Reason.EXPIRED
+        assert result.details == {"ended_at": min(ends).isoformat()}
+    else:
+        assert isinstance(result, Accepted)
+
+
+def test_a_code_cannot_widen_its_campaigns_window() -> None:
+    scenario = BASE.with_campaign(ends_at=NOW - TICK).with_code(expires_at=NOW + timedelta(days=9))
+    assert refused(scenario).details == {"ended_at": (NOW - TICK).isoformat()}
+
+
+def test_a_code_bound_by_id_admits_its_customer_only() -> None:
+    bound = BASE.with_code(customer_ref=KEYRING.ref("id", "cus_42"))
+    accepted(bound)
+    assert reason_of(bound.with_customer("cus_43", "ana@example.com")) is (
+        Reason.CUSTOMER_NOT_ELIGIBLE
+    )
+    assert reason_of(bound.with_customer(None, "ana@example.com")) is Reason.CUSTOMER_NOT_ELIGIBLE
+
+
+def test_a_code_bound_by_email_admits_any_spelling_of_that_mailbox() -> None:
+    bound = BASE.with_code(customer_ref=KEYRING.ref("email", canonical_email("ana@example.com")))
+    accepted(bound.with_customer(None, "Ana+news@Example.com"))
+    accepted(bound.with_customer("cus_99", "ana@example.com"))
+    assert reason_of(bound.with_customer("cus_42", "bob@example.com")) is (
+        Reason.CUSTOMER_NOT_ELIGIBLE
+    )
+
+
+def test_a_bound_code_and_a_checkout_naming_no_customer_is_not_eligible() -> None:
+    bound = BASE.with_campaign(max_redemptions_per_customer=None).with_code(
+        customer_ref=KEYRING.ref("id", "cus_42")
+    )
+    assert reason_of(bound.with_customer(None, None)) is Reason.CUSTOMER_NOT_ELIGIBLE

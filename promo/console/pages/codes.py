@@ -1,5 +1,7 @@
 """Marketers' codes: a campaign's codes (search, create a vanity code, disable)
-and its pattern batches (start, follow, download, disable).
+and its pattern batches (start, follow, download, disable), including batches
+issued to an uploaded list of customers (one bound code each, and a download
+of the customers as given with their codes while the list is kept).
 
 Each action goes through the function the API's route calls
 (``promo.codes.routes.create``/``change``, ``promo.codes.batch_routes.start``/
@@ -14,7 +16,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.datastructures import State
+from litestar.datastructures import State, UploadFile
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 
@@ -29,7 +31,7 @@ from promo.codes.schemas import CodeCreate, CodePatch
 from promo.console import forms
 from promo.console.forms import Field
 from promo.console.rendering import language_of, page
-from promo.deps import Caller, ClockDep, DbSession
+from promo.deps import Caller, ClockDep, DbSession, KeyringDep
 from promo.errors import DomainError, NotFound
 from promo.ids import Kind, decode, encode
 from promo.jobs.inprocess import AppJobs
@@ -42,14 +44,23 @@ CODE_FIELDS = [
     Field("max_redemptions", "integer"),
     Field("affiliate_id"),
     Field("channel"),
+    Field("starts_at", "instant"),
+    Field("expires_at", "instant"),
+    Field("customer_id"),
+    Field("customer_email"),
 ]
+VALIDITY_FIELDS = [Field("starts_at", "instant"), Field("expires_at", "instant")]
 BATCH_FIELDS = [
     Field("count", "integer"),
     Field("pattern"),
     Field("charset"),
     Field("max_redemptions_per_code", "integer"),
     Field("affiliate_id"),
+    Field("valid_for"),
+    Field("expires_at", "instant"),
 ]
+# Who a code is for is never shown back, not even in a form sent back with an error.
+CUSTOMER_FIELDS = ("customer_id", "customer_email")
 FINISHED = ("done", "failed")
 
 
@@ -88,6 +99,8 @@ async def _codes_page(
             limit=PAGE_SIZE,
         )
         more = next_cursor([c.id for c in rows], PAGE_SIZE)
+    context.setdefault("validity", {})
+    context.setdefault("validity_errors", {})
     return page(
         request,
         "codes/list.html",
@@ -118,22 +131,72 @@ async def code_create(
     session: DbSession,
     clock: ClockDep,
     principal: Caller,
+    keyring: KeyringDep,
 ) -> Response[Any]:
     form = await forms.submitted(request)
+    zone = await _timezone(session, campaign_id)
     try:
         data = forms.convert(
-            forms.read(form, CODE_FIELDS, language=language_of(request)), CodeCreate
+            forms.read(form, CODE_FIELDS, language=language_of(request), timezone=zone),
+            CodeCreate,
         )
         created = await code_routes.create(
-            session, decode(Kind.CAMPAIGN, campaign_id), data, principal=principal, now=clock()
+            session,
+            decode(Kind.CAMPAIGN, campaign_id),
+            data,
+            principal=principal,
+            keyring=keyring,
+            now=clock(),
         )
     except DomainError as exc:
+        kept = {name: value for name, value in form.items() if name not in CUSTOMER_FIELDS}
         return await _codes_page(
-            request, session, campaign_id, status_code=422, form=form, errors=forms.errors_of(exc)
+            request, session, campaign_id, status_code=422, form=kept, errors=forms.errors_of(exc)
         )
     return Redirect(
         f"/console/campaigns/{created.campaign_id}/codes?notice=created&q={created.code}"
     )
+
+
+async def _timezone(session: DbSession, campaign_id: str) -> str | None:
+    """The campaign's timezone, in which its pages' dates and times are typed."""
+    campaign = await campaigns.get_campaign(session, decode(Kind.CAMPAIGN, campaign_id))
+    return campaign.timezone
+
+
+@post("/campaigns/{campaign_id:str}/codes/validity", opt=MARKETERS)
+async def code_validity(
+    request: Request[Any, Any, Any],
+    campaign_id: FromPath[str],
+    session: DbSession,
+    clock: ClockDep,
+    principal: Caller,
+) -> Response[Any]:
+    """Change one code's own window (a blank date: the campaign's)."""
+    form = await forms.submitted(request)
+    zone = await _timezone(session, campaign_id)
+    text = form.get("code", "").strip()
+    try:
+        data = forms.convert(
+            forms.read(
+                form, VALIDITY_FIELDS, language=language_of(request), timezone=zone, blank="null"
+            ),
+            CodePatch,
+        )
+        changed = await code_routes.change(session, text, data, principal=principal, now=clock())
+    except DomainError as exc:
+        errors = forms.errors_of(exc)
+        if "" in errors:  # the code itself (none spelled so): shown beside its field
+            errors["code"] = errors.pop("")
+        return await _codes_page(
+            request,
+            session,
+            campaign_id,
+            status_code=404 if isinstance(exc, NotFound) else 422,
+            validity=form,
+            validity_errors=errors,
+        )
+    return Redirect(f"/console/campaigns/{changed.campaign_id}/codes?notice=saved&q={changed.code}")
 
 
 @post("/codes/{code:str}/active", opt=MARKETERS)
@@ -175,6 +238,8 @@ async def _batches_page(
     )
     more = next_cursor([b.id for b in rows], PAGE_SIZE)
     context.setdefault("form", {"charset": "safe", "max_redemptions_per_code": "1"})
+    context.setdefault("issue", {"charset": "safe", "max_redemptions_per_code": "1"})
+    context.setdefault("issue_errors", {})
     return page(
         request,
         "codes/batches.html",
@@ -206,9 +271,11 @@ async def batch_start(
     state: State,
 ) -> Response[Any]:
     form = await forms.submitted(request)
+    zone = await _timezone(session, campaign_id)
     try:
         data = forms.convert(
-            forms.read(form, BATCH_FIELDS, language=language_of(request)), CodeBatchCreate
+            forms.read(form, BATCH_FIELDS, language=language_of(request), timezone=zone),
+            CodeBatchCreate,
         )
         batch, queued = await batch_routes.start(
             session,
@@ -229,9 +296,62 @@ async def batch_start(
     )
 
 
+@post("/campaigns/{campaign_id:str}/batches/customers", opt=MARKETERS)
+async def batch_issue(
+    request: Request[Any, Any, Any],
+    campaign_id: FromPath[str],
+    session: DbSession,
+    clock: ClockDep,
+    principal: Caller,
+    keyring: KeyringDep,
+    state: State,
+) -> Response[Any]:
+    """Issue one code per customer of an uploaded CSV (the API's function)."""
+    submitted = await request.form()
+    upload = submitted.get("customers")
+    form = {name: value for name, value in submitted.items() if isinstance(value, str)}
+    zone = await _timezone(session, campaign_id)
+    try:
+        expires = forms.read(
+            form, [Field("expires_at", "instant")], language=language_of(request), timezone=zone
+        )
+        data = batch_routes.customer_query(
+            form.get("pattern", ""),
+            form.get("charset"),
+            form.get("max_redemptions_per_code"),
+            form.get("valid_for"),
+            expires.get("expires_at"),
+        )
+        body = await upload.read() if isinstance(upload, UploadFile) else b""
+        batch, queued = await batch_routes.issue_to_customers(
+            session,
+            decode(Kind.CAMPAIGN, campaign_id),
+            data,
+            body,
+            principal=principal,
+            settings=state.settings,
+            keyring=keyring,
+            now=clock(),
+        )
+    except DomainError as exc:
+        return await _batches_page(
+            request,
+            session,
+            campaign_id,
+            status_code=422,
+            issue=form,
+            issue_errors=forms.errors_of(exc),
+        )
+    jobs: AppJobs = state.jobs
+    return Redirect(
+        f"/console/batches/{batch.id}?notice=created",
+        background=BackgroundTask(jobs.queued) if queued else None,
+    )
+
+
 @get("/batches/{batch_id:str}", opt=MARKETERS)
 async def batch_detail(
-    request: Request[Any, Any, Any], batch_id: FromPath[str], session: DbSession
+    request: Request[Any, Any, Any], batch_id: FromPath[str], session: DbSession, clock: ClockDep
 ) -> Template:
     batch = batch_read(await batches.get_batch(session, decode(Kind.CODE_BATCH, batch_id)))
     campaign = campaign_read(
@@ -243,6 +363,7 @@ async def batch_detail(
         batch=batch,
         campaign=campaign,
         finished=batch.status in FINISHED,
+        customers_kept=batch.customers_until is not None and clock() < batch.customers_until,
     )
 
 
@@ -265,6 +386,15 @@ async def batch_csv(batch_id: FromPath[str], session: DbSession, state: State) -
     return await batch_routes.codes_csv(session, decode(Kind.CODE_BATCH, batch_id), state.jobs)
 
 
+@get("/batches/{batch_id:str}/customers.csv", opt=MARKETERS)
+async def batch_customers_csv(
+    batch_id: FromPath[str], session: DbSession, state: State, clock: ClockDep, keyring: KeyringDep
+) -> Stream:
+    return await batch_routes.customers_csv(
+        session, decode(Kind.CODE_BATCH, batch_id), state.jobs, keyring=keyring, now=clock()
+    )
+
+
 @post("/batches/{batch_id:str}/active", opt=MARKETERS)
 async def batch_active(
     request: Request[Any, Any, Any],
@@ -284,11 +414,14 @@ async def batch_active(
 HANDLERS: list[Any] = [
     code_list,
     code_create,
+    code_validity,
     code_active,
     batch_list,
     batch_start,
+    batch_issue,
     batch_detail,
     batch_progress,
     batch_csv,
+    batch_customers_csv,
     batch_active,
 ]
