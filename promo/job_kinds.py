@@ -16,6 +16,7 @@ from promo.db import models as every_table  # noqa: F401 (foreign keys resolve a
 from promo.db.engine import create_sessionmaker
 from promo.jobs.worker import Bind, Handler, JobContext, Worker
 from promo.ledger import availability, bonuses
+from promo.referrals import rewards as referral_rewards
 from promo.reports import rollup
 from promo.settings import Settings
 from promo.webhooks import delivery, fanout
@@ -54,6 +55,7 @@ def handlers(settings: Settings, *, wall: Clock = utc_now) -> dict[str, Handler]
         budget_alerts.KIND: budget_alerts.run,
         REPORT_ROLLUP: _roll_up,
         bonuses.KIND: bonuses.run,
+        referral_rewards.KIND: referral_rewards.run,
     }
 
 
@@ -68,6 +70,7 @@ RECURRING: dict[str, timedelta] = {
     availability.KIND: availability.EVERY,
     budget_alerts.KIND: budget_alerts.EVERY,
     bonuses.KIND: bonuses.EVERY,
+    referral_rewards.KIND: referral_rewards.EVERY,
 }
 
 

@@ -43,6 +43,8 @@ class EventType(StrEnum):
     CAMPAIGN_BUDGET_THRESHOLD = "campaign.budget_threshold"
     CONVERSION_CREATED = "conversion.created"
     CONVERSION_REJECTED = "conversion.rejected"
+    REFERRAL_REWARDED = "referral.rewarded"
+    REFERRAL_REVOKED = "referral.revoked"
 
 
 class _JsonDocument(ColumnElement[Any]):

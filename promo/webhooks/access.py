@@ -5,7 +5,7 @@ the events of its own work and no other:
 
 - ``admin``: every event;
 - ``marketer``: the activity of campaigns, codes and checkouts
-  (``redemption.*``, ``conversion.*``, ``code_batch.*``,
+  (``redemption.*``, ``conversion.*``, ``referral.*``, ``code_batch.*``,
   ``campaign.budget_threshold``);
 - ``accountant``: the money events, whose payloads are the ledger's
   (``payout.created`` a payout, ``commission.available`` a ledger entry: what
@@ -40,6 +40,8 @@ EVENTS_OF: dict[Role, frozenset[str]] = {
         (
             *_REDEMPTIONS,
             *_CONVERSIONS,
+            "referral.rewarded",
+            "referral.revoked",
             "code_batch.completed",
             "code_batch.failed",
             "campaign.budget_threshold",

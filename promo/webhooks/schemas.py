@@ -23,6 +23,8 @@ EventName = Literal[
     "campaign.budget_threshold",
     "conversion.created",
     "conversion.rejected",
+    "referral.rewarded",
+    "referral.revoked",
 ]
 Url = Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=NO_NUL)]
 EventNames = Annotated[list[EventName], msgspec.Meta(min_length=1, max_length=20)]
