@@ -5,7 +5,6 @@ at most so many, revoked by a refund; and no self-referral."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
 import httpx
