@@ -81,6 +81,18 @@ ROUTE_ACCESS: list[tuple[str, str, frozenset[Role]]] = [
     ("POST", "/v1/webhooks/whk_x/rotate-secret", WEBHOOKS),
     ("GET", "/v1/webhooks/whk_x/deliveries", WEBHOOKS),
     ("POST", "/v1/webhooks/whk_x/redeliver", WEBHOOKS),
+    ("POST", "/v1/commission-plans", MARKETING),
+    ("GET", "/v1/commission-plans", MARKETING),
+    ("GET", "/v1/commission-plans/cpl_x", MARKETING),
+    ("PATCH", "/v1/commission-plans/cpl_x", MARKETING),
+    ("GET", "/v1/commission-plans/cpl_x/revisions", MARKETING),
+    ("POST", "/v1/conversions", CHECKOUT),
+    ("POST", "/v1/conversions/cnv_x/reject", CHECKOUT | MARKETING),
+    ("GET", "/v1/conversions", CHECKOUT | MARKETING | ACCOUNTING),
+    ("GET", "/v1/conversions/cnv_x", CHECKOUT | MARKETING | ACCOUNTING),
+    ("GET", "/v1/me/conversions", frozenset({Role.AFFILIATE})),
+    ("POST", "/v1/referrals", CHECKOUT),
+    ("GET", "/v1/referrals/FRIEND-X", CHECKOUT),
 ]
 
 

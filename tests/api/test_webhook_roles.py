@@ -26,6 +26,10 @@ MAY_SUBSCRIBE: dict[str, set[Role]] = {
     "campaign.budget_threshold": {Role.ADMIN, Role.MARKETER},
     "payout.created": {Role.ADMIN, Role.ACCOUNTANT},
     "commission.available": {Role.ADMIN, Role.ACCOUNTANT},
+    "conversion.created": {Role.ADMIN, Role.MARKETER, Role.ACCOUNTANT},
+    "conversion.rejected": {Role.ADMIN, Role.MARKETER, Role.ACCOUNTANT},
+    "referral.rewarded": {Role.ADMIN, Role.MARKETER},
+    "referral.revoked": {Role.ADMIN, Role.MARKETER},
 }
 
 
