@@ -156,3 +156,59 @@ async def test_conversions_are_listed_rejected_and_an_affiliate_sees_its_own(
     assert forbidden.status_code in (403, 404)
     french = await viewer.get("/console/me/conversions", headers={"Accept-Language": "fr"})
     assert "rejetée" in french.text
+
+
+async def test_a_marketer_creates_a_referral_program_in_the_console(
+    marketer: Browser, db: AsyncSession, client: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    from promo.campaigns.models import Campaign
+
+    await marketer.get("/console/campaigns/new")
+    form = {
+        "name": "Bring a friend",
+        "currency": "EUR",
+        "status": "active",
+        "kind": "referral",
+        "starts_at": "2026-06-01T00:00",
+        "code_prefix": "FRIEND",
+        "discount.type": "percentage",
+        "discount.percent_off": "15",
+        "max_aliases_per_affiliate": "1",
+    }
+    refused = await marketer.post("/console/campaigns/new", form)
+    assert refused.status_code == 422
+    assert 'id="referral.reward_campaign_id-error"' in refused.text
+    made = await marketer.post(
+        "/console/campaigns/new",
+        {**form, "referral.reward_credit": "5.00", "referral.holding_days": "7"},
+    )
+    assert made.status_code == 302, made.text
+    campaign = await db.scalar(select(Campaign).where(Campaign.name == "Bring a friend"))
+    assert campaign is not None
+    assert (
+        campaign.kind,
+        campaign.referral["reward_credit"],
+        campaign.referral["holding_days"],
+    ) == (
+        "referral",
+        500,
+        7,
+    )
+    assert campaign.rules["first_order_only"] is True
+    shown = await marketer.get(made.headers["location"])
+    assert "a credit of" in shown.text
+    url = made.headers["location"].split("?")[0]
+    edit = await marketer.get(f"{url}/edit")
+    assert 'value="7"' in edit.text
+    saved = await marketer.post(
+        f"{url}/edit",
+        {
+            **form,
+            "_kind": "referral",
+            "rules.first_order_only": "on",
+            "referral.reward_credit": "6.00",
+        },
+    )
+    assert saved.status_code == 302, saved.text
+    await db.refresh(campaign)
+    assert campaign.referral["reward_credit"] == 600

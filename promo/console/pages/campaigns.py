@@ -72,6 +72,13 @@ SECTIONS = [
     Field("commission.plan_id"),
 ]
 ALLOW_LIST = Field("rules.customer_ids", "lines")
+REFERRAL = [
+    Field("referral.reward_campaign_id"),
+    Field("referral.reward_credit", "money"),
+    Field("referral.reward_valid_days", "integer"),
+    Field("referral.max_rewards_per_referrer", "integer"),
+    Field("referral.holding_days", "integer"),
+]
 
 
 def _document(form: dict[str, str], language: str, *, editing: bool) -> dict[str, Any]:
@@ -88,6 +95,13 @@ def _document(form: dict[str, str], language: str, *, editing: bool) -> dict[str
         )
 
     document = read([*COMMON, *SECTIONS], "null" if editing else "omit")
+    program = form.get("kind", "standard") if not editing else form.get("_kind", "standard")
+    if program == "referral":
+        # The program's terms, replaced whole: what is left blank takes its default.
+        terms = read(REFERRAL).get("referral", {})
+        document["referral"] = {k: v for k, v in terms.items() if v is not None}
+    if not editing:
+        document["kind"] = program
     document.update(read(DISCOUNT[kind]))
     document.setdefault("discount", {})["type"] = kind
     if form.get("currency"):
@@ -102,6 +116,19 @@ def _document(form: dict[str, str], language: str, *, editing: bool) -> dict[str
     elif "status" in form:
         document["status"] = form["status"]
     return document
+
+
+def _referral_form(campaign: CampaignRead, money: Any) -> dict[str, str]:
+    terms = campaign.referral
+    if terms is None:
+        return {}
+    return {
+        "referral.reward_campaign_id": terms.reward_campaign_id or "",
+        "referral.reward_credit": money(terms.reward_credit),
+        "referral.reward_valid_days": str(terms.reward_valid_days),
+        "referral.max_rewards_per_referrer": str(terms.max_rewards_per_referrer or ""),
+        "referral.holding_days": str(terms.holding_days),
+    }
 
 
 def _local(value: datetime | None, timezone: str | None) -> str:
@@ -145,6 +172,8 @@ def form_of(campaign: CampaignRead, language: str) -> dict[str, Any]:
         "commission.percent": i18n.decimal_text(campaign.commission.percent, language),
         "commission.fixed": money(campaign.commission.fixed),
         "commission.plan_id": campaign.commission.plan_id or "",
+        "_kind": campaign.kind,
+        **_referral_form(campaign, money),
     }
     for name in ("include_skus", "include_categories", "exclude_skus", "exclude_categories"):
         shown[f"rules.{name}"] = "\n".join(getattr(campaign.rules, name))
