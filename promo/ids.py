@@ -48,6 +48,7 @@ class Kind(StrEnum):
     DELIVERY = "dlv"
     ATTEMPT = "att"
     CONSOLE_USER = "usr"
+    CODE_IMPORT = "imp"
 
 
 def kind_constant(kind: Kind) -> int:

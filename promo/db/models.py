@@ -5,6 +5,7 @@ from promo.affiliates import models as affiliates
 from promo.auth import models as auth
 from promo.campaigns import models as campaigns
 from promo.checkout import models as checkout
+from promo.codes import import_models as code_imports
 from promo.codes import models as codes
 from promo.db.metadata import metadata
 from promo.events import models as events
@@ -20,6 +21,7 @@ __all__ = [
     "auth",
     "campaigns",
     "checkout",
+    "code_imports",
     "codes",
     "events",
     "jobs",
