@@ -82,7 +82,6 @@ def upgrade() -> None:
         _import_key(),
         sa.Column("canonical", sa.String(length=32), nullable=False),
         sa.Column("line", sa.Integer(), nullable=False),
-        _import_fk("code_import_lines"),
         sa.PrimaryKeyConstraint("import_id", "canonical", name=op.f("pk_code_import_lines")),
     )
     op.create_table(

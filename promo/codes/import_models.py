@@ -62,9 +62,9 @@ class CodeImportLine(Base):
 
     __tablename__ = "code_import_lines"
 
-    import_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("code_imports.id", ondelete="CASCADE"), primary_key=True
-    )
+    # No foreign key: its check, per row, would cost a round as much as the
+    # insert itself; the rows go with their import's end (imports_run._forget).
+    import_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     canonical: Mapped[str] = mapped_column(String(32), primary_key=True)
     line: Mapped[int] = mapped_column(Integer)
 

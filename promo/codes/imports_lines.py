@@ -45,7 +45,6 @@ COLUMNS = (CODE, MAX_REDEMPTIONS)
 # A header longer than this is no header of ours.
 MAX_HEADER_BYTES = 1024
 BOM = "\ufeff"
-MAX_REDEMPTIONS_TEXT = "a whole number from 1 to 2147483647, or empty for no limit"
 
 
 class HeaderError(ValueError):
@@ -120,16 +119,23 @@ def parse_header(first_line: bytes) -> Columns:
     )
 
 
+# The API's bounds of a code's limit, read from its type (one definition).
+_LIMIT: msgspec.Meta = get_args(MaxRedemptions)[1]
+LIMIT_MIN: int = _LIMIT.ge  # type: ignore[assignment]
+LIMIT_MAX: int = _LIMIT.le  # type: ignore[assignment]
+MAX_REDEMPTIONS_TEXT = f"a whole number from {LIMIT_MIN} to {LIMIT_MAX}, or empty for no limit"
+
+
 def _max_redemptions(text: str) -> int | None:
     """The cell as a limit (None: no limit); ValueError when it is none."""
     if not text:
         return None
     if not (text.isascii() and text.isdigit()):
         raise ValueError(text)
-    try:
-        return msgspec.convert(int(text), MaxRedemptions)
-    except msgspec.ValidationError:
-        raise ValueError(text) from None
+    limit = int(text)
+    if not LIMIT_MIN <= limit <= LIMIT_MAX:
+        raise ValueError(text)
+    return limit
 
 
 def parse_line(number: int, raw: bytes, columns: Columns) -> Candidate | Rejection | None:
