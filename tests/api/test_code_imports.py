@@ -317,9 +317,9 @@ async def test_a_million_codes_are_imported_with_their_errors_reported_by_line(
         count - 11,
         11,
     )
-    errors = (
-        await client.get(url(campaign["id"], read["id"], "errors"), headers=marketer)
-    ).json()["items"]
+    errors = (await client.get(url(campaign["id"], read["id"], "errors"), headers=marketer)).json()[
+        "items"
+    ]
     expected = [(n + 2, "duplicate_in_file", n + 1) for n in range(99_999, count, 100_000)]
     expected.append((500_002, "invalid_code", None))
     assert sorted((e["line"], e["reason"], e["duplicate_of"]) for e in errors) == sorted(expected)

@@ -61,7 +61,8 @@ async def test_an_uploaded_file_is_imported_and_its_refused_lines_listed(
     assert download.status_code == 200
     assert download.text.splitlines()[1:] == [
         "3,duplicate_in_file,The same code as line 2,summer anna,2",
-        "4,invalid_code,\"Not a code: only letters A-Z, digits, spaces, '-' and '_' are allowed\",no!,",
+        '4,invalid_code,"Not a code: only letters A-Z, digits, spaces, '
+        "'-' and '_' are allowed\",no!,",
     ]
     listed = await marketer.get(f"/console/campaigns/{campaign}/imports")
     assert "old-system.csv" in listed.text
