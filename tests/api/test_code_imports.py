@@ -16,9 +16,8 @@ import msgspec
 import pytest
 from litestar import Litestar
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from promo.codes import imports, imports_run
 from promo.codes.import_models import CodeImportChunk, CodeImportLine
 from promo.codes.models import Code
 from promo.ids import Kind, decode
@@ -210,81 +209,6 @@ async def test_an_archived_campaign_takes_no_import(
     response = await upload(client, marketer, campaign["id"], b"code\nSUMMER20\n")
     assert response.status_code == 409
     assert response.json()["code"] == "campaign_archived"
-
-
-async def _stored(
-    db: AsyncSession, client: Client, marketer: dict[str, str], text: str, clock: FrozenClock
-) -> int:
-    """An import stored but not run (its job is left alone)."""
-    from promo.campaigns.service import get_campaign
-
-    campaign = await create_campaign(client, marketer)
-    row = await get_campaign(db, decode(Kind.CAMPAIGN, campaign["id"]))
-
-    async def body() -> AsyncIterator[bytes]:
-        data = text.encode()
-        for start in range(0, len(data), 7):  # pieces that cut lines anywhere
-            yield data[start : start + 7]
-
-    stored = await imports.create_import(
-        db, row, body(), max_bytes=1 << 20, filename=None, now=clock()
-    )
-    await db.flush()
-    return stored.id
-
-
-async def test_a_run_resumed_after_a_stop_or_a_crash_imports_each_line_once(
-    client: Client,
-    marketer: dict[str, str],
-    db: AsyncSession,
-    connection: AsyncConnection,
-    clock: FrozenClock,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Rounds of 3 lines and chunks of 16 bytes: lines cut across chunks, and
-    # duplicates of lines of earlier rounds.
-    monkeypatch.setattr(imports_run, "ROUND_SQLITE", 3)
-    monkeypatch.setattr(imports_run, "ROUND_POSTGRES", 3)
-    monkeypatch.setattr(imports, "CHUNK_BYTES", 16)
-    text = "code\n" + "".join(f"CODE{n:03d}\n" for n in range(10)) + "CODE001\nCODE-007\nX\n"
-    import_id = await _stored(db, client, marketer, text, clock)
-
-    rounds = 0
-
-    def stop_after_two() -> bool:
-        nonlocal rounds
-        rounds += 1
-        return rounds > 2
-
-    with pytest.raises(imports_run.Interrupted):
-        await imports_run.run_import(connection, import_id, clock=clock, should_stop=stop_after_two)
-
-    # A worker dies in the middle of the next round: the round rolls back.
-    real = imports_run._store_errors
-
-    async def crash(*args: Any) -> None:
-        raise ConnectionResetError("worker killed")
-
-    monkeypatch.setattr(imports_run, "_store_errors", crash)
-    with pytest.raises(ConnectionResetError):
-        await imports_run.run_import(connection, import_id, clock=clock)
-    monkeypatch.setattr(imports_run, "_store_errors", real)
-
-    ended = await imports_run.run_import(connection, import_id, clock=clock)
-    assert ended is not None
-    assert (ended.status, ended.lines_read, ended.imported, ended.rejected) == ("done", 14, 10, 3)
-    errors = await imports.list_errors(db, import_id, after_line=None, limit=50)
-    assert [(e.line, e.reason, e.duplicate_of) for e in errors] == [
-        (12, "duplicate_in_file", 3),
-        (13, "duplicate_in_file", 9),
-        (14, "invalid_code", None),
-    ]
-    count = await db.scalar(
-        select(func.count()).select_from(Code).where(Code.canonical.like("C0DE%"))
-    )
-    assert count == 10
-    # Ended: a run again does nothing.
-    assert await imports_run.run_import(connection, import_id, clock=clock) is None
 
 
 async def test_a_million_codes_are_imported_with_their_errors_reported_by_line(
