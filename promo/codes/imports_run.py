@@ -34,6 +34,7 @@ its stored file and its first forms.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +48,7 @@ from promo.codes import imports
 from promo.codes.generation import Bind
 from promo.codes.import_models import CodeImport, CodeImportChunk, CodeImportError, CodeImportLine
 from promo.codes.imports_lines import (
+    MAX_HEADER_BYTES,
     Candidate,
     Columns,
     Rejection,
@@ -250,16 +252,23 @@ def judged(
 
 
 async def _read_header(sessions: Sessions, import_id: int) -> Columns:
+    """The stored file's header (its first line: the upload checked it)."""
+    head = b""
     async with sessions() as session:
-        first = await session.scalar(
-            select(CodeImportChunk.data).where(
-                CodeImportChunk.import_id == import_id, CodeImportChunk.seq == 0
+        for seq in itertools.count():
+            data = await session.scalar(
+                select(CodeImportChunk.data).where(
+                    CodeImportChunk.import_id == import_id, CodeImportChunk.seq == seq
+                )
             )
-        )
-    if first is None:
+            if data is None:
+                break
+            head += data
+            if b"\n" in head or len(head) > MAX_HEADER_BYTES:
+                break
+    if not head:
         raise ImportStopped("the uploaded file is gone")
-    # The upload checked it: it fits in the first chunk.
-    return parse_header(first.split(b"\n", 1)[0])
+    return parse_header(head.split(b"\n", 1)[0])
 
 
 class _Reader:

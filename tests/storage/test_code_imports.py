@@ -79,9 +79,9 @@ async def test_a_resumed_import_loads_each_line_once_and_names_its_own_lines_as_
 ) -> None:
     prefix = "RESUME"
     text = (
-        "code\n"
-        + "".join(f"{prefix}N{n:02d}\n" for n in range(10))
-        + f"{prefix}N01\n{prefix}-N07\n"
+        "max_redemptions,code\n"
+        + "".join(f",{prefix}N{n:02d}\n" for n in range(10))
+        + f"3,{prefix}N01\n,{prefix}-N07\n"
     )
     import_id = await stored(engine, text)
     asked = 0
