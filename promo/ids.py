@@ -117,6 +117,7 @@ _MISSING: dict[Kind, tuple[str, str]] = {
     Kind.DELIVERY: ("delivery_not_found", "No such webhook delivery"),
     Kind.ATTEMPT: ("attempt_not_found", "No such delivery attempt"),
     Kind.CONSOLE_USER: ("account_not_found", "No such console account"),
+    Kind.CODE_IMPORT: ("import_not_found", "No such code import"),
 }
 
 
