@@ -89,6 +89,23 @@ SUCCESS_CONTENT: dict[tuple[str, str], dict[str, Any]] = {
     },
 }
 
+# Request bodies a handler reads itself, as a stream (no ``data`` to describe).
+REQUEST_CONTENT: dict[tuple[str, str], dict[str, Any]] = {
+    ("/v1/campaigns/{campaign_id}/code-imports", "post"): {
+        "required": True,
+        "content": {
+            "text/csv": {
+                "schema": {
+                    "type": "string",
+                    "description": "UTF-8 CSV; a header line naming the columns code "
+                    "(required) and max_redemptions (optional), then one code per line",
+                },
+                "example": "code,max_redemptions\nSUMMER-ANNA,1\nWELCOME10,\n",
+            }
+        },
+    },
+}
+
 # Success answers that are JSON (as annotated) or, on request, another media type.
 ALSO_CONTENT: dict[tuple[str, str], dict[str, Any]] = {
     ("/v1/reports/performance", "get"): {
@@ -171,6 +188,8 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
         for method, operation in item.items():
             if method not in METHODS:
                 continue
+            if (path, method) in REQUEST_CONTENT:
+                operation["requestBody"] = copy.deepcopy(REQUEST_CONTENT[(path, method)])
             responses = operation.setdefault("responses", {})
             for status in [s for s in responses if s.isdigit() and int(s) >= 400]:
                 del responses[status]  # Litestar's generic error schema

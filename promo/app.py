@@ -30,6 +30,7 @@ from promo.checkout.throttle import Limit, MemoryStore, RedisStore, Throttle
 from promo.clock import Clock, utc_now
 from promo.codes.batch_routes import CampaignCodeBatchController, CodeBatchController
 from promo.codes.dedicated_routes import AffiliateCodeController, MyCodeController
+from promo.codes.imports_routes import CodeImportController
 from promo.codes.routes import CampaignCodeController, CodeController
 from promo.codes.service import provide_release_codes
 from promo.console.rendering import template_config
@@ -73,6 +74,7 @@ ROUTE_HANDLERS: list[Any] = [
     CodeController,
     CampaignCodeBatchController,
     CodeBatchController,
+    CodeImportController,
     create_validation,
     RedemptionController,
     my_redemptions,

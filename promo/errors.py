@@ -100,6 +100,12 @@ class TooManyRequests(DomainError):
     title = "Too many requests"
 
 
+class TooLarge(DomainError):
+    """The request's body is beyond a bound (an upload of codes)."""
+
+    title = "Payload too large"
+
+
 STATUS_OF: dict[type[DomainError], int] = {
     BadRequest: 400,
     Unauthenticated: 401,
@@ -107,6 +113,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     NotFound: 404,
     Conflict: 409,
     Invalid: 422,
+    TooLarge: 413,
     TooManyRequests: 429,
 }
 

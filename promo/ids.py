@@ -50,6 +50,7 @@ class Kind(StrEnum):
     CONSOLE_USER = "usr"
     COMMISSION_PLAN = "cpl"
     CONVERSION = "cnv"
+    CODE_IMPORT = "imp"
 
 
 def kind_constant(kind: Kind) -> int:
@@ -120,6 +121,7 @@ _MISSING: dict[Kind, tuple[str, str]] = {
     Kind.CONSOLE_USER: ("account_not_found", "No such console account"),
     Kind.COMMISSION_PLAN: ("commission_plan_not_found", "No such commission plan"),
     Kind.CONVERSION: ("conversion_not_found", "No such conversion"),
+    Kind.CODE_IMPORT: ("import_not_found", "No such code import"),
 }
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from promo import retention
 from promo.campaigns import budget_alerts
 from promo.clock import Clock, utc_now
-from promo.codes import batch_jobs
+from promo.codes import batch_jobs, imports_jobs
 from promo.db import models as every_table  # noqa: F401 (foreign keys resolve across domains)
 from promo.db.engine import create_sessionmaker
 from promo.jobs.worker import Bind, Handler, JobContext, Worker
@@ -48,6 +48,7 @@ async def _roll_up(ctx: JobContext) -> None:
 def handlers(settings: Settings, *, wall: Clock = utc_now) -> dict[str, Handler]:
     return {
         batch_jobs.KIND: batch_jobs.generate,
+        imports_jobs.KIND: imports_jobs.run,
         RETENTION_PURGE: _purge(retention.Retention.of(settings)),
         fanout.KIND: fanout.run,
         DELIVERY_KIND: delivery.handler(settings, wall=wall),

@@ -42,6 +42,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     log_level: LogLevel = "info"
     log_json: bool = True
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    # An upload of codes to import (a streamed CSV, stored in the database).
+    max_import_bytes: Annotated[int, msgspec.Meta(ge=1024, le=1024 * 1024 * 1024)] = (
+        64 * 1024 * 1024
+    )
     db_pool_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
     # PostgreSQL: how long opening a connection may take before the request is
     # answered 503 (a database host that drops packets would otherwise hold

@@ -14,6 +14,14 @@ CAMPAIGN_STATUSES = (N_("draft"), N_("active"), N_("paused"), N_("archived"))
 CODE_KINDS = (N_("vanity"), N_("dedicated"), N_("alias"), N_("batch"), N_("referral"))
 CAMPAIGN_KINDS = (N_("standard"), N_("referral"))
 BATCH_STATUSES = (N_("pending"), N_("running"), N_("done"), N_("failed"))
+# Why an import refused a line (promo.codes.imports_lines.Reason), as the pages say it.
+IMPORT_REASONS = {
+    "malformed_line": N_("The line cannot be read"),
+    "invalid_code": N_("Not a valid code"),
+    "invalid_max_redemptions": N_("Invalid max_redemptions"),
+    "duplicate_in_file": N_("Repeats an earlier line"),
+    "code_taken": N_("A live code reads the same"),
+}
 LEDGER_KINDS = (
     N_("redemption"),
     N_("reversal"),
@@ -44,6 +52,7 @@ ERROR_TITLES = (
     N_("Unauthorized"),
     N_("Forbidden"),
     N_("Too many requests"),
+    N_("Payload too large"),
     N_("Method Not Allowed"),
     N_("Internal error"),
     N_("Service unavailable"),

@@ -5,6 +5,7 @@ from promo.affiliates import models as affiliates
 from promo.auth import models as auth
 from promo.campaigns import models as campaigns
 from promo.checkout import models as checkout
+from promo.codes import import_models as code_imports
 from promo.codes import models as codes
 from promo.conversions import models as conversions
 from promo.db.metadata import metadata
@@ -23,6 +24,7 @@ __all__ = [
     "auth",
     "campaigns",
     "checkout",
+    "code_imports",
     "codes",
     "conversions",
     "events",

@@ -1,5 +1,6 @@
 """A marketer, in Chromium: creates SUMMER20, starts a 10,000-code batch and
-watches it finish, on a real server and worker over PostgreSQL."""
+watches it finish, imports codes from a file, on a real server and worker
+over PostgreSQL."""
 
 from __future__ import annotations
 
@@ -186,6 +187,25 @@ async def test_a_marketer_launches_summer20_with_a_batch_of_10000_codes(
     issued = list(csv.DictReader(io.StringIO(download.text)))
     assert [row["customer"] for row in issued] == ["winback-one@example.com", "winback-cus-2"]
     assert all(re.fullmatch(r"WB-\w{6}", row["code"]) for row in issued)
+
+    # Codes of the old system come in from a file; its refused lines are listed.
+    await page.goto(campaign_url)
+    await page.get_by_role("link", name="Codes", exact=True).click()
+    await page.get_by_role("link", name="Import codes from a file").click()
+    await page.get_by_label("CSV file").set_input_files(
+        files=[
+            {
+                "name": "old-system.csv",
+                "mimeType": "text/csv",
+                "buffer": b"code,max_redemptions\nOLD-ANNA,1\nold anna,1\nOLD-BEN,\n",
+            }
+        ]
+    )
+    await page.get_by_role("button", name="Import", exact=True).click()
+    await expect(page.locator("#import-status")).to_have_text("done", timeout=60_000)
+    await expect(page.locator("#import-imported")).to_have_text("2")
+    await expect(page.locator("#import-errors")).to_contain_text("the same code as line 2")
+    await mia.shoot("import-done")
 
     # The code the marketer made works at the checkout, through the API.
     checkout = {"Authorization": f"Bearer {console.keys['checkout']}"}
