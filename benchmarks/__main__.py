@@ -64,6 +64,12 @@ def main() -> int:
         help="sample promo's workers with py-spy during each measured promo scenario "
         "and print where their time goes (benchmarks/profile.py)",
     )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="print PostgreSQL's planning and execution time per statement during each "
+        "measured promo scenario (pg_stat_statements)",
+    )
     options = parser.parse_args()
     if options.connections < options.threads:
         parser.error("--connections must be at least --threads")

@@ -109,6 +109,9 @@ class Benchmark:
                     if measured and profiled
                     else None
                 )
+                counting = measured and target == "promo" and self.options.statements
+                if counting:
+                    self.pg.psql("SELECT pg_stat_statements_reset()", database=DATABASE)
                 app_cpu, db_cpu = cpu_seconds(workers), postgres_cpu_seconds(self.pg)
                 result = drive(lo, span, self.tag(), seconds)
                 app_cpu, db_cpu = (
@@ -119,6 +122,10 @@ class Benchmark:
                     pool.consume(result.used)
                 if recorders is not None:
                     self.profiles[shape.name] = profile.finish(recorders)
+                if counting:
+                    self.profiles[shape.name] = self.profiles.get(shape.name, "") + statement_times(
+                        self.pg, result.requests
+                    )
             assert result is not None
             if result.requests:
                 per_request = 1000 / result.requests
@@ -198,6 +205,24 @@ def _postgres_settings(pg: PostgresServer) -> tuple[str, str]:
     return f"PostgreSQL {version}", values
 
 
+STATEMENTS = """
+SELECT round((total_plan_time / {n})::numeric, 3), round((total_exec_time / {n})::numeric, 3),
+       calls, round((mean_plan_time)::numeric, 3), round((mean_exec_time)::numeric, 3),
+       regexp_replace(left(query, 110), '\\s+', ' ', 'g')
+FROM pg_stat_statements WHERE calls > 0
+ORDER BY total_plan_time + total_exec_time DESC LIMIT 8
+"""
+
+
+def statement_times(pg: PostgresServer, requests: int) -> str:
+    """PostgreSQL's own time per request, by statement: planning and execution
+    (pg_stat_statements, ``--statements``)."""
+    rows = pg.psql(STATEMENTS.format(n=max(requests, 1)), database=DATABASE).splitlines()
+    lines = ["  PostgreSQL ms per request: plan, execute; calls; mean plan, execute; statement"]
+    lines += [f"    {row}" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
 def run(options: Any) -> int:
     runs, extras = select(options.only)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -206,7 +231,7 @@ def run(options: Any) -> int:
     if any(target != "pgbench" for target, _ in runs):
         ensure_wrk()
     with ExitStack() as stack:
-        pg = start_default_postgres()
+        pg = start_default_postgres(statements=options.statements)
         stack.callback(pg.stop)
         version, pg_settings = _postgres_settings(pg)
         header = [
@@ -227,6 +252,8 @@ def run(options: Any) -> int:
             print(line, flush=True)
 
         url = pg.create_database(DATABASE)
+        if options.statements:
+            pg.psql("CREATE EXTENSION pg_stat_statements", database=DATABASE)
         settings = Settings(database_url=url, secret=SECRET)
         migrate.upgrade(settings)
         bench = Benchmark(options, pg, asyncio.run(seed_base(settings)))

@@ -38,9 +38,17 @@ POOL_SIZE = 20
 READY_TIMEOUT_SECONDS = 60
 
 
-def start_default_postgres() -> PostgresServer:
-    """A throwaway server with PostgreSQL's default (durable) settings; ``stop()`` it."""
-    return start_postgres(durable=True)
+# ``--statements``: PostgreSQL's own account of its time per statement.
+STATEMENT_STATISTICS = (
+    "shared_preload_libraries=pg_stat_statements",
+    "pg_stat_statements.track_planning=on",
+)
+
+
+def start_default_postgres(*, statements: bool = False) -> PostgresServer:
+    """A throwaway server with PostgreSQL's default (durable) settings; ``stop()`` it.
+    ``statements`` loads pg_stat_statements (planning tracked too)."""
+    return start_postgres(durable=True, settings=STATEMENT_STATISTICS if statements else ())
 
 
 # -- HTTP servers ---------------------------------------------------------------------

@@ -376,9 +376,9 @@ STEPS = (
 )
 
 
-def _one_statement() -> Any:
-    """PostgreSQL: every step a CTE gated on the ones before; the redemption's id,
-    or ``promo_abandon(first step that gave nothing)``."""
+def _one_statement(steps: tuple[Step, ...]) -> Any:
+    """PostgreSQL: every step of ``steps`` a CTE gated on the ones before; the
+    redemption's id, or ``promo_abandon(first step that gave nothing)``."""
     # ``reached``: every step so far ran, or was skipped for want of its key.
     # A step that ran implies the ones before it did (it was gated on them),
     # so each condition names at most one CTE beside the one before it.
@@ -387,7 +387,7 @@ def _one_statement() -> Any:
     red_id: ColumnElement[Any] = literal(None, BigInteger)
     red_scalar: ColumnElement[Any] = red_id
     body: ColumnElement[Any] = literal(None, LargeBinary)
-    for step in STEPS:
+    for step in steps:
         needed = param(step.needs, String) if step.needs is not None else None
         gate = reached if needed is None else and_(reached, needed.is_not(None))
         chain = Chain(gate=gate, redemption_id=red_id, answer_body=body)
@@ -412,7 +412,12 @@ def _one_statement() -> Any:
     )
 
 
-ONE_STATEMENT = _one_statement()
+# Two compositions of the same steps: with the ``period`` step for the sales a
+# plan counts per period, without it for every other. PostgreSQL plans the
+# statement without it once (its generic plan); with it, the planner prefers to
+# plan each call (about 2 ms), which only the sales that need it should pay.
+ONE_STATEMENT = _one_statement(tuple(step for step in STEPS if step.name != "period"))
+COUNTED_STATEMENT = _one_statement(STEPS)
 _ONE_BY_ONE = Chain(
     gate=true(),
     redemption_id=param("redemption_id", BigInteger),
@@ -431,8 +436,9 @@ class Stopped:
 async def run_in_one_statement(writes: Autocommit, params: Mapping[str, Any]) -> int | Stopped:
     """All steps as one autocommitted statement: the redemption's id, or where it
     stopped (and then it changed nothing)."""
+    statement = ONE_STATEMENT if params.get("period") is None else COUNTED_STATEMENT
     try:
-        row = await writes.first(ONE_STATEMENT, _bound(params))
+        row = await writes.first(statement, _bound(params))
     except Exception as exc:
         stopped = _abandoned_at(exc)
         if stopped is None:

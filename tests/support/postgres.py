@@ -72,6 +72,8 @@ class PostgresServer:
     user: str | None
     durable: bool = False
     superuser: str = "postgres"
+    # More server settings (``-c name=value``), e.g. a benchmark's statistics.
+    settings: tuple[str, ...] = ()
     log: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -112,6 +114,7 @@ class PostgresServer:
                 "-c synchronous_commit=off",
                 "-c full_page_writes=off",
             ]
+        settings += [f"-c {setting}" for setting in self.settings]
         options = " ".join(settings)
         self._run(
             str(self.bindir / "pg_ctl"),
@@ -177,10 +180,11 @@ class PostgresServer:
         self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def start_postgres(*, durable: bool = False) -> PostgresServer:
+def start_postgres(*, durable: bool = False, settings: tuple[str, ...] = ()) -> PostgresServer:
     """Start a new server; the caller must call ``stop()`` (in a finally).
 
-    ``durable`` keeps PostgreSQL's default settings (fsync on), for benchmarks.
+    ``durable`` keeps PostgreSQL's default settings (fsync on), for benchmarks;
+    ``settings`` adds server settings (``name=value``).
     """
     bindir = find_bindir()
     user = _server_user()
@@ -193,7 +197,12 @@ def start_postgres(*, durable: bool = False) -> PostgresServer:
             os.chown(path, entry.pw_uid, entry.pw_gid)
         root.chmod(0o755)
     server = PostgresServer(
-        bindir=bindir, port=_free_port(), datadir=datadir, user=user, durable=durable
+        bindir=bindir,
+        port=_free_port(),
+        datadir=datadir,
+        user=user,
+        durable=durable,
+        settings=settings,
     )
     try:
         server.start()
