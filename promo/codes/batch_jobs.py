@@ -10,7 +10,9 @@ error, so a batch is never silently half-done.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,13 +38,18 @@ async def schedule(session: AsyncSession, batch_id: int, *, now: datetime) -> in
     )
 
 
-async def generate(ctx: JobContext) -> None:
-    """The job: run the batch to its end, or stop between rounds when asked."""
-    batch_id = int(ctx.job.payload["batch_id"])
+RunToEnd = Callable[..., Awaitable[Any]]
+MarkFailed = Callable[..., Awaitable[Any]]
+
+
+async def run_rounds(ctx: JobContext, target_id: int, run: RunToEnd, fail: MarkFailed) -> None:
+    """Run a job of rounds (a batch, an import) to its end: ``run`` resumes from
+    its last committed round and stops between two when the worker stops; the
+    last attempt's failure is recorded on the target by ``fail``."""
     try:
-        await run_batch(
+        await run(
             ctx.bind,
-            batch_id,
+            target_id,
             clock=ctx.clock,
             on_progress=ctx.on_progress,
             should_stop=ctx.should_stop,
@@ -52,5 +59,10 @@ async def generate(ctx: JobContext) -> None:
     except Exception as exc:
         if ctx.job.attempt >= ctx.job.max_attempts:
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-            await mark_failed(create_sessionmaker(ctx.bind), batch_id, reason, now=ctx.clock())
+            await fail(create_sessionmaker(ctx.bind), target_id, reason, now=ctx.clock())
         raise
+
+
+async def generate(ctx: JobContext) -> None:
+    """The job: run the batch to its end, or stop between rounds when asked."""
+    await run_rounds(ctx, int(ctx.job.payload["batch_id"]), run_batch, mark_failed)

@@ -67,7 +67,8 @@ class GenerationStopped(Exception):
 
 
 class Interrupted(Exception):
-    """The run stopped between two rounds when asked to; the batch resumes later."""
+    """The run stopped between two rounds when asked to (a batch, an import); it
+    resumes later from its last committed round."""
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from promo.codes.imports_run import Interrupted, mark_failed, run_import
-from promo.db.engine import create_sessionmaker
+from promo.codes.batch_jobs import run_rounds
+from promo.codes.imports_run import mark_failed, run_import
 from promo.jobs import queue
-from promo.jobs.worker import JobContext, Stopped
+from promo.jobs.worker import JobContext
 
 KIND = "code_import"
 MAX_ATTEMPTS = 8
@@ -36,19 +36,4 @@ async def schedule(session: AsyncSession, import_id: int, *, now: datetime) -> i
 
 async def run(ctx: JobContext) -> None:
     """The job: run the import to its end, or stop between rounds when asked."""
-    import_id = int(ctx.job.payload["import_id"])
-    try:
-        await run_import(
-            ctx.bind,
-            import_id,
-            clock=ctx.clock,
-            on_progress=ctx.on_progress,
-            should_stop=ctx.should_stop,
-        )
-    except Interrupted:
-        raise Stopped from None
-    except Exception as exc:
-        if ctx.job.attempt >= ctx.job.max_attempts:
-            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-            await mark_failed(create_sessionmaker(ctx.bind), import_id, reason, now=ctx.clock())
-        raise
+    await run_rounds(ctx, int(ctx.job.payload["import_id"]), run_import, mark_failed)

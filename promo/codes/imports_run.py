@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.clock import Clock
 from promo.codes import imports
-from promo.codes.generation import Bind
+from promo.codes.generation import Bind, Interrupted
 from promo.codes.import_models import CodeImport, CodeImportChunk, CodeImportError, CodeImportLine
 from promo.codes.imports_lines import (
     MAX_HEADER_BYTES,
@@ -74,10 +74,6 @@ Line = tuple[int, bytes, int]
 
 class ImportStopped(Exception):
     """The import cannot go on; the message is stored as its error."""
-
-
-class Interrupted(Exception):
-    """The run stopped between two rounds when asked to; the import resumes later."""
 
 
 @dataclass(frozen=True)
