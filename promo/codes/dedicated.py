@@ -95,6 +95,18 @@ def derive_referral_code(
     return f"{prefix.upper()}-{body}" if prefix else body
 
 
+def derived_form(text: str, refusal: str) -> str:
+    """The canonical form of a derived code; 409 ``refusal`` when the prefix makes
+    it longer than a code may be."""
+    try:
+        return canonical(text)
+    except InvalidCode:
+        raise Conflict(
+            refusal,
+            f"The derived code {text} is longer than a code may be; shorten the code prefix",
+        ) from None
+
+
 @dataclass(frozen=True)
 class Grant:
     """What a request for a dedicated code yields; ``created`` if it stored any code,
@@ -171,13 +183,7 @@ async def _dedicated(
         return existing, False
     for attempt in range(MAX_ATTEMPTS):
         text = derive_code(secret, campaign.code_prefix, campaign.id, affiliate_id, attempt)
-        try:
-            form = canonical(text)
-        except InvalidCode:
-            raise Conflict(
-                "dedicated_code_unavailable",
-                f"The derived code {text} is longer than a code may be; shorten the code prefix",
-            ) from None
+        form = derived_form(text, "dedicated_code_unavailable")
         code = await insert_code(
             session,
             campaign_id=campaign.id,

@@ -18,8 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.campaigns.models import Campaign
 from promo.checkout.validation import identity_or_invalid
-from promo.codes.canonical import InvalidCode, canonical
-from promo.codes.dedicated import MAX_ATTEMPTS, derive_referral_code
+from promo.codes.dedicated import MAX_ATTEMPTS, derive_referral_code, derived_form
 from promo.codes.models import Code
 from promo.codes.service import insert_code
 from promo.db import dialect
@@ -56,18 +55,11 @@ async def _code(
 ) -> Code:
     for attempt in range(MAX_ATTEMPTS):
         text = derive_referral_code(secret, campaign.code_prefix, campaign.id, referrer.id, attempt)
-        try:
-            form = canonical(text)
-        except InvalidCode:
-            raise Conflict(
-                "referral_code_unavailable",
-                f"The derived code {text} is longer than a code may be; shorten the code prefix",
-            ) from None
         code = await insert_code(
             session,
             campaign_id=campaign.id,
             text=text,
-            form=form,
+            form=derived_form(text, "referral_code_unavailable"),
             kind="referral",
             max_redemptions=None,
             affiliate_id=None,
