@@ -124,20 +124,25 @@ async def test_concurrent_settlers_reward_each_friend_once(
 async def test_a_settler_killed_before_it_commits_leaves_nothing(
     http: httpx.AsyncClient, live: Live
 ) -> None:
-    if live.settings.database_url.startswith("sqlite"):
-        return  # no backend to kill: SQLite's writer dies with its process, as below
     _, program_id = await program_with_friends(http, live)
     sessions = create_sessionmaker(live.engine)
     later = utc_now() + timedelta(seconds=1)
+    postgres = live.settings.database_url.startswith("postgresql")
     async with sessions() as session:
         await session.begin()
         assert await rewards.settle_due(session, now=later) == FRIENDS
-        pid = await session.scalar(text("SELECT pg_backend_pid()"))
-        async with live.engine.connect() as killer:
-            await killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            await killer.commit()
-        with contextlib.suppress(Exception):  # its connection is gone: its work too
-            await session.commit()
+        if postgres:  # its backend killed, as when the worker's host dies
+            pid = await session.scalar(text("SELECT pg_backend_pid()"))
+            async with live.engine.connect() as killer:
+                await killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                await killer.commit()
+            with contextlib.suppress(Exception):  # its connection is gone: its work too
+                await session.commit()
+        else:  # SQLite: a writer that dies leaves its journal, rolled back
+            connection = await session.connection()
+            raw = await connection.get_raw_connection()
+            await raw.driver_connection.close()  # type: ignore[union-attr]
+            session.expunge_all()
     assert await rewarded(live, program_id) == (Counter(), 0)
     async with sessions() as session, session.begin():
         assert await rewards.settle_due(session, now=later) == FRIENDS
