@@ -122,9 +122,11 @@ def _stored_plan(row: _Row, name: str) -> tuple[Plan | None, Standing]:
         getattr(row, f"{name}_plan_timezone"),
         getattr(row, f"{name}_plan_terms"),
     )
+    sales = getattr(row, f"{name}_period_sales")
     standing = Standing(
-        sales=int(getattr(row, f"{name}_period_sales") or 0),
+        sales=int(sales or 0),
         revenue=int(getattr(row, f"{name}_period_revenue") or 0),
+        counted=sales is not None,
     )
     return plan, standing
 

@@ -192,6 +192,8 @@ async def redeem(
     def body(redemption_id: int) -> bytes:
         return head + encode(Kind.REDEMPTION, redemption_id).encode() + tail
 
+    if red.commission_period is not None and not offer.standing.counted:
+        await steps.open_period(checkout.writes, params)
     result = await steps.run(checkout.writes, params, body)
     if isinstance(result, steps.Stopped):
         if result.step == "answer":

@@ -70,6 +70,7 @@ from promo.checkout.models import CustomerOrders, CustomerUsage, IdempotencyReco
 from promo.checkout.reasons import Reason
 from promo.codes.models import Code
 from promo.db.autocommit import Autocommit, Transactional
+from promo.db.dialect import prebuilt
 from promo.db.lists import in_list
 from promo.db.metadata import UtcDateTime
 from promo.db.public_ids import public_id
@@ -275,24 +276,49 @@ def _first_order(ref_name: str) -> Callable[[Chain, Any], Any]:
 
 def _period(chain: Chain, insert: Any) -> Any:
     """The sale counted in its affiliate's period under the plan that priced it
-    (plans with tiers or a bonus; ``period`` unset otherwise)."""
-    columns = {
-        "affiliate_id": param("affiliate_id", BigInteger),
-        "plan_id": param("plan_id", BigInteger),
-        "period": param("period", String),
-        "starts_at": param("period_starts_at", UtcDateTime),
-        "ends_at": param("period_ends_at", UtcDateTime),
-        "sales": literal(1, Integer),
-        "revenue": param("order_amount", BigInteger),
-    }
-    stmt = insert(periods).from_select(list(columns), select(*columns.values()).where(chain.gate))
-    return stmt.on_conflict_do_update(
-        index_elements=[periods.c.affiliate_id, periods.c.plan_id, periods.c.period],
-        set_={
-            "sales": periods.c.sales + 1,
-            "revenue": periods.c.revenue + stmt.excluded.revenue,
-        },
-    ).returning(periods.c.sales)
+    (plans with tiers or a bonus; ``period`` unset otherwise). The period's row
+    exists by then (``open_period``): an UPDATE, which PostgreSQL plans once."""
+    return (
+        update(periods)
+        .where(
+            periods.c.affiliate_id == param("affiliate_id", BigInteger),
+            periods.c.plan_id == param("plan_id", BigInteger),
+            periods.c.period == param("period", String),
+            chain.gate,
+        )
+        .values(
+            sales=periods.c.sales + 1,
+            revenue=periods.c.revenue + param("order_amount", BigInteger),
+        )
+        .returning(periods.c.sales)
+    )
+
+
+def _open_period(insert: Any) -> Any:
+    return (
+        insert(periods)
+        .values(
+            affiliate_id=bindparam("affiliate_id", type_=BigInteger),
+            plan_id=bindparam("plan_id", type_=BigInteger),
+            period=bindparam("period", type_=String),
+            starts_at=bindparam("period_starts_at", type_=UtcDateTime),
+            ends_at=bindparam("period_ends_at", type_=UtcDateTime),
+            sales=0,
+            revenue=0,
+        )
+        .on_conflict_do_nothing()
+        .returning(periods.c.sales)
+    )
+
+
+OPEN_PERIOD = prebuilt(_open_period)
+
+
+async def open_period(writes: Transactional, params: Mapping[str, Any]) -> None:
+    """The row of the sale's period, made empty if it is not there yet (once per
+    affiliate, plan and month; concurrent first sales make one row)."""
+    names = ("affiliate_id", "plan_id", "period", "period_starts_at", "period_ends_at")
+    await writes.first(OPEN_PERIOD[writes.dialect], {name: params[name] for name in names})
 
 
 def _ledger(chain: Chain, insert: Any) -> Any:
@@ -413,9 +439,7 @@ def _one_statement(steps: tuple[Step, ...]) -> Any:
 
 
 # Two compositions of the same steps: with the ``period`` step for the sales a
-# plan counts per period, without it for every other. PostgreSQL plans the
-# statement without it once (its generic plan); with it, the planner prefers to
-# plan each call (about 2 ms), which only the sales that need it should pay.
+# plan counts per period, without it for every other (a smaller statement).
 ONE_STATEMENT = _one_statement(tuple(step for step in STEPS if step.name != "period"))
 COUNTED_STATEMENT = _one_statement(STEPS)
 _ONE_BY_ONE = Chain(

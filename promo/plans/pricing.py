@@ -91,10 +91,12 @@ class Plan(msgspec.Struct, frozen=True):
 
 
 class Standing(msgspec.Struct, frozen=True):
-    """The affiliate's figures in the current period, before the sale being priced."""
+    """The affiliate's figures in the current period, before the sale being priced;
+    ``counted``: the period has its row already."""
 
     sales: int = 0
     revenue: int = 0
+    counted: bool = False
 
 
 FIRST_SALE = Standing()
