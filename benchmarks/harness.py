@@ -109,6 +109,11 @@ class Benchmark:
                     if measured and profiled
                     else None
                 )
+                if measured:
+                    # Fresh statistics for what the warm-up wrote: a table analysed
+                    # empty at the seed makes PostgreSQL cache plans that scan it
+                    # (autovacuum would analyse it within a minute or so).
+                    self.pg.psql("ANALYZE", database=DATABASE)
                 counting = measured and target == "promo" and self.options.statements
                 if counting:
                     self.pg.psql("SELECT pg_stat_statements_reset()", database=DATABASE)
