@@ -9,7 +9,9 @@
 - redemptions.commission_plan_id, _plan_revision, _rate, _tier, _period,
   _lines: what priced the commission; ledger_entries.plan_id, plan_revision,
   rate: the same on each entry. Existing rows: NULL (inline terms), tier 0,
-  no lines.
+  no lines. No foreign key on those two plan ids: each check would take a
+  share lock on the plan's one row for every sale it prices (a MultiXact
+  per concurrent sale); plans are never deleted.
 - conversions (promo.conversions), unique by (kind, external_id);
   ledger_entries.conversion_id: the conversion an entry credits or reverses.
 - ledger_entries.kind also takes 'bonus' and 'conversion'. SQLite cannot
@@ -61,13 +63,9 @@ def _add_plan_columns(batch: Any) -> None:
     batch.add_column(sa.Column("plan_id", BIG_ID, nullable=True))
     batch.add_column(sa.Column("plan_revision", sa.Integer(), nullable=True))
     batch.add_column(sa.Column("rate", sa.Numeric(5, 2), nullable=True))
-    batch.create_foreign_key(
-        op.f("fk_ledger_entries_plan_id_commission_plans"), "commission_plans", ["plan_id"], ["id"]
-    )
 
 
 def _drop_plan_columns(batch: Any) -> None:
-    batch.drop_constraint(op.f("fk_ledger_entries_plan_id_commission_plans"), type_="foreignkey")
     batch.drop_column("rate")
     batch.drop_column("plan_revision")
     batch.drop_column("plan_id")
@@ -181,12 +179,6 @@ def upgrade() -> None:
                 "commission_lines", sa.JSON(), server_default=sa.text("'[]'"), nullable=False
             )
         )
-        batch.create_foreign_key(
-            op.f("fk_redemptions_commission_plan_id_commission_plans"),
-            "commission_plans",
-            ["commission_plan_id"],
-            ["id"],
-        )
     op.create_table(
         "conversions",
         sa.Column("id", BIG_ID, nullable=False),
@@ -231,9 +223,6 @@ def downgrade() -> None:
     _rebuild_ledger(OLD_KINDS, _drop_plan_columns)
     op.drop_table("conversions")
     with op.batch_alter_table("redemptions") as batch:
-        batch.drop_constraint(
-            op.f("fk_redemptions_commission_plan_id_commission_plans"), type_="foreignkey"
-        )
         for column in (
             "commission_lines",
             "commission_period",

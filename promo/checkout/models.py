@@ -96,7 +96,9 @@ class Redemption(Base):
     # revision (None: the inline percent/fixed), the base rate after tiers, the
     # tier reached (0: none), the period it was counted in (tiers, bonus: the
     # rollback takes it out again) and each eligible line's rate and part.
-    commission_plan_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("commission_plans.id"))
+    # No foreign key: its check would share-lock the plan's row for every sale
+    # (one MultiXact per concurrent sale); plans are never deleted.
+    commission_plan_id: Mapped[int | None] = mapped_column(BigId)
     commission_plan_revision: Mapped[int | None] = mapped_column(Integer)
     commission_rate: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
     commission_tier: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))

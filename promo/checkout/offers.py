@@ -92,23 +92,27 @@ def _plan_columns(name: str, plan: Any, period: Any) -> list[Any]:
         plan.c.timezone.label(f"{name}_plan_timezone"),
         # As text: the decoded plan is cached by it (promo.plans.service).
         sql_cast(plan.c.terms, Text).label(f"{name}_plan_terms"),
-        period.c.sales.label(f"{name}_period_sales"),
-        period.c.revenue.label(f"{name}_period_revenue"),
+        _in_period(period.c.sales, plan, period).label(f"{name}_period_sales"),
+        _in_period(period.c.revenue, plan, period).label(f"{name}_period_revenue"),
     ]
 
 
-def _with_period(joined: Any, plan: Any, period: Any) -> Any:
-    """``joined`` with the code's affiliate's figures under ``plan`` in the
-    period containing ``now`` (at most one row: a period is one month)."""
+def _in_period(column: Any, plan: Any, period: Any) -> Any:
+    """``column`` of the code's affiliate's period under ``plan`` that contains
+    ``now`` (a month: one row at most). A scalar subquery rather than a join:
+    PostgreSQL cannot estimate a range on a parameter, and a join on one made
+    it plan every offer rather than reuse its generic plan."""
     now = bindparam("now", type_=periods.c.starts_at.type)
-    return joined.outerjoin(
-        period,
-        and_(
+    return (
+        select(column)
+        .where(
             period.c.affiliate_id == codes.c.affiliate_id,
             period.c.plan_id == plan.c.id,
             period.c.starts_at <= now,
             period.c.ends_at > now,
-        ),
+        )
+        .limit(1)
+        .scalar_subquery()
     )
 
 
@@ -219,22 +223,10 @@ def offer_query() -> Select[Any]:
             order_taken.label("order_taken"),
         )
         .select_from(
-            _with_period(
-                _with_period(
-                    codes.join(campaigns, campaigns.c.id == codes.c.campaign_id)
-                    .outerjoin(affiliates, affiliates.c.id == codes.c.affiliate_id)
-                    .outerjoin(
-                        affiliate_plans, affiliate_plans.c.id == affiliates.c.commission_plan_id
-                    )
-                    .outerjoin(
-                        campaign_plans, campaign_plans.c.id == campaigns.c.commission_plan_id
-                    ),
-                    affiliate_plans,
-                    affiliate_periods,
-                ),
-                campaign_plans,
-                campaign_periods,
-            )
+            codes.join(campaigns, campaigns.c.id == codes.c.campaign_id)
+            .outerjoin(affiliates, affiliates.c.id == codes.c.affiliate_id)
+            .outerjoin(affiliate_plans, affiliate_plans.c.id == affiliates.c.commission_plan_id)
+            .outerjoin(campaign_plans, campaign_plans.c.id == campaigns.c.commission_plan_id)
         )
         .where(and_(codes.c.canonical == bindparam("canonical"), codes.c.live))
     )

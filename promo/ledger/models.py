@@ -72,7 +72,8 @@ class LedgerEntry(Base):
     # The plan, revision and base rate that priced the commission (None: an
     # inline percent/fixed, or no affiliate); a refund or reversal records those
     # of the sale it takes back.
-    plan_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("commission_plans.id"))
+    # No foreign key, as on the redemption: plans are never deleted.
+    plan_id: Mapped[int | None] = mapped_column(BigId)
     plan_revision: Mapped[int | None] = mapped_column(Integer)
     rate: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
     # Set on ``payout`` entries only: the payout they record.
