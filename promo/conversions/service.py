@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import cast
 
+import msgspec
 from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,27 +36,16 @@ from promo.plans.pricing import Plan, fee_for
 from promo.plans.service import pricing_plan
 
 
-class Credit:
+class Credit(msgspec.Struct, frozen=True, kw_only=True):
     """Who a conversion is credited to, and on which terms."""
 
-    def __init__(
-        self,
-        *,
-        affiliate_id: int,
-        plan: Plan,
-        currency: str,
-        holding_days: int,
-        code_id: int | None = None,
-        code: str | None = None,
-        campaign_id: int | None = None,
-    ) -> None:
-        self.affiliate_id = affiliate_id
-        self.plan = plan
-        self.currency = currency
-        self.holding_days = holding_days
-        self.code_id = code_id
-        self.code = code
-        self.campaign_id = campaign_id
+    affiliate_id: int
+    plan: Plan
+    currency: str
+    holding_days: int
+    code_id: int | None = None
+    code: str | None = None
+    campaign_id: int | None = None
 
 
 async def _through_code(reads: Autocommit, text: str, now: datetime) -> Credit:
