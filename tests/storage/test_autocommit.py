@@ -7,22 +7,27 @@ see what was committed a moment before: usage, JSON rules, a revoked key.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
+from sqlalchemy import literal, select, text
 
 from promo.app import create_app
 from promo.auth.roles import Role
-from promo.db.autocommit import AsyncpgAutocommit, SessionAutocommit
+from promo.db.autocommit import MAX_PREPARED_SQL, AsyncpgAutocommit, SessionAutocommit
 from promo.db.engine import create_engine, create_sessionmaker
 from promo.settings import Settings
+from tests.conftest import make_settings
 from tests.support.api import cart, create_campaign, create_code, item, redeem
 from tests.support.clock import FrozenClock
 from tests.support.databases import committed_database
 from tests.support.factories import bearer, make_key
+from tests.support.postgres import PostgresServer
 
 TSHIRTS = cart(item("TSHIRT-1", 2, 2500, "summer"))
 
@@ -98,3 +103,36 @@ async def test_validations_read_committed_usage_rules_and_keys(
         "/v1/validations", json={"code": "READS20", "cart": TSHIRTS}, headers=checkout
     )
     assert refused.status_code == 401  # at once: keys are read on every request
+
+
+# Longer than asyncpg's own default limit for the statements it keeps prepared
+# (15 KiB), as the redemption's statement with its ``period`` step is.
+PADDED = select(literal(1).label("one")).where(text("true /* " + "x" * 20_000 + " */"))
+PREPARED_PADDED = text(
+    "SELECT count(*)::int AS kept, coalesce(sum(generic_plans + custom_plans), 0)::int AS runs"
+    " FROM pg_prepared_statements WHERE length(statement) > 20000"
+)
+
+
+async def test_a_long_hot_statement_stays_prepared_on_its_connection(
+    postgres: PostgresServer,
+) -> None:
+    settings = make_settings(postgres.create_database(f"promo_prep_{uuid.uuid4().hex[:8]}"))
+    reads = AsyncpgAutocommit(msgspec.structs.replace(settings, db_pool_size=1))
+    try:
+        for _ in range(3):
+            assert dict(await reads.first(PADDED, {}) or {}) == {"one": 1}
+        # One connection: the statement kept prepared on it and run there three
+        # times (an unnamed, unkept statement is not listed at all).
+        found = await reads.first(PREPARED_PADDED, {})
+        assert dict(found or {}) == {"kept": 1, "runs": 3}
+    finally:
+        await reads.close()
+
+
+def test_a_statement_too_long_to_stay_prepared_is_refused_where_it_is_compiled() -> None:
+    too_long = select(literal(1)).where(text("true /* " + "x" * MAX_PREPARED_SQL + " */"))
+    with pytest.raises(ValueError, match="planned on every call"):
+        AsyncpgAutocommit(make_settings("postgresql+asyncpg://promo@localhost/none")).compiled(
+            too_long
+        )
