@@ -39,6 +39,14 @@ def main() -> int:
         "--warmup", type=float, default=2, help="seconds of warm-up before each (default 2)"
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run each server's scenarios this many times, every other round in reverse "
+        "order, and report their sums (a scenario's place in the order moves its rate: "
+        "later ones meet bigger tables and autovacuum; default 1)",
+    )
+    parser.add_argument(
         "--connections",
         type=int,
         default=16,
@@ -71,6 +79,8 @@ def main() -> int:
         "measured promo scenario (pg_stat_statements)",
     )
     options = parser.parse_args()
+    if options.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if options.connections < options.threads:
         parser.error("--connections must be at least --threads")
     signal.signal(signal.SIGTERM, _terminate)

@@ -139,6 +139,10 @@ class Benchmark:
                     app_cpu_ms=app_cpu * per_request if workers else None,
                     db_cpu_ms=db_cpu * per_request,
                 )
+            earlier = self.results.get((target, shape.name))
+            if isinstance(earlier, LoadResult):
+                print(f"  ({target} {shape.name}, this round alone: {result.rate:,.0f}/s)")
+                result = earlier + result
             self.results[(target, shape.name)] = result
             print(
                 f"  {target:<7} {shape.name:<24} {result.rate:>9,.0f}/s  "
@@ -270,7 +274,7 @@ def run(options: Any) -> int:
             bench.memory["idle"] = bench.rss(promo)
             if "export" in extras:
                 bench.export = _seed_ledger(bench, settings, promo)
-        pools = plan_pools(runs, options.warmup + options.duration)
+        pools = plan_pools(runs, options.rounds * (options.warmup + options.duration))
         started = time.perf_counter()
         asyncio.run(seed_codes(settings, bench.seeded, pools))
         codes = sum(pool.size for pool in pools.values()) + 1
@@ -278,9 +282,8 @@ def run(options: Any) -> int:
 
         if promo is not None:
             print("promo serve:", flush=True)
-            for target, shape in runs:
-                if target == "promo":
-                    bench.http(promo, target, shape)
+            for target, shape in in_rounds(runs, options.rounds, "promo"):
+                bench.http(promo, target, shape)
             bench.memory["loaded"] = bench.rss(promo)
             bench.memory["peak"] = bench.rss(promo, "VmHWM")
             if "bulk" in extras:
@@ -293,9 +296,8 @@ def run(options: Any) -> int:
             bare = start_bare(pg.url(DATABASE, driver="postgresql"))
             stack.callback(bare.stop)
             print("bare app:", flush=True)
-            for target, shape in runs:
-                if target == "bare":
-                    bench.http(bare, target, shape)
+            for target, shape in in_rounds(runs, options.rounds, "bare"):
+                bench.http(bare, target, shape)
             bare.stop()
 
         if any(target == "pgbench" for target, _ in runs):
@@ -310,6 +312,13 @@ def run(options: Any) -> int:
     path = report.write_markdown(stamp, header, body)
     print(f"\nwritten to {path}")
     return 0
+
+
+def in_rounds(runs: list[Run], rounds: int, target: str) -> list[Run]:
+    """``target``'s runs ``rounds`` times, every other round in reverse order, so
+    that each scenario runs as often early as late (``--rounds``)."""
+    mine = [run for run in runs if run[0] == target]
+    return [run for index in range(rounds) for run in (mine[::-1] if index % 2 else mine)]
 
 
 def _seed_ledger(bench: Benchmark, settings: Settings, promo: HttpServer) -> str | None:

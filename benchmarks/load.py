@@ -39,6 +39,27 @@ class LoadResult:
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
+    def __add__(self, other: LoadResult) -> LoadResult:
+        """Two runs of one scenario as one (``--rounds``): requests, seconds, errors
+        and CPU summed (so the rate is over both), percentiles the worse of the two."""
+
+        def cpu(mine: float | None, theirs: float | None) -> float | None:
+            if mine is None or theirs is None:
+                return None
+            total = self.requests + other.requests
+            return (mine * self.requests + theirs * other.requests) / total if total else None
+
+        return LoadResult(
+            requests=self.requests + other.requests,
+            seconds=self.seconds + other.seconds,
+            p50_ms=max(self.p50_ms, other.p50_ms),
+            p99_ms=max(self.p99_ms, other.p99_ms),
+            errors=self.errors + other.errors,
+            used=self.used + other.used,
+            app_cpu_ms=cpu(self.app_cpu_ms, other.app_cpu_ms),
+            db_cpu_ms=cpu(self.db_cpu_ms, other.db_cpu_ms),
+        )
+
 
 class LoadError(RuntimeError):
     """The load generator failed; the message holds its output."""
