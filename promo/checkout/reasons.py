@@ -32,6 +32,8 @@ class Reason(StrEnum):
     CAMPAIGN_EXHAUSTED = "campaign_exhausted"
     CUSTOMER_LIMIT_REACHED = "customer_limit_reached"
     BUDGET_EXHAUSTED = "budget_exhausted"
+    # Several discounts on one order (promo.checkout.stacking): checked last.
+    NOT_COMBINABLE = "not_combinable"
 
 
 MESSAGES: dict[Reason, str] = {
@@ -54,6 +56,7 @@ MESSAGES: dict[Reason, str] = {
     Reason.CAMPAIGN_EXHAUSTED: "This promotion has been used up.",
     Reason.CUSTOMER_LIMIT_REACHED: "This customer has already used this promotion.",
     Reason.BUDGET_EXHAUSTED: "This promotion's budget is used up.",
+    Reason.NOT_COMBINABLE: "This code cannot be combined with another discount on this order.",
 }
 
 # Reasons a guesser gets for codes that do not work at all.
