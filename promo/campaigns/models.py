@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
@@ -45,6 +46,14 @@ class Campaign(Base):
         ),
         CheckConstraint("redemptions_used >= 0", name="redemptions_used_non_negative"),
         CheckConstraint("budget_used >= 0", name="budget_used_non_negative"),
+        CheckConstraint("NOT (automatic AND kind = 'referral')", name="automatic_standard"),
+        # The checkout looks for the automatic promotions in a currency.
+        Index(
+            "ix_campaigns_automatic",
+            "currency",
+            postgresql_where=text("automatic"),
+            sqlite_where=text("automatic"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -86,6 +95,13 @@ class Campaign(Base):
     commission_fixed: Mapped[int | None] = mapped_column(BigInteger)
     # A commission plan (promo.plans) prices the sales instead of percent/fixed.
     commission_plan_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("commission_plans.id"))
+
+    # How its discount stacks with others on one order (campaigns.schemas.StackingTerms),
+    # evaluated in Python like the rules; ``automatic``: applies without a code.
+    stacking: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

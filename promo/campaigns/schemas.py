@@ -101,6 +101,34 @@ class Commission(Schema):
         check_reach("percent", self.percent)
 
 
+class CombinesWithSpec(Schema):
+    """The classes of the other discounts this campaign's discount stacks with on
+    one order (promo.campaigns.stacking): none unless set."""
+
+    order: bool = False
+    product: bool = False
+    shipping: bool = False
+
+
+Priority = Annotated[
+    int,
+    msgspec.Meta(
+        ge=-1000, le=1000, description="Higher first, when several discounts apply to one order"
+    ),
+]
+
+
+class StackingTerms(Schema):
+    """How this campaign's discount stacks with others on one order. A discount's
+    class: ``shipping`` for free shipping, ``product`` when its rules include
+    chosen SKUs or categories, ``order`` otherwise. ``exclusive``: it stacks with
+    nothing, whatever ``combines_with`` says."""
+
+    combines_with: CombinesWithSpec = msgspec.field(default_factory=CombinesWithSpec)
+    exclusive: bool = False
+    priority: Priority = 0
+
+
 # The sections' merge patches (RFC 7396, promo.campaigns.merge): each field of the
 # section, UNSET when absent, None to remove it (back to its default).
 TokenListPatch = TokenList | UnsetType | None
@@ -117,6 +145,12 @@ class RulesPatch(Schema):
     # Either replaces the whole allow-list (both: their union).
     customer_ids: CustomerIds | UnsetType | None = UNSET
     customer_refs: CustomerRefs | UnsetType | None = UNSET
+
+
+class StackingPatch(Schema):
+    combines_with: CombinesWithSpec | UnsetType | None = UNSET
+    exclusive: bool | UnsetType | None = UNSET
+    priority: Priority | UnsetType | None = UNSET
 
 
 class LimitsPatch(Schema):
@@ -185,6 +219,10 @@ class CampaignCreate(Schema):
     rules: Rules = msgspec.field(default_factory=Rules)
     limits: Limits = msgspec.field(default_factory=Limits)
     commission: Commission = msgspec.field(default_factory=Commission)
+    stacking: StackingTerms = msgspec.field(default_factory=StackingTerms)
+    automatic: bool = False
+    """Applies without a code to every cart that qualifies (an automatic
+    promotion), on its stacking terms; fixed at creation."""
 
     def __post_init__(self) -> None:
         check_instant("starts_at", self.starts_at)
@@ -193,7 +231,7 @@ class CampaignCreate(Schema):
 
 class CampaignPatch(Schema):
     """Only the fields sent change; ``null`` clears an optional field. ``rules``,
-    ``limits`` and ``commission`` are merge patches (RFC 7396): only their keys
+    ``limits``, ``commission`` and ``stacking`` are merge patches (RFC 7396): only their keys
     sent change, ``null`` removes one (``null`` for the section resets all of it);
     ``discount`` is replaced whole."""
 
@@ -211,6 +249,7 @@ class CampaignPatch(Schema):
     rules: RulesPatch | UnsetType | None = UNSET
     limits: LimitsPatch | UnsetType | None = UNSET
     commission: CommissionPatch | UnsetType | None = UNSET
+    stacking: StackingPatch | UnsetType | None = UNSET
     referral: ReferralTerms | UnsetType = UNSET
     """A referral campaign's terms, replaced whole."""
 
@@ -241,6 +280,8 @@ class CampaignRead(Schema):
     rules: Rules
     limits: Limits
     commission: Commission
+    stacking: StackingTerms
+    automatic: bool
     referral: ReferralTerms | None
     usage: Usage
     created_at: datetime

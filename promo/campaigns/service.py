@@ -37,6 +37,7 @@ from promo.campaigns.schemas import (
     ReferralTerms,
     Rules,
     RulesPatch,
+    StackingTerms,
 )
 from promo.errors import Conflict, FieldError, Invalid, NotFound
 from promo.identity import customer_refs
@@ -256,6 +257,18 @@ def rules_of(campaign: Campaign) -> Rules:
     return msgspec.convert(campaign.rules, Rules)
 
 
+def stacking_of(campaign: Campaign) -> StackingTerms:
+    return msgspec.convert(campaign.stacking, StackingTerms)
+
+
+def _automatic(kind: str, automatic: bool) -> bool:
+    if automatic and kind == "referral":
+        raise Invalid.field(
+            "automatic", "a referral program applies through its referrers' codes"
+        )
+    return automatic
+
+
 def limits_of(campaign: Campaign) -> Limits:
     return Limits(
         max_redemptions=campaign.max_redemptions,
@@ -296,6 +309,8 @@ async def create_campaign(
         kind=data.kind,
         referral=await _stored_referral(session, data.kind, data.referral, data.currency),
         rules=msgspec.to_builtins(_referral_rules(data.kind, data.rules, created=True)),
+        stacking=msgspec.to_builtins(data.stacking),
+        automatic=_automatic(data.kind, data.automatic),
         redemptions_used=0,
         budget_used=0,
         created_at=now,
@@ -403,6 +418,8 @@ async def patch_campaign(
     if patch.discount is not UNSET:
         _apply_discount(campaign, patch.discount)
     campaign.rules = msgspec.to_builtins(_referral_rules(campaign.kind, rules, created=False))
+    if patch.stacking is not UNSET:
+        campaign.stacking = msgspec.to_builtins(merge(stacking_of(campaign), patch.stacking))
     if patch.referral is not UNSET:
         campaign.referral = await _stored_referral(
             session, campaign.kind, patch.referral, campaign.currency

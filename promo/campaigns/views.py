@@ -26,6 +26,8 @@ def campaign_read(campaign: Campaign) -> CampaignRead:
         rules=service.rules_of(campaign),
         limits=service.limits_of(campaign),
         commission=service.commission_of(campaign),
+        stacking=service.stacking_of(campaign),
+        automatic=campaign.automatic,
         referral=service.referral_of(campaign),
         usage=Usage(redemptions=campaign.redemptions_used, budget_used=campaign.budget_used),
         created_at=campaign.created_at,

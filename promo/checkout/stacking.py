@@ -1,15 +1,13 @@
 """Several discounts on one order: which ones stack, and in what order (pure).
 
 A checkout may name up to ``MAX_CODES`` codes, and automatic promotions apply
-beside them. Each campaign says what it stacks with, by discount class as
-Shopify has it (``combines_with``: ``order``, ``product``, ``shipping``),
-whether it is ``exclusive`` (it stacks with nothing) and its ``priority``.
+beside them, each on the terms of its campaign (promo.campaigns.stacking).
 The rule, written once here:
 
 - Two discounts combine when neither is exclusive and each one's
   ``combines_with`` admits the other's class (a product discount with an
   order discount needs the product one to combine with orders *and* the
-  order one with products).
+  order one with products: ``combinable``).
 - They are considered by priority, highest first; equal priorities in the
   order the checkout gave them (automatic promotions after the codes).
 - Each is decided on what the ones accepted before it left of the cart (the
@@ -25,54 +23,15 @@ their own reasons: a refused discount never blocks another.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from enum import StrEnum
 from typing import Generic, TypeVar
 
 import msgspec
 
+from promo.campaigns.stacking import Stacking, combinable
 from promo.checkout.eligibility import Refused
 from promo.checkout.reasons import Reason
 
 MAX_CODES = 5
-
-
-class DiscountClass(StrEnum):
-    """What a discount takes its amount off: chosen items, the order, shipping."""
-
-    ORDER = "order"
-    PRODUCT = "product"
-    SHIPPING = "shipping"
-
-
-class CombinesWith(msgspec.Struct, frozen=True):
-    """The classes of the other discounts a campaign's discount stacks with
-    (none by default: a campaign stacks only where its marketer says so)."""
-
-    order: bool = False
-    product: bool = False
-    shipping: bool = False
-
-    def admits(self, discount_class: DiscountClass) -> bool:
-        return bool(getattr(self, discount_class.value))
-
-
-class Stacking(msgspec.Struct, frozen=True):
-    """How one campaign's discount stacks with others on an order."""
-
-    discount_class: DiscountClass
-    combines_with: CombinesWith = CombinesWith()
-    exclusive: bool = False
-    priority: int = 0
-
-
-def combinable(first: Stacking, second: Stacking) -> bool:
-    """Whether two discounts may apply to the same order (symmetric)."""
-    return (
-        not first.exclusive
-        and not second.exclusive
-        and first.combines_with.admits(second.discount_class)
-        and second.combines_with.admits(first.discount_class)
-    )
 
 
 def application_order(stackings: Sequence[Stacking]) -> list[int]:

@@ -147,3 +147,42 @@ async def test_amounts_are_read_as_the_language_writes_them(
     campaign = await db.scalar(select(Campaign).order_by(Campaign.id.desc()))
     assert campaign is not None
     assert campaign.max_discount == 123_450
+
+
+async def test_a_marketer_says_how_an_automatic_promotion_stacks(
+    marketer: Browser, db: AsyncSession
+) -> None:
+    stacking = {
+        "automatic": "on",
+        "stacking.combines_with.product": "on",
+        "stacking.combines_with.shipping": "on",
+        "stacking.priority": "5",
+    }
+    public_id = await created(marketer, {**FORM, **stacking})
+    campaign = await db.scalar(select(Campaign).order_by(Campaign.id.desc()))
+    assert campaign is not None
+    assert campaign.automatic is True
+    assert campaign.stacking == {
+        "combines_with": {"order": False, "product": True, "shipping": True},
+        "exclusive": False,
+        "priority": 5,
+    }
+    detail = await marketer.get(f"/console/campaigns/{public_id}")
+    assert "yes, without a code" in detail.text
+    assert "with product, shipping discounts" in detail.text
+    assert "priority 5" in detail.text
+    # The edit form shows the terms; made exclusive, it stacks with nothing.
+    form = await marketer.get(f"/console/campaigns/{public_id}/edit")
+    assert re.search(r'name="stacking.combines_with.product"[^>]*checked', form.text)
+    edited = {**FORM, **stacking, "stacking.exclusive": "on", "stacking.priority": "x"}
+    edited.pop("status")
+    refused = await marketer.post(f"/console/campaigns/{public_id}/edit", edited)
+    assert refused.status_code == 422
+    assert 'id="stacking.priority-error">must be a whole number' in refused.text
+    edited["stacking.priority"] = ""
+    saved = await marketer.post(f"/console/campaigns/{public_id}/edit", edited)
+    assert saved.status_code == 302, saved.text
+    await db.refresh(campaign)
+    assert campaign.stacking["exclusive"] is True
+    assert campaign.stacking["priority"] == 0
+    assert "never (exclusive)" in (await marketer.get(f"/console/campaigns/{public_id}")).text

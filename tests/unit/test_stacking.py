@@ -1,23 +1,26 @@
-"""Which discounts of one order stack, in what order (promo.checkout.stacking)."""
+"""Which discounts of one order stack, in what order (promo.campaigns.stacking, the
+terms; promo.checkout.stacking, the rule)."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from decimal import Decimal
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from promo.checkout.eligibility import Refused
-from promo.checkout.reasons import Reason
-from promo.checkout.stacking import (
+from promo.campaigns.discount import FixedAmount, FreeShipping, LineFilter, Percentage
+from promo.campaigns.stacking import (
     CombinesWith,
     DiscountClass,
     Stacking,
-    application_order,
     combinable,
-    stack,
+    discount_class,
 )
+from promo.checkout.eligibility import Refused
+from promo.checkout.reasons import Reason
+from promo.checkout.stacking import application_order, stack
 
 ORDER, PRODUCT, SHIPPING = DiscountClass.ORDER, DiscountClass.PRODUCT, DiscountClass.SHIPPING
 EVERYTHING = CombinesWith(order=True, product=True, shipping=True)
@@ -127,3 +130,14 @@ def test_what_stack_accepts_combines_pairwise_and_sums_to_what_it_took(
             assert not combinable(stacked[index], stacked[clash])
         else:
             assert index in refused or outcome.refused.reason is Reason.NOTHING_TO_DISCOUNT
+
+
+def test_a_discount_class_follows_from_what_it_takes_off() -> None:
+    ten = Percentage(percent_off=Decimal(10))
+    assert discount_class(FreeShipping(), LineFilter()) is SHIPPING
+    assert discount_class(ten, LineFilter(include_categories=frozenset({"summer"}))) is PRODUCT
+    assert discount_class(
+        FixedAmount(amount_off=500), LineFilter(include_skus=frozenset({"A"}))
+    ) is (PRODUCT)
+    # Excluding items still discounts the order.
+    assert discount_class(ten, LineFilter(exclude_skus=frozenset({"GIFT-CARD"}))) is ORDER

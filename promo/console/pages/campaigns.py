@@ -70,6 +70,11 @@ SECTIONS = [
     Field("commission.percent", "decimal"),
     Field("commission.fixed", "money"),
     Field("commission.plan_id"),
+    Field("stacking.combines_with.order", "flag"),
+    Field("stacking.combines_with.product", "flag"),
+    Field("stacking.combines_with.shipping", "flag"),
+    Field("stacking.exclusive", "flag"),
+    Field("stacking.priority", "integer"),
 ]
 ALLOW_LIST = Field("rules.customer_ids", "lines")
 REFERRAL = [
@@ -102,6 +107,7 @@ def _document(form: dict[str, str], language: str, *, editing: bool) -> dict[str
         document["referral"] = {k: v for k, v in terms.items() if v is not None}
     if not editing:
         document["kind"] = program
+        document["automatic"] = form.get("automatic") in ("on", "true", "1")
     document.update(read(DISCOUNT[kind]))
     document.setdefault("discount", {})["type"] = kind
     if form.get("currency"):
@@ -172,6 +178,11 @@ def form_of(campaign: CampaignRead, language: str) -> dict[str, Any]:
         "commission.percent": i18n.decimal_text(campaign.commission.percent, language),
         "commission.fixed": money(campaign.commission.fixed),
         "commission.plan_id": campaign.commission.plan_id or "",
+        "stacking.combines_with.order": campaign.stacking.combines_with.order,
+        "stacking.combines_with.product": campaign.stacking.combines_with.product,
+        "stacking.combines_with.shipping": campaign.stacking.combines_with.shipping,
+        "stacking.exclusive": campaign.stacking.exclusive,
+        "stacking.priority": str(campaign.stacking.priority),
         "_kind": campaign.kind,
         **_referral_form(campaign, money),
     }

@@ -1,0 +1,49 @@
+"""campaign stacking: how a discount stacks with others on one order; automatic promotions
+
+- campaigns.stacking (JSON: combines_with by class, exclusive, priority;
+  '{}' takes every default: stacks with nothing).
+- campaigns.automatic (false for every existing campaign): applies without a
+  code; never a referral program. A partial index finds them by currency.
+
+Revision ID: 0023
+Revises: 0019
+Create Date: 2026-12-04 04:40:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0023"
+down_revision: str | None = "0019"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("campaigns") as batch:
+        batch.add_column(
+            sa.Column("stacking", sa.JSON(), server_default=sa.text("'{}'"), nullable=False)
+        )
+        batch.add_column(
+            sa.Column("automatic", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
+        batch.create_check_constraint(
+            op.f("ck_campaigns_automatic_standard"), "NOT (automatic AND kind = 'referral')"
+        )
+    op.create_index(
+        "ix_campaigns_automatic",
+        "campaigns",
+        ["currency"],
+        postgresql_where=sa.text("automatic"),
+        sqlite_where=sa.text("automatic"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_campaigns_automatic", table_name="campaigns")
+    with op.batch_alter_table("campaigns") as batch:
+        batch.drop_constraint(op.f("ck_campaigns_automatic_standard"), type_="check")
+        batch.drop_column("automatic")
+        batch.drop_column("stacking")
