@@ -263,9 +263,7 @@ def stacking_of(campaign: Campaign) -> StackingTerms:
 
 def _automatic(kind: str, automatic: bool) -> bool:
     if automatic and kind == "referral":
-        raise Invalid.field(
-            "automatic", "a referral program applies through its referrers' codes"
-        )
+        raise Invalid.field("automatic", "a referral program applies through its referrers' codes")
     return automatic
 
 
