@@ -25,7 +25,12 @@ from promo.auth.guards import provide_principal
 from promo.auth.middleware import PUBLIC_PATHS, ApiKeyAuthentication
 from promo.auth.routes import KeyController, current_key
 from promo.campaigns.routes import CampaignController
-from promo.checkout.routes import RedemptionController, create_validation, my_redemptions
+from promo.checkout.routes import (
+    RedemptionController,
+    create_qualification,
+    create_validation,
+    my_redemptions,
+)
 from promo.checkout.throttle import Limit, MemoryStore, RedisStore, Throttle
 from promo.clock import Clock, utc_now
 from promo.codes.batch_routes import CampaignCodeBatchController, CodeBatchController
@@ -76,6 +81,7 @@ ROUTE_HANDLERS: list[Any] = [
     CodeBatchController,
     CodeImportController,
     create_validation,
+    create_qualification,
     RedemptionController,
     my_redemptions,
     LedgerController,

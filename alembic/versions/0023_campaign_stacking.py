@@ -1,9 +1,11 @@
-"""campaign stacking: how a discount stacks with others on one order; automatic promotions
+"""campaign stacking: how a discount stacks with others on one order; automatic
+promotions; customers' own codes found by their ref
 
 - campaigns.stacking (JSON: combines_with by class, exclusive, priority;
   '{}' takes every default: stacks with nothing).
 - campaigns.automatic (false for every existing campaign): applies without a
   code; never a referral program. A partial index finds them by currency.
+- ix_codes_customer_ref: the codes bound to a customer (qualifications).
 
 Revision ID: 0023
 Revises: 0019
@@ -39,9 +41,17 @@ def upgrade() -> None:
         postgresql_where=sa.text("automatic"),
         sqlite_where=sa.text("automatic"),
     )
+    op.create_index(
+        "ix_codes_customer_ref",
+        "codes",
+        ["customer_ref"],
+        postgresql_where=sa.text("customer_ref IS NOT NULL"),
+        sqlite_where=sa.text("customer_ref IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_codes_customer_ref", table_name="codes")
     op.drop_index("ix_campaigns_automatic", table_name="campaigns")
     with op.batch_alter_table("campaigns") as batch:
         batch.drop_constraint(op.f("ck_campaigns_automatic_standard"), type_="check")

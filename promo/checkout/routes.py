@@ -17,6 +17,7 @@ from promo.checkout.eligibility import Accepted
 from promo.checkout.idempotency import answer_key, respond
 from promo.checkout.listing import code_text, get_redemption, list_redemptions
 from promo.checkout.models import Redemption
+from promo.checkout.qualifications import qualifications
 from promo.checkout.reasons import UNIFORM_MESSAGE, UNIFORM_REASON
 from promo.checkout.schemas import (
     AffiliateRedemption,
@@ -25,6 +26,9 @@ from promo.checkout.schemas import (
     CustomerEmailQuery,
     CustomerIdQuery,
     CustomerRefQuery,
+    QualificationRequest,
+    QualificationResult,
+    QualifiedCode,
     RedeemRequest,
     RedemptionPage,
     RedemptionRead,
@@ -32,7 +36,7 @@ from promo.checkout.schemas import (
     ValidationResult,
 )
 from promo.checkout.throttle import Throttle
-from promo.checkout.validation import identity_of, identity_or_invalid, validate
+from promo.checkout.validation import cart_of, identity_of, identity_or_invalid, validate
 from promo.checkout.views import discount_out, redemption_read, status_of
 from promo.codes.canonical import InvalidCode, canonical
 from promo.deps import (
@@ -45,7 +49,7 @@ from promo.deps import (
     PageLimit,
     provide_clock,
 )
-from promo.errors import NotFound
+from promo.errors import Invalid, NotFound
 from promo.ids import Kind, decode, encode, require
 from promo.reports.counting import ValidationCounter
 from promo.schemas import DEFAULT_LIMIT, NO_NUL, decode_cursor, next_cursor
@@ -105,6 +109,37 @@ async def create_validation(
         reason=reason,
         message=decision.message,
         details=decision.details,
+    )
+
+
+@post("/v1/qualifications", status_code=200, tags=["checkout"], guards=[allow(Role.CHECKOUT)])
+async def create_qualification(
+    data: JSONBody[QualificationRequest], state: State, session: DbSession, clock: ClockDep
+) -> QualificationResult:
+    """The customer's own codes (bound to it: rewards, apologies, referral
+    rewards) that would apply to this cart, best value first, each with its
+    discount per line as a validation gives it. Consumes nothing. Needs the
+    customer: ``customer_id`` or ``customer_email`` (422 otherwise)."""
+    if data.customer_id is None and data.customer_email is None:
+        raise Invalid.field("customer_id", "give the customer's id or e-mail")
+    identity = identity_or_invalid(state.keyring, data.customer_id, data.customer_email)
+    found = await qualifications(
+        session,
+        state.reads,
+        cart_of(data.cart),
+        identity,
+        first_order=data.first_order,
+        now=clock(),
+    )
+    return QualificationResult(
+        codes=[
+            QualifiedCode(
+                code=offer.code.display,
+                campaign_id=encode(Kind.CAMPAIGN, offer.campaign.id),
+                discount=discount_out(decision.discount),
+            )
+            for offer, decision in found
+        ]
     )
 
 

@@ -79,6 +79,29 @@ class ValidationResult(Schema):
     discount: DiscountOut | None = None
 
 
+class QualificationRequest(Schema):
+    """A cart and its customer: which of the customer's own codes would apply."""
+
+    cart: CartIn
+    customer_id: CustomerId | None = None
+    customer_email: CustomerEmail | None = None
+    first_order: bool = False
+
+
+class QualifiedCode(Schema):
+    code: str
+    campaign_id: str
+    discount: DiscountOut
+
+
+class QualificationResult(Schema):
+    """The customer's own codes (bound to it: rewards, apologies, win-backs,
+    referral rewards) that would apply to this cart, best value first. Nothing
+    is consumed: redeem one as any code."""
+
+    codes: list[QualifiedCode]
+
+
 class RedeemRequest(CheckoutRequest, kw_only=True):
     order_id: OrderId
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from promo.campaigns.discount import Cart, CartLine
 from promo.checkout.eligibility import Accepted, Offer, Refused, Shopper, decide
 from promo.checkout.offers import load_offer
-from promo.checkout.schemas import CheckoutRequest
+from promo.checkout.schemas import CartIn, CheckoutRequest
 from promo.codes.service import canonical_or_invalid
 from promo.db.autocommit import Autocommit
 from promo.errors import Invalid
@@ -17,14 +17,14 @@ from promo.money import MAX_AMOUNT, is_currency
 from promo.pii import Keyring
 
 
-def cart_of(request: CheckoutRequest) -> Cart:
+def cart_of(cart: CartIn) -> Cart:
     """The engine's cart; rejects what the schema cannot see (422 naming the field)."""
-    if not is_currency(request.cart.currency):
-        raise Invalid.field("cart.currency", f"unknown ISO 4217 currency {request.cart.currency!r}")
+    if not is_currency(cart.currency):
+        raise Invalid.field("cart.currency", f"unknown ISO 4217 currency {cart.currency!r}")
     lines: list[CartLine] = []
     seen: set[str] = set()
     subtotal = 0
-    for index, item in enumerate(request.cart.items):
+    for index, item in enumerate(cart.items):
         line_id = item.line_id if item.line_id is not None else str(index)
         if line_id in seen:
             raise Invalid.field(f"cart.items[{index}].line_id", f"duplicate line_id {line_id!r}")
@@ -40,7 +40,7 @@ def cart_of(request: CheckoutRequest) -> Cart:
         if subtotal > MAX_AMOUNT:
             raise Invalid.field(f"cart.items[{index}]", f"cart total exceeds {MAX_AMOUNT}")
         lines.append(line)
-    return Cart(currency=request.cart.currency, shipping=request.cart.shipping, lines=tuple(lines))
+    return Cart(currency=cart.currency, shipping=cart.shipping, lines=tuple(lines))
 
 
 def identity_of(request: CheckoutRequest, keyring: Keyring) -> Identity:
@@ -71,11 +71,35 @@ async def validate(
     ``order_id``: a redemption's order, refused when it already has one.
     ``identity``: ``identity_of(request, keyring)``, which the caller's throttle needed first."""
     canonical = canonical_or_invalid(request.code)
-    cart = cart_of(request)
+    return await decide_code(
+        reads,
+        canonical,
+        cart_of(request.cart),
+        identity,
+        first_order=request.first_order,
+        now=now,
+        usage_first=usage_first,
+        order_id=order_id,
+    )
+
+
+async def decide_code(
+    reads: Autocommit,
+    canonical: str,
+    cart: Cart,
+    identity: Identity,
+    *,
+    first_order: bool,
+    now: datetime,
+    usage_first: bool = False,
+    order_id: str | None = None,
+) -> tuple[Offer | None, Shopper, Accepted | Refused]:
+    """The code spelled ``canonical`` decided for this cart and shopper, with
+    what promo holds about them: every checkout's one question."""
     offer, held = await load_offer(reads, canonical, identity, order_id, now=now)
     shopper = Shopper(
         identity=identity,
-        first_order=request.first_order,
+        first_order=first_order,
         used_on_campaign=held.used_on_campaign,
         has_redeemed=held.has_redeemed,
         order_taken=held.order_taken,

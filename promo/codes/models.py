@@ -107,6 +107,13 @@ class Code(Base):
             postgresql_where=text("kind = 'dedicated'"),
             sqlite_where=text("kind = 'dedicated'"),
         ),
+        # A customer's own codes (promo.checkout.qualifications).
+        Index(
+            "ix_codes_customer_ref",
+            "customer_ref",
+            postgresql_where=text("customer_ref IS NOT NULL"),
+            sqlite_where=text("customer_ref IS NOT NULL"),
+        ),
         CheckConstraint("used >= 0", name="used_non_negative"),
         CheckConstraint(
             "kind IN ('vanity', 'dedicated', 'alias', 'batch', 'referral')", name="kind"
