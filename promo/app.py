@@ -33,6 +33,7 @@ from promo.checkout.routes import (
 )
 from promo.checkout.throttle import Limit, MemoryStore, RedisStore, Throttle
 from promo.clock import Clock, utc_now
+from promo.codes.automatic import provide_automatic_code
 from promo.codes.batch_routes import CampaignCodeBatchController, CodeBatchController
 from promo.codes.dedicated_routes import AffiliateCodeController, MyCodeController
 from promo.codes.imports_routes import CodeImportController
@@ -253,6 +254,7 @@ def create_app(
             "keyring": Provide(provide_keyring, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),
             "release_codes": Provide(provide_release_codes, sync_to_thread=False),
+            "automatic_code": Provide(provide_automatic_code, sync_to_thread=False),
         },
         middleware=[
             request_id_middleware,

@@ -6,6 +6,7 @@ promotions; customers' own codes found by their ref
 - campaigns.automatic (false for every existing campaign): applies without a
   code; never a referral program. A partial index finds them by currency.
 - ix_codes_customer_ref: the codes bound to a customer (qualifications).
+- codes.kind also takes 'automatic': an automatic campaign's one code.
 
 Revision ID: 0023
 Revises: 0019
@@ -21,6 +22,9 @@ revision: str = "0023"
 down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+OLD_CODE_KINDS = "kind IN ('vanity', 'dedicated', 'alias', 'batch', 'referral')"
+NEW_CODE_KINDS = "kind IN ('vanity', 'dedicated', 'alias', 'batch', 'referral', 'automatic')"
 
 
 def upgrade() -> None:
@@ -41,6 +45,9 @@ def upgrade() -> None:
         postgresql_where=sa.text("automatic"),
         sqlite_where=sa.text("automatic"),
     )
+    with op.batch_alter_table("codes") as batch:
+        batch.drop_constraint(op.f("ck_codes_kind"), type_="check")
+        batch.create_check_constraint(op.f("ck_codes_kind"), NEW_CODE_KINDS)
     op.create_index(
         "ix_codes_customer_ref",
         "codes",
@@ -52,6 +59,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_codes_customer_ref", table_name="codes")
+    with op.batch_alter_table("codes") as batch:
+        batch.drop_constraint(op.f("ck_codes_kind"), type_="check")
+        batch.create_check_constraint(op.f("ck_codes_kind"), OLD_CODE_KINDS)
     op.drop_index("ix_campaigns_automatic", table_name="campaigns")
     with op.batch_alter_table("campaigns") as batch:
         batch.drop_constraint(op.f("ck_campaigns_automatic_standard"), type_="check")

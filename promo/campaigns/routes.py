@@ -1,7 +1,8 @@
 """/v1/campaigns (marketer).
 
-Archiving releases the campaign's codes: the codes domain's step, received by
-dependency injection (``release_codes``, provided by the app) because this
+Archiving releases the campaign's codes, and an automatic campaign gets its
+one code: the codes domain's steps, received by dependency injection
+(``release_codes``, ``automatic_code``, provided by the app) because this
 domain sits below codes and never imports it.
 """
 
@@ -33,6 +34,7 @@ from promo.pii import Keyring
 from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 
 ReleaseCodesDep = NamedDependency[service.ReleaseCodes]
+AutomaticCodeDep = NamedDependency[service.MakeAutomaticCode]
 
 
 async def create(
@@ -41,11 +43,14 @@ async def create(
     *,
     principal: Principal,
     keyring: Keyring,
+    automatic_code: service.MakeAutomaticCode,
     now: datetime,
 ) -> CampaignRead:
     """Create a campaign and audit it: the API's POST and the console's form."""
     data = service.pseudonymised(data, keyring)
     campaign = await service.create_campaign(session, data, now=now)
+    if campaign.automatic:
+        await automatic_code(session, campaign.id, now)
     read = campaign_read(campaign)
     await audit.record(session, principal, "campaign.create", read.id, now=now, details=data)
     return read
@@ -86,9 +91,17 @@ class CampaignController(Controller):
         clock: ClockDep,
         principal: Caller,
         keyring: KeyringDep,
+        automatic_code: AutomaticCodeDep,
     ) -> CampaignRead:
         """Create a campaign (draft by default)."""
-        return await create(session, data, principal=principal, keyring=keyring, now=clock())
+        return await create(
+            session,
+            data,
+            principal=principal,
+            keyring=keyring,
+            automatic_code=automatic_code,
+            now=clock(),
+        )
 
     @get("/")
     async def list_campaigns(

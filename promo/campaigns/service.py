@@ -59,6 +59,9 @@ _CENT = Decimal("0.01")
 ReleaseCodes = Callable[[AsyncSession, int], Awaitable[None]]
 """Frees an archived campaign's canonical forms for reuse (promo.codes.service.release_codes)."""
 
+MakeAutomaticCode = Callable[[AsyncSession, int, datetime], Awaitable[object]]
+"""Makes an automatic campaign's one code (promo.codes.automatic.create_automatic_code)."""
+
 
 def _check(
     *,

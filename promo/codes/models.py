@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from promo.db.metadata import Base, BigId, UtcDateTime
 
-CODE_KINDS = ("vanity", "dedicated", "alias", "batch", "referral")
+CODE_KINDS = ("vanity", "dedicated", "alias", "batch", "referral", "automatic")
 
 
 class CodeBatch(Base):
@@ -116,7 +116,8 @@ class Code(Base):
         ),
         CheckConstraint("used >= 0", name="used_non_negative"),
         CheckConstraint(
-            "kind IN ('vanity', 'dedicated', 'alias', 'batch', 'referral')", name="kind"
+            "kind IN ('vanity', 'dedicated', 'alias', 'batch', 'referral', 'automatic')",
+            name="kind",
         ),
     )
 

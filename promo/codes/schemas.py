@@ -12,7 +12,7 @@ from promo.campaigns.schemas import Instant
 from promo.codes.canonical import MAX_DISPLAY_LENGTH
 from promo.schemas import NO_NUL, Schema
 
-CodeKind = Literal["vanity", "dedicated", "alias", "batch", "referral"]
+CodeKind = Literal["vanity", "dedicated", "alias", "batch", "referral", "automatic"]
 MaxRedemptions = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 CodeText = Annotated[
     str,

@@ -11,7 +11,14 @@ from promo.console.i18n import N_
 
 ROLES = (N_("admin"), N_("marketer"), N_("checkout"), N_("affiliate"), N_("accountant"))
 CAMPAIGN_STATUSES = (N_("draft"), N_("active"), N_("paused"), N_("archived"))
-CODE_KINDS = (N_("vanity"), N_("dedicated"), N_("alias"), N_("batch"), N_("referral"))
+CODE_KINDS = (
+    N_("vanity"),
+    N_("dedicated"),
+    N_("alias"),
+    N_("batch"),
+    N_("referral"),
+    N_("automatic"),
+)
 CAMPAIGN_KINDS = (N_("standard"), N_("referral"))
 BATCH_STATUSES = (N_("pending"), N_("running"), N_("done"), N_("failed"))
 # Why an import refused a line (promo.codes.imports_lines.Reason), as the pages say it.

@@ -6,8 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.support.api import create_campaign
+from promo.checkout.automatic import automatic_codes
+from promo.codes.automatic import automatic_form
+from promo.ids import Kind, decode
+from tests.support.api import cart, create_campaign, item
 
 NOTHING = {
     "combines_with": {"order": False, "product": False, "shipping": False},
@@ -83,3 +87,31 @@ async def test_a_referral_program_is_never_automatic(
     response = await client.post("/v1/campaigns", json=body, headers=marketer)
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == "automatic"
+
+
+async def test_an_automatic_campaign_counts_its_uses_on_a_code_no_one_can_type(
+    client: httpx.AsyncClient,
+    marketer: dict[str, str],
+    checkout: dict[str, str],
+    db: AsyncSession,
+) -> None:
+    automatic = await create_campaign(client, marketer, name="Summer sale", automatic=True)
+    await create_campaign(client, marketer, name="Paused sale", automatic=True, status="paused")
+    await create_campaign(client, marketer, name="Dollars", automatic=True, currency="USD")
+    await create_campaign(client, marketer, name="Typed codes only")
+    listed = await client.get(f"/v1/campaigns/{automatic['id']}/codes", headers=marketer)
+    assert [(c["code"], c["kind"]) for c in listed.json()["items"]] == [("AUTOMATIC", "automatic")]
+    typed = await client.post(
+        "/v1/validations",
+        json={"code": "AUTOMATIC", "cart": cart(item("TSHIRT", 1, 2500))},
+        headers=checkout,
+    )
+    assert typed.json()["reason"] == "code_not_found"
+    # The running ones in a currency, for the checkout to decide.
+    assert await automatic_codes(db, "EUR") == [automatic_form(decode_id(automatic["id"]))]
+
+
+def decode_id(public_id: str) -> int:
+    value = decode(Kind.CAMPAIGN, public_id)
+    assert value is not None
+    return value

@@ -19,7 +19,7 @@ from litestar.response import Redirect, Template
 from promo.auth.roles import Role
 from promo.campaigns import routes as campaign_routes
 from promo.campaigns import service
-from promo.campaigns.routes import ReleaseCodesDep
+from promo.campaigns.routes import AutomaticCodeDep, ReleaseCodesDep
 from promo.campaigns.schemas import CampaignCreate, CampaignPatch, CampaignRead
 from promo.campaigns.views import campaign_read
 from promo.console import forms, i18n
@@ -248,12 +248,18 @@ async def campaign_create(
     clock: ClockDep,
     principal: Caller,
     keyring: KeyringDep,
+    automatic_code: AutomaticCodeDep,
 ) -> Response[Any]:
     form = await forms.submitted(request)
     try:
         data = forms.convert(_document(form, language_of(request), editing=False), CampaignCreate)
         created = await campaign_routes.create(
-            session, data, principal=principal, keyring=keyring, now=clock()
+            session,
+            data,
+            principal=principal,
+            keyring=keyring,
+            automatic_code=automatic_code,
+            now=clock(),
         )
     except DomainError as exc:
         return await _form(
