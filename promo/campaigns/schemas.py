@@ -117,7 +117,7 @@ class BuyXGetY(Schema, tag="buy_x_get_y", tag_field="type"):
     get: ItemSet
     buy_quantity: ItemCount
     get_quantity: ItemCount
-    percent_off: Percent = Decimal(100)
+    percent_off: Percent
     max_applications: Annotated[int, msgspec.Meta(ge=1, le=MAX_QUANTITY)] = 1
 
     def __post_init__(self) -> None:
