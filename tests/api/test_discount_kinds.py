@@ -26,7 +26,7 @@ async def _checkout(
     code: str,
     basket: dict[str, Any] = TOPS,
 ) -> tuple[dict[str, Any], dict[str, Any], httpx.Response]:
-    """Create the campaign and its code, validate, then redeem: (campaign, validation, redemption)."""
+    """Create the campaign and its code, validate, redeem: (campaign, validation, redemption)."""
     campaign = await create_campaign(client, marketer, discount=discount, rules={})
     await create_code(client, marketer, campaign["id"], code)
     checked = await client.post(
