@@ -13,6 +13,8 @@ ROLES = (N_("admin"), N_("marketer"), N_("checkout"), N_("affiliate"), N_("accou
 CAMPAIGN_STATUSES = (N_("draft"), N_("active"), N_("paused"), N_("archived"))
 CODE_KINDS = (N_("vanity"), N_("dedicated"), N_("alias"), N_("batch"), N_("referral"))
 CAMPAIGN_KINDS = (N_("standard"), N_("referral"))
+# How a percentage or fixed amount falls on the items (campaigns.schemas.Allocation).
+ALLOCATIONS = (N_("across"), N_("each"))
 BATCH_STATUSES = (N_("pending"), N_("running"), N_("done"), N_("failed"))
 # Why an import refused a line (promo.codes.imports_lines.Reason), as the pages say it.
 IMPORT_REASONS = {
