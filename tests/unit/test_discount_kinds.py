@@ -114,7 +114,7 @@ discounts: st.SearchStrategy[Discount] = (
         percent_off=percents,
         max_discount=st.none() | st.integers(min_value=0, max_value=100_000),
         allocation=st.sampled_from(["across", "each"]),
-    ).map(lambda d: d)
+    )
     | st.builds(
         Percentage,
         percent_off=percents,
