@@ -390,3 +390,18 @@ def compute_discount(
         amount=items,
     )
     return DiscountResult(total=items, shipping=0, lines=tuple(shown), gift=gift)
+
+
+def after(cart: Cart, result: DiscountResult) -> Cart:
+    """``cart`` with ``result`` taken: what the next code on the same order sees
+    (each line's ``taken`` grows by its amount, ``shipping_taken`` by the shipping)."""
+    taken = {part.line_id: part.amount for part in result.lines}
+    lines = tuple(
+        msgspec.structs.replace(line, taken=line.taken + taken[line.line_id])
+        if taken.get(line.line_id)
+        else line
+        for line in cart.lines
+    )
+    return msgspec.structs.replace(
+        cart, lines=lines, shipping_taken=cart.shipping_taken + result.shipping
+    )
