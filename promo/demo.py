@@ -19,6 +19,8 @@ from promo.auth.models import ApiKey
 from promo.auth.roles import Role
 from promo.auth.service import create_key
 from promo.campaigns.models import Campaign
+from promo.campaigns.schemas import Percentage
+from promo.campaigns.stored_discount import discount_columns
 from promo.codes.canonical import canonical
 from promo.codes.models import Code
 from promo.people.models import ConsoleUser
@@ -78,10 +80,7 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> DemoData | None:
         timezone="Europe/Paris",
         code_prefix="SUMMER",
         open_to_affiliates=True,
-        discount_type="percentage",
-        percent_off=Decimal("20"),
-        max_discount=5000,
-        amount_off=None,
+        **discount_columns(Percentage(percent_off=Decimal("20"), max_discount=5000)),
         rules={
             "min_subtotal": 2000,
             "exclude_skus": ["GIFT-CARD"],

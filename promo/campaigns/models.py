@@ -28,22 +28,39 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from promo.db.metadata import Base, BigId, UtcDateTime
 
+DISCOUNT_TYPES = (
+    "discount_type IN ('percentage', 'fixed_amount', 'free_shipping', "
+    "'buy_x_get_y', 'gift', 'tiered')"
+)
+# Only a percentage or a fixed amount is allocated per unit, only per unit
+# with a max_quantity; the kinds with nested terms have them, the others not.
+DISCOUNT_ALLOCATION = (
+    "discount_allocation IN ('across', 'each') AND "
+    "(discount_allocation = 'across' OR discount_type IN ('percentage', 'fixed_amount'))"
+)
+DISCOUNT_MAX_QUANTITY = (
+    "discount_max_quantity IS NULL OR (discount_allocation = 'each' AND discount_max_quantity >= 1)"
+)
+DISCOUNT_TERMS = (
+    "(discount_type IN ('buy_x_get_y', 'gift', 'tiered')) = (discount_terms IS NOT NULL)"
+)
+
 
 class Campaign(Base):
     __tablename__ = "campaigns"
     __table_args__ = (
         CheckConstraint("status IN ('draft', 'active', 'paused', 'archived')", name="status"),
         CheckConstraint("kind IN ('standard', 'referral')", name="kind"),
-        CheckConstraint(
-            "discount_type IN ('percentage', 'fixed_amount', 'free_shipping')",
-            name="discount_type",
-        ),
+        CheckConstraint(DISCOUNT_TYPES, name="discount_type"),
         CheckConstraint(
             "(discount_type = 'percentage') = (percent_off IS NOT NULL)", name="percent_off"
         ),
         CheckConstraint(
             "(discount_type = 'fixed_amount') = (amount_off IS NOT NULL)", name="amount_off"
         ),
+        CheckConstraint(DISCOUNT_ALLOCATION, name="discount_allocation"),
+        CheckConstraint(DISCOUNT_MAX_QUANTITY, name="discount_max_quantity"),
+        CheckConstraint(DISCOUNT_TERMS, name="discount_terms"),
         CheckConstraint("redemptions_used >= 0", name="redemptions_used_non_negative"),
         CheckConstraint("budget_used >= 0", name="budget_used_non_negative"),
         CheckConstraint("NOT (automatic AND kind = 'referral')", name="automatic_standard"),
@@ -79,6 +96,12 @@ class Campaign(Base):
     percent_off: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
     max_discount: Mapped[int | None] = mapped_column(BigInteger)
     amount_off: Mapped[int | None] = mapped_column(BigInteger)
+    discount_allocation: Mapped[str] = mapped_column(
+        String(8), default="across", server_default="across"
+    )
+    discount_max_quantity: Mapped[int | None] = mapped_column(Integer)
+    # The terms of buy_x_get_y, gift and tiered (promo.campaigns.stored_discount).
+    discount_terms: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     # Cart rules (min_subtotal, min_quantity, include/exclude lists,
     # first_order_only, customer allowlist) as one document: they are only

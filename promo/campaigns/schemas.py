@@ -10,6 +10,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from promo.errors import StructFieldError
+from promo.money import MAX_QUANTITY
 from promo.schemas import NO_NUL, CustomerRef, Schema
 from promo.schemas import Amount as Amount  # re-exported: checkout imports it from here
 from promo.schemas import Currency as Currency
@@ -41,24 +42,124 @@ def check_instant(field: str, value: datetime | UnsetType | None) -> None:
             raise StructFieldError(field, "must lie between years 1 and 9999 in UTC") from None
 
 
+Allocation = Annotated[
+    Literal["across", "each"],
+    msgspec.Meta(
+        description="across: one amount spread over the eligible lines; each: per "
+        "eligible unit (at most max_quantity units, the cheapest first)"
+    ),
+]
+MaxQuantity = Annotated[
+    int,
+    msgspec.Meta(
+        ge=1,
+        le=MAX_QUANTITY,
+        description="allocation each: at most this many units, the cheapest first",
+    ),
+]
+ItemCount = Annotated[int, msgspec.Meta(ge=1, le=1000)]
+
+
+def check_allocation(allocation: str, max_quantity: int | None) -> None:
+    if max_quantity is not None and allocation != "each":
+        raise StructFieldError("max_quantity", "only with allocation each")
+
+
 class Percentage(Schema, tag="percentage", tag_field="type"):
+    """``percent_off`` of the eligible subtotal, at most ``max_discount``; with
+    ``allocation: each`` and ``max_quantity``, of the cheapest units only."""
+
     percent_off: Percent
     max_discount: PositiveAmount | None = None
+    allocation: Allocation = "across"
+    max_quantity: MaxQuantity | None = None
 
     def __post_init__(self) -> None:
         check_reach("percent_off", self.percent_off)
+        check_allocation(self.allocation, self.max_quantity)
 
 
 class FixedAmount(Schema, tag="fixed_amount", tag_field="type"):
+    """``amount_off`` spread over the eligible lines (``across``) or off each
+    eligible unit (``each``, at most ``max_quantity`` units, the cheapest first)."""
+
     amount_off: PositiveAmount
     currency: Currency | None = None
+    allocation: Allocation = "across"
+    max_quantity: MaxQuantity | None = None
+
+    def __post_init__(self) -> None:
+        check_allocation(self.allocation, self.max_quantity)
 
 
 class FreeShipping(Schema, tag="free_shipping", tag_field="type"):
     pass
 
 
-DiscountSpec = Percentage | FixedAmount | FreeShipping
+class ItemSet(Schema):
+    """Cart items by sku or category: an item is in the set when either matches."""
+
+    skus: TokenList = msgspec.field(default_factory=list)
+    categories: TokenList = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.skus and not self.categories:
+            raise StructFieldError("skus", "give skus or categories (or both)")
+
+
+class BuyXGetY(Schema, tag="buy_x_get_y", tag_field="type"):
+    """Buy ``buy_quantity`` items of ``buy``, get ``get_quantity`` items of ``get``
+    at ``percent_off`` (100: free), the cheapest first, at most
+    ``max_applications`` times per order. An item in both sets plays one part:
+    a get item is never also a buy item."""
+
+    buy: ItemSet
+    get: ItemSet
+    buy_quantity: ItemCount
+    get_quantity: ItemCount
+    percent_off: Percent
+    max_applications: Annotated[int, msgspec.Meta(ge=1, le=MAX_QUANTITY)] = 1
+
+    def __post_init__(self) -> None:
+        check_reach("percent_off", self.percent_off)
+
+
+class Gift(Schema, tag="gift", tag_field="type"):
+    """``quantity`` items of ``sku`` free once the other eligible items reach
+    ``threshold``; the checkout answer's ``discount.gift`` says what to add."""
+
+    sku: Token
+    threshold: PositiveAmount
+    quantity: ItemCount = 1
+
+
+class Tier(Schema):
+    """From ``threshold`` (eligible subtotal), ``amount_off`` or ``percent_off``."""
+
+    threshold: PositiveAmount
+    amount_off: PositiveAmount | None = None
+    percent_off: Percent | None = None
+
+    def __post_init__(self) -> None:
+        check_reach("percent_off", self.percent_off)
+        if (self.amount_off is None) == (self.percent_off is None):
+            raise StructFieldError("amount_off", "give amount_off or percent_off (one of them)")
+
+
+class Tiered(Schema, tag="tiered", tag_field="type"):
+    """Spend thresholds, increasing; the highest one the eligible subtotal reaches applies."""
+
+    tiers: Annotated[list[Tier], msgspec.Meta(min_length=1, max_length=10)]
+
+    def __post_init__(self) -> None:
+        for index in range(1, len(self.tiers)):
+            if self.tiers[index].threshold <= self.tiers[index - 1].threshold:
+                raise StructFieldError(
+                    f"tiers[{index}].threshold", "must be above the previous tier's threshold"
+                )
+
+
+DiscountSpec = Percentage | FixedAmount | FreeShipping | BuyXGetY | Gift | Tiered
 
 
 class Rules(Schema):

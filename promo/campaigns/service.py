@@ -26,19 +26,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from promo.campaigns.merge import merge
 from promo.campaigns.models import Campaign
 from promo.campaigns.schemas import (
+    BuyXGetY,
     CampaignCreate,
     CampaignPatch,
     Commission,
     DiscountSpec,
     FixedAmount,
-    FreeShipping,
     Limits,
     Percentage,
     ReferralTerms,
     Rules,
     RulesPatch,
     StackingTerms,
+    Tiered,
 )
+from promo.campaigns.stored_discount import discount_columns, discount_document
 from promo.errors import Conflict, FieldError, Invalid, NotFound
 from promo.identity import customer_refs
 from promo.ids import Kind, decode, encode
@@ -83,8 +85,7 @@ def _check(
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise Invalid.field("timezone", f"unknown IANA timezone {timezone!r}") from None
-    if isinstance(discount, Percentage):
-        check_percent("discount.percent_off", discount.percent_off, allow_zero=False)
+    _check_discount_percents(discount)
     if isinstance(discount, FixedAmount) and discount.currency not in (None, currency):
         raise Invalid.field("discount.currency", f"must be the campaign's currency {currency}")
     check_commission(commission)
@@ -93,6 +94,17 @@ def _check(
         raise Invalid.field(
             "code_prefix", "required while affiliate_aliases is true: aliases begin with it"
         )
+
+
+def _check_discount_percents(discount: DiscountSpec) -> None:
+    """The contract's percentage rule on every percent of the discount."""
+    if isinstance(discount, Percentage | BuyXGetY):
+        check_percent("discount.percent_off", discount.percent_off, allow_zero=False)
+    if isinstance(discount, Tiered):
+        for index, tier in enumerate(discount.tiers):
+            if tier.percent_off is not None:
+                field = f"discount.tiers[{index}].percent_off"
+                check_percent(field, tier.percent_off, allow_zero=False)
 
 
 def check_commission(commission: Commission) -> None:
@@ -126,12 +138,8 @@ def percent(value: Decimal | None) -> Decimal | None:
 
 
 def _apply_discount(campaign: Campaign, discount: DiscountSpec) -> None:
-    campaign.discount_type = type(discount).__struct_config__.tag  # type: ignore[assignment]
-    campaign.percent_off = (
-        percent(discount.percent_off) if isinstance(discount, Percentage) else None
-    )
-    campaign.max_discount = discount.max_discount if isinstance(discount, Percentage) else None
-    campaign.amount_off = discount.amount_off if isinstance(discount, FixedAmount) else None
+    for column, value in discount_columns(discount).items():
+        setattr(campaign, column, value)
 
 
 def _apply_limits(campaign: Campaign, limits: Limits) -> None:
@@ -151,14 +159,11 @@ async def _apply_commission(
 
 
 def discount_of(campaign: Campaign) -> DiscountSpec:
-    # Check constraints tie each discount type to its columns.
-    if campaign.percent_off is not None:
-        return Percentage(
-            percent_off=percent(campaign.percent_off) or _CENT, max_discount=campaign.max_discount
-        )
-    if campaign.amount_off is not None:
-        return FixedAmount(amount_off=campaign.amount_off, currency=campaign.currency)
-    return FreeShipping()
+    """The campaign's discount as the API shows it (a fixed amount with its currency)."""
+    discount: DiscountSpec = msgspec.convert(discount_document(campaign), DiscountSpec)
+    if isinstance(discount, FixedAmount):
+        return msgspec.structs.replace(discount, currency=campaign.currency)
+    return discount
 
 
 def commission_of(campaign: Campaign) -> Commission:
@@ -372,7 +377,7 @@ async def patch_campaign(
         and isinstance(discount, FixedAmount)
         and patch.discount is UNSET
     ):
-        discount = FixedAmount(amount_off=discount.amount_off, currency=None)
+        discount = msgspec.structs.replace(discount, currency=None)
     rules = rules_of(campaign) if patch.rules is UNSET else merge(rules_of(campaign), patch.rules)
     limits = (
         limits_of(campaign) if patch.limits is UNSET else merge(limits_of(campaign), patch.limits)

@@ -18,6 +18,7 @@ from promo.campaigns.discount import (
     Discount,
     DiscountResult,
     LineFilter,
+    Shortfall,
     compute_discount,
     eligible_lines,
     eligible_quantity,
@@ -201,26 +202,17 @@ def decide(
         return Refused(Reason.NO_ELIGIBLE_ITEMS)
     subtotal = eligible_subtotal(lines)
     if campaign.min_subtotal is not None and subtotal < campaign.min_subtotal:
-        return Refused(
-            Reason.MIN_SUBTOTAL_NOT_MET,
-            {
-                "min_subtotal": campaign.min_subtotal,
-                "missing_subtotal": campaign.min_subtotal - subtotal,
-            },
-        )
+        return min_subtotal_not_met(campaign.min_subtotal, campaign.min_subtotal - subtotal)
     quantity = eligible_quantity(lines)
     if campaign.min_quantity is not None and quantity < campaign.min_quantity:
-        return Refused(
-            Reason.MIN_QUANTITY_NOT_MET,
-            {
-                "min_quantity": campaign.min_quantity,
-                "missing_quantity": campaign.min_quantity - quantity,
-            },
-        )
+        return min_quantity_not_met(campaign.min_quantity, campaign.min_quantity - quantity)
     discount = compute_discount(campaign.discount, cart, lines)
-    if discount.total == 0:
+    if isinstance(discount, Shortfall):
+        return shortfall_refused(discount)
+    if discount.total == 0 and (discount.gift is None or discount.gift.in_cart):
         # A use consumed for nothing (free shipping on a cart without shipping,
-        # a zero-priced cart) would only spend the shopper's allowance.
+        # a zero-priced cart) would only spend the shopper's allowance. A gift
+        # the cart does not hold yet is an answer: the checkout adds it.
         return Refused(Reason.NOTHING_TO_DISCOUNT)
 
     if (spent := _redemptions_spent(offer)) is not None:
@@ -233,4 +225,41 @@ def decide(
     if campaign.budget is not None and campaign.budget_used + discount.total > campaign.budget:
         # Never a silently smaller discount: the whole discount or none.
         return Refused(Reason.BUDGET_EXHAUSTED)
-    return Accepted(discount=discount, eligible_subtotal=subtotal, eligible=lines)
+    counted = _counted_lines(cart, lines, discount)
+    return Accepted(
+        discount=discount, eligible_subtotal=eligible_subtotal(counted), eligible=counted
+    )
+
+
+def _counted_lines(
+    cart: Cart, eligible: tuple[CartLine, ...], discount: DiscountResult
+) -> tuple[CartLine, ...]:
+    """The lines the order amount and the commission are priced on: the eligible
+    ones and any other that the discount falls on (a gift outside the rules)."""
+    if discount.gift is None:
+        return eligible
+    discounted = {x.line_id for x in discount.lines if x.amount}
+    return tuple(line for line in cart.lines if line in eligible or line.line_id in discounted)
+
+
+def min_subtotal_not_met(min_subtotal: int, missing: int) -> Refused:
+    """The refusal of a cart whose eligible items do not reach ``min_subtotal``
+    (the campaign's rule, a tier's or a gift's threshold)."""
+    return Refused(
+        Reason.MIN_SUBTOTAL_NOT_MET, {"min_subtotal": min_subtotal, "missing_subtotal": missing}
+    )
+
+
+def min_quantity_not_met(min_quantity: int, missing: int) -> Refused:
+    """The refusal of a cart short of ``missing`` eligible units (the campaign's
+    rule, or one application of buy X get Y: ``buy + get`` units)."""
+    return Refused(
+        Reason.MIN_QUANTITY_NOT_MET, {"min_quantity": min_quantity, "missing_quantity": missing}
+    )
+
+
+def shortfall_refused(shortfall: Shortfall) -> Refused:
+    if shortfall.min_quantity is not None:
+        return min_quantity_not_met(shortfall.min_quantity, shortfall.missing)
+    assert shortfall.min_subtotal is not None  # noqa: S101 (a Shortfall names one need)
+    return min_subtotal_not_met(shortfall.min_subtotal, shortfall.missing)

@@ -19,8 +19,10 @@ from sqlalchemy import Select, Table, Text, and_, bindparam, exists, func, or_, 
 from sqlalchemy import cast as sql_cast
 
 from promo.affiliates.models import Affiliate
-from promo.campaigns.discount import Discount, FixedAmount, FreeShipping, LineFilter, Percentage
+from promo.campaigns.discount import Discount, LineFilter
 from promo.campaigns.models import Campaign
+from promo.campaigns.stored_discount import COLUMNS as DISCOUNT_COLUMNS
+from promo.campaigns.stored_discount import discount_document
 from promo.checkout.eligibility import CampaignTerms, CodeState, Offer
 from promo.checkout.models import CustomerOrders, CustomerUsage, Redemption
 from promo.codes.models import Code
@@ -77,11 +79,8 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 def _discount(row: Any) -> Discount:
-    if row.percent_off is not None:
-        return Percentage(percent_off=Decimal(row.percent_off), max_discount=row.max_discount)
-    if row.amount_off is not None:
-        return FixedAmount(amount_off=row.amount_off)
-    return FreeShipping()
+    discount: Discount = msgspec.convert(discount_document(row), Discount)
+    return discount
 
 
 def _plan_columns(name: str, plan: Any, period: Any) -> list[Any]:
@@ -204,9 +203,7 @@ def offer_query() -> Select[Any]:
             campaigns.c.currency,
             campaigns.c.starts_at,
             campaigns.c.ends_at,
-            campaigns.c.percent_off,
-            campaigns.c.max_discount,
-            campaigns.c.amount_off,
+            *(campaigns.c[name] for name in DISCOUNT_COLUMNS),
             campaigns.c.rules,
             campaigns.c.max_redemptions,
             campaigns.c.redemptions_used,

@@ -63,10 +63,23 @@ class LineOut(Schema):
     amount: int
 
 
+class GiftOut(Schema):
+    """A gift the campaign gives (discount kind ``gift``): the cart should hold
+    ``quantity`` items of ``sku``. ``in_cart`` of them are there and ``amount``
+    is their discount (also in ``lines``); the checkout adds the others at
+    their price and validates again, so that they are discounted too."""
+
+    sku: str
+    quantity: int
+    in_cart: int
+    amount: int
+
+
 class DiscountOut(Schema):
     total: int
     shipping: int
     lines: list[LineOut]
+    gift: GiftOut | None = None
 
 
 class ValidationResult(Schema):

@@ -6,9 +6,11 @@ Idempotency-Key and (later) the console.
 
 from __future__ import annotations
 
+import msgspec
+
 from promo.campaigns.discount import DiscountResult
 from promo.checkout.models import Redemption
-from promo.checkout.schemas import DiscountOut, LineOut, RedemptionRead
+from promo.checkout.schemas import DiscountOut, GiftOut, LineOut, RedemptionRead
 from promo.ids import Kind, encode
 
 
@@ -17,6 +19,7 @@ def discount_out(discount: DiscountResult) -> DiscountOut:
         total=discount.total,
         shipping=discount.shipping,
         lines=[LineOut(line_id=x.line_id, sku=x.sku, amount=x.amount) for x in discount.lines],
+        gift=None if discount.gift is None else GiftOut(**msgspec.structs.asdict(discount.gift)),
     )
 
 

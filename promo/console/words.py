@@ -20,6 +20,8 @@ CODE_KINDS = (
     N_("automatic"),
 )
 CAMPAIGN_KINDS = (N_("standard"), N_("referral"))
+# How a percentage or fixed amount falls on the items (campaigns.schemas.Allocation).
+ALLOCATIONS = (N_("across"), N_("each"))
 BATCH_STATUSES = (N_("pending"), N_("running"), N_("done"), N_("failed"))
 # Why an import refused a line (promo.codes.imports_lines.Reason), as the pages say it.
 IMPORT_REASONS = {

@@ -106,7 +106,13 @@ async def test_campaign_and_code_changes_are_audited_in_order(
     ]
     created, code_created, disabled, renamed, archived = (e["details"] for e in entries)
     assert created["name"] == "Audited"
-    assert created["discount"] == {"type": "percentage", "percent_off": "20", "max_discount": 5000}
+    assert created["discount"] == {
+        "type": "percentage",
+        "percent_off": "20",
+        "max_discount": 5000,
+        "allocation": "across",
+        "max_quantity": None,
+    }
     assert code_created == {
         "code": "audit-10",
         "max_redemptions": 5,

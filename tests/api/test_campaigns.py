@@ -24,6 +24,8 @@ async def test_created_campaign_reads_back_as_sent(
         "type": "percentage",
         "percent_off": "20.00",
         "max_discount": 5000,
+        "allocation": "across",
+        "max_quantity": None,
     }
     assert created["rules"]["exclude_skus"] == ["GIFT-CARD"]
     assert created["limits"]["budget"] == 2_000_000

@@ -146,6 +146,7 @@ async def test_redemption_returns_the_terms_it_was_granted(
             "total": 1000,
             "shipping": 0,
             "lines": [{"line_id": "0", "sku": "TSHIRT-1", "amount": 1000}],
+            "gift": None,
         },
         "commission": 0,
         "refunded_amount": 0,

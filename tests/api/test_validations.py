@@ -58,6 +58,7 @@ async def test_valid_code_gets_the_exact_discount_per_line(
             "total": 1000,
             "shipping": 0,
             "lines": [{"line_id": "0", "sku": "TSHIRT-1", "amount": 1000}],
+            "gift": None,
         },
     }
 

@@ -258,3 +258,28 @@ async def test_signing_in_and_moving_around_work_from_the_keyboard(
     await expect(payouts).to_be_focused()
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("heading", name="Payouts")).to_be_visible()
+
+
+async def test_a_marketer_creates_a_buy_two_get_one_free_campaign(
+    person: MakePerson, console: Console
+) -> None:
+    mia = await person("marketer")
+    page = mia.page
+    await mia.sign_in(*console.accounts["marketer"])
+    await page.get_by_role("link", name="New campaign").click()
+    await page.get_by_label("Name").fill("Two tops, one free")
+    await page.get_by_label("Currency", exact=True).fill("EUR")
+    await page.get_by_label("Status").select_option("active")
+    today = datetime.now(UTC).date()
+    await page.get_by_label("Starts at").fill(f"{today - timedelta(days=1)}T00:00")
+    await page.get_by_label("Type").select_option("buy_x_get_y")
+    await page.get_by_label("Buy: these categories").fill("tops")
+    await page.get_by_label("Buy (items)").fill("2")
+    await page.get_by_label("Get: these categories").fill("tops")
+    await page.get_by_label("Get (items)").fill("1")
+    await page.get_by_label("Percent off").fill("100")
+    await page.get_by_role("button", name="Create campaign").click()
+    await expect(page.get_by_role("status")).to_have_text("Created.")
+    await expect(page.get_by_text("Buy 2, get 1 at 100% off")).to_be_visible()
+    await mia.shoot("campaign-buy-x-get-y")
+    assert mia.script_errors == []

@@ -20,7 +20,13 @@ from promo.auth.roles import Role
 from promo.campaigns import routes as campaign_routes
 from promo.campaigns import service
 from promo.campaigns.routes import AutomaticCodeDep, ReleaseCodesDep
-from promo.campaigns.schemas import CampaignCreate, CampaignPatch, CampaignRead
+from promo.campaigns.schemas import (
+    CampaignCreate,
+    CampaignPatch,
+    CampaignRead,
+    DiscountSpec,
+    Tiered,
+)
 from promo.campaigns.views import campaign_read
 from promo.console import forms, i18n
 from promo.console.forms import Field
@@ -34,7 +40,8 @@ from promo.schemas import decode_cursor, next_cursor
 MARKETERS = {"roles": (Role.MARKETER,)}
 PAGE_SIZE = 50
 STATUSES = ("draft", "active", "paused", "archived")
-DISCOUNT_TYPES = ("percentage", "fixed_amount", "free_shipping")
+DISCOUNT_TYPES = ("percentage", "fixed_amount", "free_shipping", "buy_x_get_y", "gift", "tiered")
+ALLOCATIONS = ("across", "each")
 
 # The form's fields, named by the API body's paths (promo.console.forms).
 COMMON = [
@@ -48,14 +55,74 @@ COMMON = [
     Field("affiliate_aliases", "flag"),
     Field("max_aliases_per_affiliate", "integer"),
 ]
+ALLOCATION = [Field("discount.allocation"), Field("discount.max_quantity", "integer")]
 DISCOUNT = {
     "percentage": [
         Field("discount.percent_off", "decimal"),
         Field("discount.max_discount", "money"),
+        *ALLOCATION,
     ],
-    "fixed_amount": [Field("discount.amount_off", "money"), Field("discount.currency")],
+    "fixed_amount": [
+        Field("discount.amount_off", "money"),
+        Field("discount.currency"),
+        *ALLOCATION,
+    ],
     "free_shipping": [],
+    "buy_x_get_y": [
+        Field("discount.buy.skus", "lines"),
+        Field("discount.buy.categories", "lines"),
+        Field("discount.buy_quantity", "integer"),
+        Field("discount.get.skus", "lines"),
+        Field("discount.get.categories", "lines"),
+        Field("discount.get_quantity", "integer"),
+        Field("discount.percent_off", "decimal"),
+        Field("discount.max_applications", "integer"),
+    ],
+    "gift": [
+        Field("discount.sku"),
+        Field("discount.threshold", "money"),
+        Field("discount.quantity", "integer"),
+    ],
+    # The tiers are one box of lines (_tiers).
+    "tiered": [],
 }
+TIERS = "discount.tiers"
+
+
+def _tiers(text: str, currency: str, language: str) -> list[dict[str, Any]]:
+    """Lines of ``threshold saving`` (``50.00 5.00``, ``100.00 15 %``) as the API's tiers."""
+    tiers: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        threshold, _, saving = line.strip().partition(" ")
+        if not threshold:
+            continue
+        saving = saving.strip()
+        try:
+            tier: dict[str, Any] = {"threshold": i18n.minor_units(threshold, currency, language)}
+            if saving.endswith("%"):
+                tier["percent_off"] = str(i18n.decimal_number(saving[:-1].strip(), language))
+            else:
+                tier["amount_off"] = i18n.minor_units(saving, currency, language)
+        except ValueError as exc:
+            raise forms.FormErrors({TIERS: f"{line.strip()}: {exc}"}) from None
+        tiers.append(tier)
+    return tiers
+
+
+def _tiers_text(discount: DiscountSpec, currency: str, language: str) -> str:
+    if not isinstance(discount, Tiered):
+        return ""
+    return "\n".join(
+        f"{i18n.amount_text(tier.threshold, currency, language)} "
+        + (
+            f"{i18n.decimal_text(tier.percent_off, language)} %"
+            if tier.percent_off is not None
+            else i18n.amount_text(tier.amount_off, currency, language)
+        )
+        for tier in discount.tiers
+    )
+
+
 SECTIONS = [
     Field("rules.min_subtotal", "money"),
     Field("rules.min_quantity", "integer"),
@@ -110,6 +177,8 @@ def _document(form: dict[str, str], language: str, *, editing: bool) -> dict[str
         document["automatic"] = form.get("automatic") in ("on", "true", "1")
     document.update(read(DISCOUNT[kind]))
     document.setdefault("discount", {})["type"] = kind
+    if kind == "tiered":
+        document["discount"]["tiers"] = _tiers(form.get(TIERS, ""), currency, language)
     if form.get("currency"):
         document["currency"] = currency
     allow = read([ALLOW_LIST])  # blank on an edit: kept as it is
@@ -122,6 +191,11 @@ def _document(form: dict[str, str], language: str, *, editing: bool) -> dict[str
     elif "status" in form:
         document["status"] = form["status"]
     return document
+
+
+def _errors(exc: DomainError) -> dict[str, str]:
+    """The refusal by form field: a tier's error beside the tiers' box."""
+    return forms.folded(forms.errors_of(exc), [TIERS])
 
 
 def _referral_form(campaign: CampaignRead, money: Any) -> dict[str, str]:
@@ -167,6 +241,15 @@ def form_of(campaign: CampaignRead, language: str) -> dict[str, Any]:
         "discount.max_discount": money(getattr(discount, "max_discount", None)),
         "discount.amount_off": money(getattr(discount, "amount_off", None)),
         "discount.currency": getattr(discount, "currency", None) or "",
+        "discount.allocation": getattr(discount, "allocation", "across"),
+        "discount.max_quantity": str(getattr(discount, "max_quantity", None) or ""),
+        "discount.buy_quantity": str(getattr(discount, "buy_quantity", "")),
+        "discount.get_quantity": str(getattr(discount, "get_quantity", "")),
+        "discount.max_applications": str(getattr(discount, "max_applications", "")),
+        "discount.sku": getattr(discount, "sku", ""),
+        "discount.threshold": money(getattr(discount, "threshold", None)),
+        "discount.quantity": str(getattr(discount, "quantity", "")),
+        TIERS: _tiers_text(discount, currency, language),
         "rules.min_subtotal": money(campaign.rules.min_subtotal),
         "rules.min_quantity": str(campaign.rules.min_quantity or ""),
         "rules.first_order_only": campaign.rules.first_order_only,
@@ -188,6 +271,10 @@ def form_of(campaign: CampaignRead, language: str) -> dict[str, Any]:
     }
     for name in ("include_skus", "include_categories", "exclude_skus", "exclude_categories"):
         shown[f"rules.{name}"] = "\n".join(getattr(campaign.rules, name))
+    for part in ("buy", "get"):
+        items = getattr(discount, part, None)
+        shown[f"discount.{part}.skus"] = "\n".join(items.skus) if items else ""
+        shown[f"discount.{part}.categories"] = "\n".join(items.categories) if items else ""
     return shown
 
 
@@ -226,6 +313,7 @@ async def _form(
         "campaigns/form.html",
         campaign=campaign,
         discount_types=DISCOUNT_TYPES,
+        allocations=ALLOCATIONS,
         plan_options=await plan_options(session),
         **context,
     )
@@ -262,9 +350,7 @@ async def campaign_create(
             now=clock(),
         )
     except DomainError as exc:
-        return await _form(
-            request, session, None, status_code=422, form=form, errors=forms.errors_of(exc)
-        )
+        return await _form(request, session, None, status_code=422, form=form, errors=_errors(exc))
     return Redirect(f"/console/campaigns/{created.id}?notice=created")
 
 
@@ -313,7 +399,7 @@ async def campaign_update(
         )
     except DomainError as exc:
         return await _form(
-            request, session, campaign, status_code=422, form=form, errors=forms.errors_of(exc)
+            request, session, campaign, status_code=422, form=form, errors=_errors(exc)
         )
     return Redirect(f"/console/campaigns/{campaign.id}?notice=saved")
 
