@@ -221,8 +221,9 @@ Priority = Annotated[
 
 class StackingTerms(Schema):
     """How this campaign's discount stacks with others on one order. A discount's
-    class: ``shipping`` for free shipping, ``product`` when its rules include
-    chosen SKUs or categories, ``order`` otherwise. ``exclusive``: it stacks with
+    class: ``shipping`` for free shipping; ``product`` for one on chosen items
+    (rules that include SKUs or categories, buy X get Y, a gift, an amount off
+    each item); ``order`` otherwise. ``exclusive``: it stacks with
     nothing, whatever ``combines_with`` says."""
 
     combines_with: CombinesWithSpec = msgspec.field(default_factory=CombinesWithSpec)

@@ -8,8 +8,10 @@ so. The rule that applies these terms to the discounts of one order is
 promo.checkout.stacking.
 
 A discount's class follows from what it takes off: free shipping is a
-``shipping`` discount; one restricted to chosen items (an include list of
-SKUs or categories) a ``product`` discount; any other an ``order`` discount.
+``shipping`` discount; one on chosen items a ``product`` discount (an include
+list of SKUs or categories, buy X get Y, a gift, an amount off each item, as
+Shopify classes them); any other an ``order`` discount (a percentage or an
+amount across the order, tiers of spend).
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from enum import StrEnum
 
 import msgspec
 
-from promo.campaigns.discount import Discount, FreeShipping, LineFilter
+from promo.campaigns.discount import (
+    BuyXGetY,
+    Discount,
+    FixedAmount,
+    FreeShipping,
+    Gift,
+    LineFilter,
+    Percentage,
+)
 
 
 class DiscountClass(StrEnum):
@@ -53,6 +63,10 @@ def discount_class(discount: Discount, line_filter: LineFilter) -> DiscountClass
     """The class of a campaign's discount (the module's rule)."""
     if isinstance(discount, FreeShipping):
         return DiscountClass.SHIPPING
+    if isinstance(discount, BuyXGetY | Gift):
+        return DiscountClass.PRODUCT
+    if isinstance(discount, Percentage | FixedAmount) and discount.allocation == "each":
+        return DiscountClass.PRODUCT
     if line_filter.include_skus or line_filter.include_categories:
         return DiscountClass.PRODUCT
     return DiscountClass.ORDER

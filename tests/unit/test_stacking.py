@@ -10,7 +10,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from promo.campaigns.discount import FixedAmount, FreeShipping, LineFilter, Percentage
+from promo.campaigns.discount import FixedAmount, FreeShipping, Gift, LineFilter, Percentage
 from promo.campaigns.stacking import (
     CombinesWith,
     DiscountClass,
@@ -139,5 +139,9 @@ def test_a_discount_class_follows_from_what_it_takes_off() -> None:
     assert discount_class(
         FixedAmount(amount_off=500), LineFilter(include_skus=frozenset({"A"}))
     ) is (PRODUCT)
+    gift = Gift(sku="TOTE", quantity=1, threshold=5000)
+    assert discount_class(gift, LineFilter()) is PRODUCT
+    five_each = FixedAmount(amount_off=500, allocation="each", max_quantity=3)
+    assert discount_class(five_each, LineFilter()) is PRODUCT
     # Excluding items still discounts the order.
     assert discount_class(ten, LineFilter(exclude_skus=frozenset({"GIFT-CARD"}))) is ORDER
