@@ -25,6 +25,7 @@ from promo.auth.guards import provide_principal
 from promo.auth.middleware import PUBLIC_PATHS, ApiKeyAuthentication
 from promo.auth.routes import KeyController, current_key
 from promo.campaigns.routes import CampaignController
+from promo.checkout.reservation_routes import ReservationController
 from promo.checkout.routes import RedemptionController, create_validation, my_redemptions
 from promo.checkout.throttle import Limit, MemoryStore, RedisStore, Throttle
 from promo.clock import Clock, utc_now
@@ -77,6 +78,7 @@ ROUTE_HANDLERS: list[Any] = [
     CodeImportController,
     create_validation,
     RedemptionController,
+    ReservationController,
     my_redemptions,
     LedgerController,
     run_payouts,
