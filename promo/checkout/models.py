@@ -143,14 +143,21 @@ class Reservation(Base):
 
     __tablename__ = "reservations"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('held', 'confirmed', 'released', 'expired')", name="status"
-        ),
+        CheckConstraint("status IN ('held', 'confirmed', 'released', 'expired')", name="status"),
         # The expiry's scan, and the held uses of a code (``code_reserved``).
-        Index("ix_reservations_held_expiry", "expires_at", postgresql_where=text("status = 'held'"),
-              sqlite_where=text("status = 'held'")),
-        Index("ix_reservations_held_code", "code_id", "expires_at",
-              postgresql_where=text("status = 'held'"), sqlite_where=text("status = 'held'")),
+        Index(
+            "ix_reservations_held_expiry",
+            "expires_at",
+            postgresql_where=text("status = 'held'"),
+            sqlite_where=text("status = 'held'"),
+        ),
+        Index(
+            "ix_reservations_held_code",
+            "code_id",
+            "expires_at",
+            postgresql_where=text("status = 'held'"),
+            sqlite_where=text("status = 'held'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

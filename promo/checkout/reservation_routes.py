@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from promo.auth.guards import allow, provide_principal
 from promo.auth.roles import Role
@@ -17,13 +17,23 @@ from promo.checkout.reservations import code_of, reservation_read
 from promo.checkout.schemas import (
     ConfirmRequest,
     RedemptionRead,
+    ReservationPage,
     ReservationRead,
+    ReservationStatus,
     ReserveRequest,
 )
 from promo.checkout.throttle import Throttle
 from promo.checkout.validation import identity_of
-from promo.deps import ClockDep, DbSession, IdempotencyKey, provide_clock
-from promo.ids import Kind, require
+from promo.deps import (
+    ClockDep,
+    DbSession,
+    IdempotencyKey,
+    PageCursor,
+    PageLimit,
+    provide_clock,
+)
+from promo.ids import Kind, decode, require
+from promo.schemas import DEFAULT_LIMIT, decode_cursor, next_cursor
 
 
 def _checkout(state: State) -> redemption.Checkout:
@@ -35,13 +45,11 @@ def _checkout(state: State) -> redemption.Checkout:
 class ReservationController(Controller):
     path = "/v1/reservations"
     tags = ["checkout"]
-    guards = [allow(Role.CHECKOUT)]
 
     @post(
         "/",
-        responses={
-            201: ResponseSpec(ReservationRead, description="Held", generate_examples=False)
-        },
+        guards=[allow(Role.CHECKOUT)],
+        responses={201: ResponseSpec(ReservationRead, description="Held", generate_examples=False)},
         status_code=201,
     )
     async def reserve(
@@ -68,6 +76,7 @@ class ReservationController(Controller):
 
     @post(
         "/{reservation_id:str}/confirm",
+        guards=[allow(Role.CHECKOUT)],
         responses={
             201: ResponseSpec(RedemptionRead, description="Redeemed", generate_examples=False)
         },
@@ -97,7 +106,7 @@ class ReservationController(Controller):
         )
         return respond(answer)
 
-    @post("/{reservation_id:str}/release", status_code=200)
+    @post("/{reservation_id:str}/release", guards=[allow(Role.CHECKOUT)], status_code=200)
     async def release(
         self, reservation_id: FromPath[str], session: DbSession, clock: ClockDep
     ) -> ReservationRead:
@@ -109,7 +118,31 @@ class ReservationController(Controller):
         )
         return reservation_read(found, code_of(found))
 
-    @get("/{reservation_id:str}")
+    @get("/", guards=[allow(Role.CHECKOUT, Role.MARKETER)])
+    async def list_reservations(
+        self,
+        session: DbSession,
+        campaign_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        status: FromQuery[ReservationStatus | None] = None,
+        cursor: PageCursor = None,
+        limit: PageLimit = DEFAULT_LIMIT,
+    ) -> ReservationPage:
+        """Reservations in id order: a campaign's (``campaign_id``), those in one
+        ``status`` (``held``: what holds uses and budget now)."""
+        rows = await reservations.list_reservations(
+            session,
+            # An id that is not a campaign's matches nothing (0 is never an id).
+            campaign_id=(decode(Kind.CAMPAIGN, campaign_id) or 0) if campaign_id else None,
+            status=status,
+            after_id=decode_cursor(cursor),
+            limit=limit,
+        )
+        return ReservationPage(
+            items=[reservation_read(row, code_of(row)) for row in rows],
+            next_cursor=next_cursor([row.id for row in rows], limit),
+        )
+
+    @get("/{reservation_id:str}", guards=[allow(Role.CHECKOUT)])
     async def get_reservation(
         self, reservation_id: FromPath[str], session: DbSession
     ) -> ReservationRead:

@@ -328,9 +328,7 @@ async def confirm(
             return await idempotency.replay(checkout.reads, key)
         if result.step == "redemption":
             status, problem = render_domain_error(refusal(Reason.ORDER_ALREADY_REDEEMED))
-            return await idempotency.store_or_replay(
-                checkout.writes, key, status, problem, now=now
-            )
+            return await idempotency.store_or_replay(checkout.writes, key, status, problem, now=now)
         # Released, expired or confirmed meanwhile: told as it now is.
         current = await _load(checkout.reads, reservation_id)
         answered = await _settled_answer(checkout, key, current, order_id, now)
@@ -445,6 +443,25 @@ async def expire_due(session: AsyncSession, *, now: datetime, limit: int = 200) 
     for reservation_id, campaign_id in due:
         ended += await _end(unit, reservation_id, campaign_id, "expired", now=now)
     return ended
+
+
+async def list_reservations(
+    session: AsyncSession,
+    *,
+    campaign_id: int | None,
+    status: str | None,
+    after_id: int | None,
+    limit: int,
+) -> list[Reservation]:
+    """Reservations in id order, of one campaign and in one status when asked."""
+    query = select(Reservation).order_by(Reservation.id).limit(limit)
+    if campaign_id is not None:
+        query = query.where(Reservation.campaign_id == campaign_id)
+    if status is not None:
+        query = query.where(Reservation.status == status)
+    if after_id is not None:
+        query = query.where(Reservation.id > after_id)
+    return list(await session.scalars(query))
 
 
 async def held_count(session: AsyncSession, campaign_id: int) -> int:

@@ -120,6 +120,13 @@ async def test_a_hold_consumes_every_limit_until_it_is_released(
     )
     assert again.json()["code"] == "customer_limit_reached"
 
+    listed = await client.get(
+        "/v1/reservations",
+        params={"campaign_id": campaign["id"], "status": "held"},
+        headers=marketer,
+    )
+    assert [r["id"] for r in listed.json()["items"]] == [body["id"]]
+
     released = await release(client, checkout, body["id"])
     assert released.status_code == 200, released.text
     assert released.json()["status"] == "released"
@@ -127,6 +134,12 @@ async def test_a_hold_consumes_every_limit_until_it_is_released(
     # Idempotent: nothing is given back twice.
     assert (await release(client, checkout, body["id"])).json()["status"] == "released"
     assert await usage(client, marketer, campaign["id"]) == nothing_used(campaign["id"])
+    listed = await client.get(
+        "/v1/reservations",
+        params={"campaign_id": campaign["id"], "status": "held"},
+        headers=marketer,
+    )
+    assert listed.json()["items"] == []
     assert (await reserve(client, checkout, code="HOLD1", customer_id="cus_2")).status_code == 201
 
 
