@@ -14,9 +14,15 @@ from typing import Any
 import httpx
 import pytest
 from litestar import Litestar
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from promo.auth.roles import Role
+from promo.checkout.models import CustomerOrders, CustomerUsage
+from promo.ids import Kind, decode
 from tests.support.api import cart, create_campaign, create_code, item, redeem, usage_of, with_key
 from tests.support.clock import FrozenClock
+from tests.support.factories import bearer
 
 SHIRTS = cart(item("TSHIRT-1", 2, 2500))  # 20% of 5000: 1000 off
 DISCOUNT = 1000
@@ -260,3 +266,33 @@ async def test_bad_reservation_requests_are_refused_naming_the_field(
     assert (missing.status_code, missing.json()["code"]) == (404, "reservation_not_found")
     with_order = await reserve(client, checkout, code="HOLD1", order_id="o-1")
     assert with_order.status_code in (400, 422)
+
+
+async def test_a_hold_of_an_erased_customer_gives_back_exactly(
+    client: httpx.AsyncClient,
+    checkout: dict[str, str],
+    marketer: dict[str, str],
+    keys: dict[Role, str],
+    campaign: dict[str, Any],
+    db: AsyncSession,
+) -> None:
+    held = (
+        await reserve(
+            client, checkout, code="HOLD1", customer_id="cus_1", customer_email="ana@example.com"
+        )
+    ).json()
+    erased = await client.post(
+        "/v1/customers/erase", json={"customer_id": "cus_1"}, headers=bearer(keys[Role.ADMIN])
+    )
+    assert erased.status_code == 200, erased.text
+    assert held["customer_ref"] not in erased.text
+    assert (await release(client, checkout, held["id"])).status_code == 200
+    assert await usage(client, marketer, campaign["id"]) == nothing_used(campaign["id"])
+    left = await db.scalar(
+        select(func.sum(CustomerUsage.used)).where(
+            CustomerUsage.campaign_id == decode(Kind.CAMPAIGN, campaign["id"])
+        )
+    )
+    assert left == 0
+    orders = await db.scalar(select(func.sum(CustomerOrders.live)))
+    assert orders == 0
