@@ -175,7 +175,12 @@ async def reserve(
     held = _held(red, expires_at=now + timedelta(seconds=request.ttl_seconds))
     head, tail = around_id(reservation_read(held, offer.code.display))
     params = {
-        **record_parameters(red, code=offer.code.display, plan_timezone="UTC", holding_days=0),
+        **record_parameters(
+            red,
+            code=offer.code.display,
+            plan_timezone=offer.plan.timezone,
+            holding_days=offer.holding_days,
+        ),
         **limit_parameters(red, offer, identity),
         **answer_parameters(key, head, tail),
         "terms": msgspec.to_builtins(terms),
