@@ -25,6 +25,7 @@ from promo.auth.guards import provide_principal
 from promo.auth.middleware import PUBLIC_PATHS, ApiKeyAuthentication
 from promo.auth.routes import KeyController, current_key
 from promo.campaigns.routes import CampaignController
+from promo.checkout.reservation_routes import ReservationController
 from promo.checkout.routes import (
     RedemptionController,
     create_qualification,
@@ -84,6 +85,7 @@ ROUTE_HANDLERS: list[Any] = [
     create_validation,
     create_qualification,
     RedemptionController,
+    ReservationController,
     my_redemptions,
     LedgerController,
     run_payouts,

@@ -51,6 +51,7 @@ class Kind(StrEnum):
     COMMISSION_PLAN = "cpl"
     CONVERSION = "cnv"
     CODE_IMPORT = "imp"
+    RESERVATION = "res"
 
 
 def kind_constant(kind: Kind) -> int:
@@ -122,6 +123,7 @@ _MISSING: dict[Kind, tuple[str, str]] = {
     Kind.COMMISSION_PLAN: ("commission_plan_not_found", "No such commission plan"),
     Kind.CONVERSION: ("conversion_not_found", "No such conversion"),
     Kind.CODE_IMPORT: ("import_not_found", "No such code import"),
+    Kind.RESERVATION: ("reservation_not_found", "No such reservation"),
 }
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from promo import retention
 from promo.campaigns import budget_alerts
+from promo.checkout import expiry as reservation_expiry
 from promo.clock import Clock, utc_now
 from promo.codes import batch_jobs, imports_jobs
 from promo.db import models as every_table  # noqa: F401 (foreign keys resolve across domains)
@@ -57,6 +58,7 @@ def handlers(settings: Settings, *, wall: Clock = utc_now) -> dict[str, Handler]
         REPORT_ROLLUP: _roll_up,
         bonuses.KIND: bonuses.run,
         referral_rewards.KIND: referral_rewards.run,
+        reservation_expiry.KIND: reservation_expiry.run,
     }
 
 
@@ -72,6 +74,7 @@ RECURRING: dict[str, timedelta] = {
     budget_alerts.KIND: budget_alerts.EVERY,
     bonuses.KIND: bonuses.EVERY,
     referral_rewards.KIND: referral_rewards.EVERY,
+    reservation_expiry.KIND: reservation_expiry.EVERY,
 }
 
 

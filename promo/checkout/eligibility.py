@@ -45,6 +45,17 @@ class CodeState(msgspec.Struct, frozen=True):
     customer_ref: str | None = None
     # A referral code's referrer, as the refs of its identity (promo.referrals).
     referrer_refs: frozenset[str] = frozenset()
+    # The earliest expiry of the code's uses held by reservations (None: none held).
+    reserved_until: datetime | None = None
+
+
+def code_spent(reserved_until: datetime | None) -> Refused:
+    """Why a code whose every use is taken does not apply: some are only held
+    (``code_reserved``, with the earliest instant one may come back), or it is
+    used up."""
+    if reserved_until is not None:
+        return Refused(Reason.CODE_RESERVED, {"expires_at": reserved_until.isoformat()})
+    return Refused(Reason.CODE_EXHAUSTED)
 
 
 def self_referral(code: CodeState, identity: Identity) -> bool:
@@ -141,7 +152,7 @@ def unavailable(offer: Offer | None, now: datetime) -> Refused | None:
 def _redemptions_spent(offer: Offer) -> Refused | None:
     code, campaign = offer.code, offer.campaign
     if code.max_redemptions is not None and code.used >= code.max_redemptions:
-        return Refused(Reason.CODE_EXHAUSTED)
+        return code_spent(code.reserved_until)
     if (
         campaign.max_redemptions is not None
         and campaign.redemptions_used >= campaign.max_redemptions

@@ -129,3 +129,56 @@ class IdempotencyRecord(Base):
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+RESERVATION_STATUSES = ("held", "confirmed", "released", "expired")
+
+
+class Reservation(Base):
+    """A discount held for a shopper while they pay (promo.checkout.reservations):
+    every counter and the budget consumed by the same steps as a redemption's,
+    until it is confirmed (the hold becomes the redemption's use), released or
+    expired (given back by the rollback's inverse steps). It leaves ``held``
+    exactly once, by a conditional UPDATE."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (
+        CheckConstraint("status IN ('held', 'confirmed', 'released', 'expired')", name="status"),
+        # The expiry's scan, and the held uses of a code (``code_reserved``).
+        Index(
+            "ix_reservations_held_expiry",
+            "expires_at",
+            postgresql_where=text("status = 'held'"),
+            sqlite_where=text("status = 'held'"),
+        ),
+        Index(
+            "ix_reservations_held_code",
+            "code_id",
+            "expires_at",
+            postgresql_where=text("status = 'held'"),
+            sqlite_where=text("status = 'held'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code_id: Mapped[int] = mapped_column(BigId, ForeignKey("codes.id"))
+    campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id"), index=True)
+    affiliate_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("affiliates.id"))
+    # The shopper's refs, as a redemption holds them (promo.pii).
+    customer_ref: Mapped[str | None] = mapped_column(String(400))
+    customer_alt_ref: Mapped[str | None] = mapped_column(String(400))
+    status: Mapped[str] = mapped_column(String(16))
+    currency: Mapped[str] = mapped_column(String(3))
+    discount_total: Mapped[int] = mapped_column(BigInteger)
+    discount_shipping: Mapped[int] = mapped_column(BigInteger)
+    discount_lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # The rest of the redemption it grants (order amount, commission and what
+    # priced it: promo.checkout.reservations.Terms), kept for its confirmation.
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # When it left ``held``; the redemption it became. No foreign key: the
+    # redemption and this row are written by one statement.
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    order_id: Mapped[str | None] = mapped_column(String(128))
+    redemption_id: Mapped[int | None] = mapped_column(BigId)

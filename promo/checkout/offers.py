@@ -10,7 +10,7 @@ SQLAlchemy's compiled cache and asyncpg's prepared statements do the rest.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -24,7 +24,7 @@ from promo.campaigns.models import Campaign
 from promo.campaigns.stored_discount import COLUMNS as DISCOUNT_COLUMNS
 from promo.campaigns.stored_discount import discount_document
 from promo.checkout.eligibility import CampaignTerms, CodeState, Offer
-from promo.checkout.models import CustomerOrders, CustomerUsage, Redemption
+from promo.checkout.models import CustomerOrders, CustomerUsage, Redemption, Reservation
 from promo.codes.models import Code
 from promo.db.autocommit import Autocommit, Row
 from promo.db.lists import in_list
@@ -39,6 +39,7 @@ affiliates = cast(Table, Affiliate.__table__)
 usage = cast(Table, CustomerUsage.__table__)
 orders = cast(Table, CustomerOrders.__table__)
 redemptions = cast(Table, Redemption.__table__)
+reservations = cast(Table, Reservation.__table__)
 plans = cast(Table, CommissionPlan.__table__)
 periods = cast(Table, CommissionPeriod.__table__)
 # The affiliate's own plan and the campaign's, each with the affiliate's
@@ -76,6 +77,14 @@ class _Row:
 
 def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(value)
+
+
+def instant(value: Any) -> datetime | None:
+    """An instant read by an aggregate (SQLite: text, or naive), as aware UTC."""
+    if value is None:
+        return None
+    found: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
 
 
 def _discount(row: Any) -> Discount:
@@ -155,6 +164,16 @@ def pricing_of(row: _Row) -> tuple[Plan, Standing]:
     return plan, Standing()
 
 
+def reserved_until(code_id: Any) -> Any:
+    """The earliest expiry of the uses of code ``code_id`` that reservations hold
+    (the partial index of held ones), or NULL."""
+    return (
+        select(func.min(reservations.c.expires_at))
+        .where(reservations.c.code_id == code_id, reservations.c.status == "held")
+        .scalar_subquery()
+    )
+
+
 def offer_query() -> Select[Any]:
     """One statement: the live code by canonical form (the partial unique index,
     parameter ``canonical``), its campaign and affiliate; the shopper's usage
@@ -193,6 +212,7 @@ def offer_query() -> Select[Any]:
             codes.c.customer_ref.label("code_customer_ref"),
             codes.c.referrer_ref,
             codes.c.referrer_alt_ref,
+            reserved_until(codes.c.id).label("code_reserved_until"),
             affiliates.c.active.label("affiliate_active"),
             affiliates.c.email_key.label("affiliate_email_key"),
             affiliates.c.commission_percent.label("affiliate_percent"),
@@ -280,6 +300,7 @@ async def load_offer(
             referrer_refs=frozenset(
                 ref for ref in (row.referrer_ref, row.referrer_alt_ref) if ref is not None
             ),
+            reserved_until=instant(row.code_reserved_until),
         ),
         campaign=CampaignTerms(
             id=row.campaign_id,

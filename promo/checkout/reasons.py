@@ -28,6 +28,9 @@ class Reason(StrEnum):
     MIN_SUBTOTAL_NOT_MET = "min_subtotal_not_met"
     MIN_QUANTITY_NOT_MET = "min_quantity_not_met"
     NOTHING_TO_DISCOUNT = "nothing_to_discount"
+    # Every use of the code is taken and some are only held (reservations):
+    # one may come back, at the earliest when the first hold expires.
+    CODE_RESERVED = "code_reserved"
     CODE_EXHAUSTED = "code_exhausted"
     CAMPAIGN_EXHAUSTED = "campaign_exhausted"
     CUSTOMER_LIMIT_REACHED = "customer_limit_reached"
@@ -52,6 +55,7 @@ MESSAGES: dict[Reason, str] = {
     Reason.MIN_SUBTOTAL_NOT_MET: "The qualifying items do not reach the minimum amount.",
     Reason.MIN_QUANTITY_NOT_MET: "Not enough qualifying items in the cart.",
     Reason.NOTHING_TO_DISCOUNT: "This code takes nothing off this cart.",
+    Reason.CODE_RESERVED: "This code's last use is held by another checkout.",
     Reason.CODE_EXHAUSTED: "This code has been used up.",
     Reason.CAMPAIGN_EXHAUSTED: "This promotion has been used up.",
     Reason.CUSTOMER_LIMIT_REACHED: "This customer has already used this promotion.",
@@ -69,6 +73,7 @@ CONCEALED_REASONS = frozenset(
         Reason.CAMPAIGN_INACTIVE,
         Reason.NOT_STARTED,
         Reason.EXPIRED,
+        Reason.CODE_RESERVED,
         Reason.CODE_EXHAUSTED,
         Reason.CAMPAIGN_EXHAUSTED,
         Reason.BUDGET_EXHAUSTED,

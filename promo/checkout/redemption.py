@@ -23,7 +23,7 @@ from promo.checkout.eligibility import Accepted, Offer, Refused, Shopper
 from promo.checkout.idempotency import Answer, AnswerKey
 from promo.checkout.models import Redemption
 from promo.checkout.reasons import MESSAGES, Reason
-from promo.checkout.schemas import RedeemRequest
+from promo.checkout.schemas import CheckoutRequest, RedeemRequest
 from promo.checkout.throttle import Attempt
 from promo.checkout.validation import validate
 from promo.checkout.views import redemption_read
@@ -60,9 +60,10 @@ def priced(offer: Offer, decision: Accepted) -> Pricing:
 
 
 def granted(
-    request: RedeemRequest, offer: Offer, shopper: Shopper, decision: Accepted, *, now: datetime
+    request: CheckoutRequest, offer: Offer, shopper: Shopper, decision: Accepted, *, now: datetime
 ) -> Redemption:
-    """The redemption ``decision`` grants, not yet written (no id)."""
+    """The redemption ``decision`` grants, not yet written (no id; a hold's has
+    no order yet either, promo.checkout.reservations)."""
     campaign, code = offer.campaign, offer.code
     discount = decision.discount
     items_discount = discount.total - discount.shipping
@@ -77,7 +78,7 @@ def granted(
         affiliate_id=code.affiliate_id,
         customer_ref=shopper.identity.primary,
         customer_alt_ref=shopper.identity.secondary,
-        order_id=request.order_id,
+        order_id=request.order_id if isinstance(request, RedeemRequest) else "",
         currency=campaign.currency,
         order_amount=order_amount,
         discount_total=discount.total,
@@ -98,27 +99,36 @@ def granted(
     )
 
 
-def step_parameters(
-    red: Redemption, offer: Offer, identity: Identity, key: AnswerKey, head: bytes, tail: bytes
-) -> dict[str, Any]:
-    """The parameters of the steps: the redemption as granted, its offer, the
-    shopper's refs under retired keys, its answer."""
-    period = (
-        period_of(red.created_at, offer.plan.timezone)
-        if red.commission_period is not None
-        else None
-    )
+def limit_parameters(red: Redemption, offer: Offer, identity: Identity) -> dict[str, Any]:
+    """The parameters of the limits' steps (``steps.LIMITS``): what ``red`` takes
+    from its campaign, code and shopper, under the offer's limits."""
     return {
         "campaign_id": red.campaign_id,
         "code_id": red.code_id,
-        "code": offer.code.display,
-        "affiliate_id": red.affiliate_id,
+        "discount": red.discount_total,
         "customer_ref": red.customer_ref,
         "customer_alt_ref": red.customer_alt_ref,
         "customer_ref_prior": list(identity.primary_prior),
         "customer_alt_ref_prior": list(identity.secondary_prior),
         "per_customer": offer.campaign.max_redemptions_per_customer,
         "first_order_only": offer.campaign.first_order_only,
+    }
+
+
+def record_parameters(
+    red: Redemption, *, code: str, plan_timezone: str, holding_days: int
+) -> dict[str, Any]:
+    """The parameters of the steps that write ``red`` and record it (its row,
+    ``steps.RECORDS``): the redemption as granted, its code as displayed, the
+    timezone of its plan's periods and its commission's holding period."""
+    period = period_of(red.created_at, plan_timezone) if red.commission_period is not None else None
+    return {
+        "campaign_id": red.campaign_id,
+        "code_id": red.code_id,
+        "code": code,
+        "affiliate_id": red.affiliate_id,
+        "customer_ref": red.customer_ref,
+        "customer_alt_ref": red.customer_alt_ref,
         "order_id": red.order_id,
         "currency": red.currency,
         "order_amount": red.order_amount,
@@ -136,7 +146,13 @@ def step_parameters(
         "period_ends_at": period.ends_at if period else None,
         "commission_lines": red.commission_lines,
         "now": red.created_at,
-        "available_at": red.created_at + timedelta(days=offer.holding_days),
+        "available_at": red.created_at + timedelta(days=holding_days),
+    }
+
+
+def answer_parameters(key: AnswerKey, head: bytes, tail: bytes) -> dict[str, Any]:
+    """The parameters of the ``answer`` step: where it is stored, its body around the id."""
+    return {
         "scope": key.scope,
         "idempotency_key": key.key,
         "request_hash": key.fingerprint,
@@ -145,12 +161,35 @@ def step_parameters(
     }
 
 
-def _answer_around_id(red: Redemption, code: str) -> tuple[bytes, bytes]:
-    """The answer's body before and after the id, which the database writes in."""
-    body = msgspec.json.encode(msgspec.structs.replace(redemption_read(red, code), id=""))
+def step_parameters(
+    red: Redemption, offer: Offer, identity: Identity, key: AnswerKey, head: bytes, tail: bytes
+) -> dict[str, Any]:
+    """The parameters of the steps: the redemption as granted, its offer, the
+    shopper's refs under retired keys, its answer."""
+    return {
+        **record_parameters(
+            red,
+            code=offer.code.display,
+            plan_timezone=offer.plan.timezone,
+            holding_days=offer.holding_days,
+        ),
+        **limit_parameters(red, offer, identity),
+        **answer_parameters(key, head, tail),
+    }
+
+
+def around_id(read: msgspec.Struct) -> tuple[bytes, bytes]:
+    """An answer's body before and after its id (its first field, rendered
+    empty in ``read``), which the database writes in."""
+    body = msgspec.json.encode(read)
     if not body.startswith(ID_OPENING + b'"'):
-        raise AssertionError("a redemption's answer must open with its id")
+        raise AssertionError("an answer must open with its id")
     return ID_OPENING, body[len(ID_OPENING) :]
+
+
+def answer_around_id(red: Redemption, code: str) -> tuple[bytes, bytes]:
+    """The redemption's answer before and after its id."""
+    return around_id(msgspec.structs.replace(redemption_read(red, code), id=""))
 
 
 class Checkout(msgspec.Struct, frozen=True):
@@ -181,12 +220,12 @@ async def redeem(
         order_id=request.order_id,
     )
     if isinstance(decision, Refused):
-        return await _refuse(checkout, key, attempt, decision.reason, decision.details, now)
+        return await refuse(checkout, key, attempt, decision.reason, decision.details, now)
     assert offer is not None  # noqa: S101 (an Accepted decision always has an offer)
     # A success is answered only if the caller is within its budgets (429 stores nothing).
     await attempt.succeeded()
     red = granted(request, offer, shopper, decision, now=now)
-    head, tail = _answer_around_id(red, offer.code.display)
+    head, tail = answer_around_id(red, offer.code.display)
     params = step_parameters(red, offer, identity, key, head, tail)
 
     def body(redemption_id: int) -> bytes:
@@ -198,22 +237,24 @@ async def redeem(
     if isinstance(result, steps.Stopped):
         if result.step == "answer":
             return await idempotency.replay(checkout.reads, key)
-        reason = await steps.refusal_at(checkout.reads, result, params)
-        return await _refuse(checkout, key, attempt, reason, None, now)
+        refused = await steps.refusal_at(checkout.reads, result, params)
+        return await refuse(checkout, key, attempt, refused.reason, refused.details, now)
     return Answer(201, body(result))
 
 
-async def _refuse(
+async def refuse(
     checkout: Checkout,
     key: AnswerKey,
     attempt: Attempt,
     reason: Reason,
     details: dict[str, Any] | None,
     now: datetime,
+    *,
+    operation: str = "redeem",
 ) -> Answer:
     """Count the refusal in the budgets (429, storing nothing, when over one),
     then answer it and store it under the key, unless a first answer is there."""
-    await screening.settle_refusal(attempt, "redeem", reason, checkout.uniform)
+    await screening.settle_refusal(attempt, operation, reason, checkout.uniform)
     status, body = render_domain_error(
         screening.conceal(refusal(reason, details), checkout.uniform)
     )

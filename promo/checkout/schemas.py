@@ -119,6 +119,46 @@ class RedeemRequest(CheckoutRequest, kw_only=True):
     order_id: OrderId
 
 
+# A reservation's time to live: 15 minutes unless asked, at most a day.
+DEFAULT_TTL_SECONDS = 900
+MAX_TTL_SECONDS = 86_400
+
+
+class ReserveRequest(CheckoutRequest, kw_only=True):
+    ttl_seconds: Annotated[int, msgspec.Meta(ge=1, le=MAX_TTL_SECONDS)] = DEFAULT_TTL_SECONDS
+
+
+class ConfirmRequest(Schema):
+    order_id: OrderId
+
+
+ReservationStatus = Literal["held", "confirmed", "released", "expired"]
+
+
+class ReservationRead(Schema):
+    """A held discount: what it takes off (per line, as a validation answers),
+    until when; once confirmed, the order and the redemption it became."""
+
+    id: str
+    code: str
+    campaign_id: str
+    affiliate_id: str | None
+    customer_ref: CustomerRef | None
+    currency: str
+    discount: DiscountOut
+    status: ReservationStatus
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None = None
+    order_id: str | None = None
+    redemption_id: str | None = None
+
+
+class ReservationPage(Schema):
+    items: list[ReservationRead]
+    next_cursor: str | None
+
+
 class RollbackRequest(Schema):
     amount: Annotated[int, msgspec.Meta(ge=1, le=MAX_AMOUNT)] | None = None
     reason: Annotated[str, msgspec.Meta(max_length=500, pattern=NO_NUL)] | None = None

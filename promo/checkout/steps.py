@@ -29,6 +29,14 @@ nothing makes ``promo_abandon(step)`` raise, which undoes the whole
 statement), or run one by one inside a transaction (SQLite, where
 ``BEGIN IMMEDIATE`` serialises writers): the same statements, the same stop
 at the same step, so the same answers on both databases.
+
+A reservation (promo.checkout.reservations) is the same steps split in two:
+``HOLD`` writes the reservation instead of the redemption and consumes the
+limits (steps 2 to 5) with its own answer; ``CONFIRM`` writes the
+redemption, turns the reservation from held to confirmed (``confirm``: the
+hold becomes the use, nothing more is consumed) and records the rest
+(``period`` to ``answer``). Releasing or expiring one gives the limits back
+with the rollback's inverse statements (``give_back``).
 """
 
 from __future__ import annotations
@@ -66,7 +74,15 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import JSON, TypeEngine
 
 from promo.campaigns.models import Campaign
-from promo.checkout.models import CustomerOrders, CustomerUsage, IdempotencyRecord, Redemption
+from promo.checkout.eligibility import Refused, code_spent
+from promo.checkout.models import (
+    CustomerOrders,
+    CustomerUsage,
+    IdempotencyRecord,
+    Redemption,
+    Reservation,
+)
+from promo.checkout.offers import instant, reserved_until
 from promo.checkout.reasons import Reason
 from promo.codes.models import Code
 from promo.db.autocommit import Autocommit, Transactional
@@ -89,6 +105,7 @@ entries = cast(Table, LedgerEntry.__table__)
 answers = cast(Table, IdempotencyRecord.__table__)
 periods = cast(Table, CommissionPeriod.__table__)
 events = cast(Table, Event.__table__)
+reservations = cast(Table, Reservation.__table__)
 
 # Raised by promo_abandon(step) (migrations): the statement stopped at ``step``,
 # named in the error's DETAIL.
@@ -137,7 +154,9 @@ class Chain:
     """How one step sees the ones before it."""
 
     gate: ColumnElement[bool]  # every step before succeeded
-    redemption_id: ColumnElement[Any]  # the redemption's id, once written
+    # The id of the row the composition is about (the redemption's; in a
+    # hold, the reservation's), once written.
+    redemption_id: ColumnElement[Any]
     answer_body: ColumnElement[Any]  # the answer's body, with that id in it
 
 
@@ -173,6 +192,53 @@ def _redemption(chain: Chain, insert: Any) -> Any:
             index_elements=["order_id"], index_where=text("rolled_back_at IS NULL")
         )
         .returning(redemptions.c.id)
+    )
+
+
+def _reservation(chain: Chain, insert: Any) -> Any:
+    """A hold's row, in place of the redemption's: what it grants, until when."""
+    columns = {
+        "code_id": param("code_id", BigInteger),
+        "campaign_id": param("campaign_id", BigInteger),
+        "affiliate_id": param("affiliate_id", BigInteger),
+        "customer_ref": param("customer_ref", String),
+        "customer_alt_ref": param("customer_alt_ref", String),
+        "status": literal("held", String),
+        "currency": param("currency", String),
+        "discount_total": param("discount", BigInteger),
+        "discount_shipping": param("discount_shipping", BigInteger),
+        "discount_lines": param("discount_lines", JSON),
+        "terms": param("terms", JSON),
+        "created_at": param("now", UtcDateTime),
+        "expires_at": param("expires_at", UtcDateTime),
+    }
+    return (
+        insert(reservations)
+        .from_select(list(columns), select(*columns.values()).where(chain.gate))
+        .returning(reservations.c.id)
+    )
+
+
+def _confirm(chain: Chain, insert: Any) -> Any:
+    """The held reservation becomes the redemption just written: once, and only
+    while it is held and not yet expired (a release or the expiry that got
+    there first leaves nothing to confirm)."""
+    now = param("now", UtcDateTime)
+    return (
+        update(reservations)
+        .where(
+            reservations.c.id == param("reservation_id", BigInteger),
+            reservations.c.status == "held",
+            reservations.c.expires_at > now,
+            chain.gate,
+        )
+        .values(
+            status="confirmed",
+            ended_at=now,
+            order_id=param("order_id", String),
+            redemption_id=select(chain.redemption_id).scalar_subquery(),
+        )
+        .returning(reservations.c.id)
     )
 
 
@@ -385,21 +451,31 @@ class Step:
     build: Callable[[Chain, Any], Any]
     # The parameter that must be set for the step to run (identity refs).
     needs: str | None = None
+    # The kind of the row whose id the later steps use, for the step that writes it.
+    identifies: Kind | None = None
 
 
-STEPS = (
-    Step("redemption", _redemption),
+REDEMPTION = Step("redemption", _redemption, identifies=Kind.REDEMPTION)
+# The limits: what a redemption consumes, and a reservation holds.
+LIMITS = (
     Step("campaign", _campaign),
     Step("code", _code),
     Step("customer", _customer("customer_ref"), needs="customer_ref"),
     Step("customer_alt", _customer("customer_alt_ref"), needs="customer_alt_ref"),
     Step("first_order", _first_order("customer_ref"), needs="customer_ref"),
     Step("first_order_alt", _first_order("customer_alt_ref"), needs="customer_alt_ref"),
+)
+ANSWER = Step("answer", _answer)
+# What records a sale, once its limits are consumed (or held).
+RECORDS = (
     Step("period", _period, needs="period"),
     Step("ledger", _ledger),
     Step("event", _event),
-    Step("answer", _answer),
+    ANSWER,
 )
+STEPS = (REDEMPTION, *LIMITS, *RECORDS)
+HOLD = (Step("reservation", _reservation, identifies=Kind.RESERVATION), *LIMITS, ANSWER)
+CONFIRM = (REDEMPTION, Step("confirm", _confirm), *RECORDS)
 
 
 def _one_statement(steps: tuple[Step, ...]) -> Any:
@@ -421,10 +497,10 @@ def _one_statement(steps: tuple[Step, ...]) -> Any:
         ran = exists(select(literal(1)).select_from(cte))
         reached = ran if needed is None else or_(and_(needed.is_(None), reached), ran)
         done.append((step, reached))
-        if step.name == "redemption":
+        if step.identifies is not None:
             # Steps that use the id select from the redemption's CTE (one row).
             red_id, red_scalar = cte.c.id, select(cte.c.id).scalar_subquery()
-            rendered = public_id(Kind.REDEMPTION, red_id)
+            rendered = public_id(step.identifies, red_id)
             body = (
                 param("answer_head", LargeBinary)
                 .op("||", return_type=LargeBinary)(func.convert_to(rendered, "UTF8"))
@@ -438,16 +514,29 @@ def _one_statement(steps: tuple[Step, ...]) -> Any:
     )
 
 
-# Two compositions of the same steps: with the ``period`` step for the sales a
-# plan counts per period, without it for every other (a smaller statement).
-ONE_STATEMENT = _one_statement(tuple(step for step in STEPS if step.name != "period"))
+def _uncounted(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    return tuple(step for step in steps if step.name != "period")
+
+
+# Each composition twice: with the ``period`` step for the sales a plan counts
+# per period, without it for every other (a smaller statement).
+ONE_STATEMENT = _one_statement(_uncounted(STEPS))
 COUNTED_STATEMENT = _one_statement(STEPS)
+STATEMENTS: dict[tuple[tuple[Step, ...], bool], Any] = {
+    (STEPS, False): ONE_STATEMENT,
+    (STEPS, True): COUNTED_STATEMENT,
+    (HOLD, False): _one_statement(HOLD),
+    (CONFIRM, False): _one_statement(_uncounted(CONFIRM)),
+    (CONFIRM, True): _one_statement(CONFIRM),
+}
 _ONE_BY_ONE = Chain(
     gate=true(),
     redemption_id=param("redemption_id", BigInteger),
     answer_body=param("response_body", LargeBinary),
 )
-ONE_BY_ONE = {step.name: step.build(_ONE_BY_ONE, sqlite.insert) for step in STEPS}
+ONE_BY_ONE = {
+    step.name: step.build(_ONE_BY_ONE, sqlite.insert) for step in (*STEPS, *HOLD, *CONFIRM)
+}
 
 
 @dataclass(frozen=True)
@@ -457,10 +546,13 @@ class Stopped:
     step: str
 
 
-async def run_in_one_statement(writes: Autocommit, params: Mapping[str, Any]) -> int | Stopped:
-    """All steps as one autocommitted statement: the redemption's id, or where it
-    stopped (and then it changed nothing)."""
-    statement = ONE_STATEMENT if params.get("period") is None else COUNTED_STATEMENT
+async def run_in_one_statement(
+    writes: Autocommit, params: Mapping[str, Any], steps: tuple[Step, ...] = STEPS
+) -> int | Stopped:
+    """All steps as one autocommitted statement: the id of the row they wrote
+    (the redemption's), or where it stopped (and then it changed nothing)."""
+    counted = (steps, True) in STATEMENTS and params.get("period") is not None
+    statement = STATEMENTS[(steps, counted)]
     try:
         row = await writes.first(statement, _bound(params))
     except Exception as exc:
@@ -473,19 +565,22 @@ async def run_in_one_statement(writes: Autocommit, params: Mapping[str, Any]) ->
 
 
 async def run_one_by_one(
-    unit: Autocommit, params: Mapping[str, Any], render_body: Callable[[int], bytes]
+    unit: Autocommit,
+    params: Mapping[str, Any],
+    render_body: Callable[[int], bytes],
+    steps: tuple[Step, ...] = STEPS,
 ) -> int | Stopped:
     """The same steps one statement at a time, inside the caller's transaction,
     which must roll back when they stopped."""
     values = dict(params)
     redemption_id: int | None = None
-    for step in STEPS:
+    for step in steps:
         if step.needs is not None and values[step.needs] is None:
             continue
         row = await unit.first(ONE_BY_ONE[step.name], _bound(values))
         if row is None:
             return Stopped(step.name)
-        if step.name == "redemption":
+        if step.identifies is not None:
             redemption_id = values["redemption_id"] = int(row["id"])
             # The answer's body, with the id in it (the event's payload too).
             values["response_body"] = render_body(redemption_id)
@@ -494,14 +589,18 @@ async def run_one_by_one(
 
 
 async def run(
-    writes: Transactional, params: Mapping[str, Any], render_body: Callable[[int], bytes]
+    writes: Transactional,
+    params: Mapping[str, Any],
+    render_body: Callable[[int], bytes],
+    steps: tuple[Step, ...] = STEPS,
 ) -> int | Stopped:
-    """All the steps, composed as this database takes them best: the redemption's
-    id, or the step they stopped at (and then nothing they did is kept)."""
+    """All the steps of a composition (``STEPS``, ``HOLD``, ``CONFIRM``), as this
+    database takes them best: the id of the row they wrote, or the step they
+    stopped at (and then nothing they did is kept)."""
     if writes.dialect == "postgresql":
-        return await run_in_one_statement(writes, params)
+        return await run_in_one_statement(writes, params, steps)
     async with writes.transaction() as unit:
-        result = await run_one_by_one(unit, params, render_body)
+        result = await run_one_by_one(unit, params, render_body, steps)
         if isinstance(result, Stopped):
             await unit.rollback()
         return result
@@ -519,31 +618,33 @@ def _abandoned_at(exc: BaseException) -> str | None:
 CAMPAIGN_STATE = select(
     campaigns.c.status, campaigns.c.max_redemptions, campaigns.c.redemptions_used
 ).where(campaigns.c.id == bindparam("campaign_id"))
-CODE_STATE = select(and_(codes.c.active, codes.c.live).label("active")).where(
-    codes.c.id == bindparam("code_id")
-)
+CODE_STATE = select(
+    and_(codes.c.active, codes.c.live).label("active"),
+    reserved_until(codes.c.id).label("reserved_until"),
+).where(codes.c.id == bindparam("code_id"))
 
 
-async def refusal_at(reads: Autocommit, stopped: Stopped, params: Mapping[str, Any]) -> Reason:
+async def refusal_at(reads: Autocommit, stopped: Stopped, params: Mapping[str, Any]) -> Refused:
     """The one classification of a stop, the same on every database."""
     if stopped.step == "redemption":
-        return Reason.ORDER_ALREADY_REDEEMED
+        return Refused(Reason.ORDER_ALREADY_REDEEMED)
     if stopped.step == "campaign":
         row = await reads.first(CAMPAIGN_STATE, {"campaign_id": params["campaign_id"]})
         assert row is not None  # noqa: S101 (campaigns are never deleted)
         if row["status"] != "active":
-            return Reason.CAMPAIGN_INACTIVE
+            return Refused(Reason.CAMPAIGN_INACTIVE)
         if row["max_redemptions"] is not None and row["redemptions_used"] >= row["max_redemptions"]:
-            return Reason.CAMPAIGN_EXHAUSTED
-        return Reason.BUDGET_EXHAUSTED
+            return Refused(Reason.CAMPAIGN_EXHAUSTED)
+        return Refused(Reason.BUDGET_EXHAUSTED)
     if stopped.step == "code":
         row = await reads.first(CODE_STATE, {"code_id": params["code_id"]})
-        active = row is not None and row["active"]
-        return Reason.CODE_EXHAUSTED if active else Reason.CODE_DISABLED
+        if row is None or not row["active"]:
+            return Refused(Reason.CODE_DISABLED)
+        return code_spent(instant(row["reserved_until"]))
     if stopped.step in ("customer", "customer_alt"):
-        return Reason.CUSTOMER_LIMIT_REACHED
+        return Refused(Reason.CUSTOMER_LIMIT_REACHED)
     if stopped.step in ("first_order", "first_order_alt"):
-        return Reason.FIRST_ORDER_ONLY
+        return Refused(Reason.FIRST_ORDER_ONLY)
     raise AssertionError(f"no refusal for a stop at {stopped.step!r}")
 
 

@@ -42,6 +42,7 @@ from promo.console.pages import (
     payouts,
     performance,
     plans,
+    reservations,
     signin,
 )
 from promo.console.rendering import page
@@ -91,6 +92,7 @@ def console_router(settings: Settings) -> Router:
         *plans.HANDLERS,
         *conversions.HANDLERS,
         *performance.HANDLERS,
+        *reservations.HANDLERS,
         *me.HANDLERS,
         *admin.HANDLERS,
         *audit.HANDLERS,

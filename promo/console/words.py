@@ -45,6 +45,7 @@ CONVERSION_STATUSES = (N_("pending"), N_("approved"), N_("rejected"))
 # What volume tiers and bonuses count (commission plans).
 PLAN_BASES = (N_("sales"), N_("revenue"))
 SALE_STATUSES = (N_("active"), N_("partially_refunded"), N_("rolled_back"))
+RESERVATION_STATUSES = (N_("held"), N_("confirmed"), N_("released"), N_("expired"))
 ACCOUNT_STATUSES = (N_("invited"), N_("active"), N_("inactive"))
 ACTORS = (N_("api"), N_("console"), N_("cli"))
 CHOICES = (N_("All"), N_("Any"))

@@ -13,9 +13,9 @@ An erasure takes with it the refs filed beside the identity's own on its
 redemptions (the e-mail given with an id), one step only: an e-mail shared
 by two accounts does not erase the other account.
 
-Rows are updated in the lock order of checkout (campaigns, codes, then
-redemptions, usage, first orders), so an erasure never deadlocks with a
-redemption or a refund.
+Rows are updated in the lock order of checkout (campaigns, reservations,
+codes, then redemptions, usage, first orders), so an erasure never deadlocks
+with a redemption, a refund or a reservation given back.
 """
 
 from __future__ import annotations
@@ -29,7 +29,13 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from promo.campaigns.models import Campaign
-from promo.checkout.models import CustomerOrders, CustomerUsage, IdempotencyRecord, Redemption
+from promo.checkout.models import (
+    CustomerOrders,
+    CustomerUsage,
+    IdempotencyRecord,
+    Redemption,
+    Reservation,
+)
 from promo.checkout.views import status_of
 from promo.codes.models import Code, CodeBatchCustomer
 from promo.customers.schemas import (
@@ -49,6 +55,7 @@ campaigns = cast(Table, Campaign.__table__)
 usage = cast(Table, CustomerUsage.__table__)
 orders = cast(Table, CustomerOrders.__table__)
 redemptions = cast(Table, Redemption.__table__)
+reservations = cast(Table, Reservation.__table__)
 answers = cast(Table, IdempotencyRecord.__table__)
 codes = cast(Table, Code.__table__)
 listed = cast(Table, CodeBatchCustomer.__table__)
@@ -190,6 +197,13 @@ async def erase(session: AsyncSession, identity: Identity) -> Erasure:
         )
         allow_lists += 1
     counts = {"redemptions": 0, "usage_counters": 0, "order_counters": 0, "bound_codes": 0}
+    # Reservations right after campaigns, as a release locks them: a hold gives
+    # back under its refs, which must stay those of its usage and order rows.
+    for ref, stone in stones.items():
+        for column in (reservations.c.customer_ref, reservations.c.customer_alt_ref):
+            await session.execute(
+                update(reservations).where(column == ref).values({column.name: stone})
+            )
     for ref, stone in stones.items():
         # Codes bound to the person (and the lists they were issued from, whose
         # id or e-mail as given goes too), right after campaigns: checkout's order.

@@ -327,6 +327,24 @@ async def test_reasons_code_and_campaign_exhausted(
     assert (await validate(client, checkout, code="OTHERONE"))["reason"] == "campaign_exhausted"
 
 
+async def test_reason_code_reserved_while_its_last_use_is_held(
+    client: httpx.AsyncClient, checkout: dict[str, str], marketer: dict[str, str]
+) -> None:
+    campaign = await create_campaign(client, marketer)
+    await create_code(client, marketer, campaign["id"], "LASTONE", max_redemptions=1)
+    held = await client.post(
+        "/v1/reservations",
+        json={"code": "LASTONE", "cart": cart(item("TSHIRT-1", 1, 2500))},
+        headers={**checkout, "Idempotency-Key": "hold-the-last-one"},
+    )
+    assert held.status_code == 201, held.text
+    result = await validate(client, checkout, code="LASTONE")
+    assert result["reason"] == "code_reserved"
+    assert result["details"]["expires_at"] == held.json()["expires_at"].replace("Z", "+00:00")
+    await client.post(f"/v1/reservations/{held.json()['id']}/release", headers=checkout)
+    assert (await validate(client, checkout, code="LASTONE"))["valid"] is True
+
+
 async def test_lowering_a_limit_below_usage_makes_the_campaign_exhausted(
     client: httpx.AsyncClient, checkout: dict[str, str], marketer: dict[str, str], db: AsyncSession
 ) -> None:

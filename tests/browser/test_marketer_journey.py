@@ -224,6 +224,26 @@ async def test_a_marketer_launches_summer20_with_a_batch_of_10000_codes(
     assert validated.status_code == 200, validated.text
     assert validated.json()["valid"] is True, validated.text
 
+    # A shopper paying holds it: the marketer sees the hold on its own page.
+    async with httpx.AsyncClient(base_url=console.url, timeout=30) as client:
+        held = await client.post(
+            "/v1/reservations",
+            json={
+                "code": "summer20",
+                "cart": {
+                    "currency": "EUR",
+                    "items": [{"sku": "A", "quantity": 1, "unit_price": 10000}],
+                },
+            },
+            headers={**checkout, "Idempotency-Key": "journey-hold-1"},
+        )
+    assert held.status_code == 201, held.text
+    await page.goto(campaign_url)
+    await page.get_by_role("link", name="Held reservations").click()
+    await expect(page.get_by_role("heading", name="Held reservations of Summer 20")).to_be_visible()
+    await expect(page.locator("td code", has_text=held.json()["id"])).to_be_visible()
+    await mia.shoot("reservations")
+
     await page.goto(campaign_url)
     await page.get_by_role("button", name="Pause").click()
     await expect(page.get_by_role("status")).to_have_text("The campaign is paused.")

@@ -144,6 +144,44 @@ async def script(client: httpx.AsyncClient, keys: dict[Role, Any]) -> list[Answe
     await call("POST", rollback, {**checkout, "Idempotency-Key": "r4"}, json={})
     # Everything given back: the order and the shopper may redeem again.
     await redeem("k14", code="LIMITED", order_id="o1", cart=tshirts(), **ana)
+
+    # Reservations: a hold, its replay, the code's last use held, a confirmation,
+    # its replay and a second one, then what a confirmed or released one answers.
+    held = await call(
+        "POST",
+        "/v1/campaigns",
+        marketer,
+        json=merged(merged(SUMMER, active), {"limits": {"budget": 100_000}}),
+    )
+    for code, extra in (("HELD", {"max_redemptions": 1}), ("HELDTOO", {})):
+        await call(
+            "POST", f"/v1/campaigns/{held['id']}/codes", marketer, json={"code": code, **extra}
+        )
+
+    async def reserve(key: str, **body: Any) -> Any:
+        headers = {**checkout, "Idempotency-Key": key}
+        return await call("POST", "/v1/reservations", headers, json=body)
+
+    async def confirm(reservation: Any, key: str, order_id: str) -> Any:
+        path = f"/v1/reservations/{reservation['id']}/confirm"
+        headers = {**checkout, "Idempotency-Key": key}
+        return await call("POST", path, headers, json={"order_id": order_id})
+
+    hold = await reserve("h1", code="HELD", cart=tshirts(), customer_id="gu")
+    assert (await reserve("h1", code="HELD", cart=tshirts(), customer_id="gu")) == hold
+    refused = await reserve("h2", code="HELD", cart=tshirts(), customer_id="ha")
+    assert refused["code"] == "code_reserved"
+    sold = await confirm(hold, "c1", "o20")
+    assert await confirm(hold, "c1", "o20") == sold  # replay
+    assert (await confirm(hold, "c2", "o20"))["id"] == sold["id"]
+    assert (await confirm(hold, "c3", "o21"))["code"] == "reservation_confirmed"
+    await call("POST", f"/v1/reservations/{hold['id']}/release", checkout)
+    other = await reserve("h3", code="HELDTOO", cart=tshirts(), customer_id="ib", ttl_seconds=60)
+    await call("POST", f"/v1/reservations/{other['id']}/release", checkout)
+    await call("POST", f"/v1/reservations/{other['id']}/release", checkout)
+    assert (await confirm(other, "c4", "o22"))["code"] == "reservation_released"
+    await call("GET", f"/v1/reservations/{hold['id']}", checkout)
+    await call("GET", f"/v1/campaigns/{held['id']}", marketer)
     await call("GET", "/v1/redemptions", checkout)
     await call("GET", "/v1/ledger", keys[Role.ACCOUNTANT])
     await call("GET", f"/v1/campaigns/{limited['id']}", marketer)
@@ -177,7 +215,7 @@ async def test_the_same_requests_get_the_same_answers_on_both_databases(
     statuses = [status for status, _, _ in answers["postgresql"]]
     # The script reaches what it is meant to: successes, refusals, replays.
     assert {201, 200, 409, 422, 400} <= set(statuses)
-    assert sum(1 for _, replayed, _ in answers["postgresql"] if replayed) == 3
+    assert sum(1 for _, replayed, _ in answers["postgresql"] if replayed) == 5
     for index, (sqlite, postgresql) in enumerate(
         zip(answers["sqlite"], answers["postgresql"], strict=True)
     ):

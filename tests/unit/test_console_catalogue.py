@@ -122,7 +122,7 @@ def test_every_status_kind_and_role_the_pages_show_is_a_message() -> None:
     from promo.audit import ACTORS
     from promo.auth.roles import Role
     from promo.campaigns.schemas import Status
-    from promo.checkout.schemas import RedemptionRead
+    from promo.checkout.schemas import RedemptionRead, ReservationRead
     from promo.codes.batch_schemas import BatchStatus
     from promo.codes.schemas import CodeKind
     from promo.console import words
@@ -132,7 +132,7 @@ def test_every_status_kind_and_role_the_pages_show_is_a_message() -> None:
     shown = {role.value for role in Role} | set(ACTORS)
     for values in (Status, BatchStatus, CodeKind, Kind):
         shown |= set(get_args(values))
-    for schema in (RedemptionRead, EntryRead):
+    for schema in (RedemptionRead, ReservationRead, EntryRead):
         shown |= set(get_args(get_type_hints(schema)["status"]))
     assert shown - marked == set()
     assert marked <= set(extracted())

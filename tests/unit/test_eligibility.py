@@ -231,6 +231,8 @@ FAILING: dict[Reason, tuple[Condition, ...]] = {
     Reason.NOTHING_TO_DISCOUNT: (
         lambda s: s.with_campaign(discount=FreeShipping()).with_cart(shipping=0),
     ),
+    # Every use taken, one of them only held by a reservation.
+    Reason.CODE_RESERVED: (lambda s: s.with_code(used=10, reserved_until=NOW + TICK),),
     Reason.CODE_EXHAUSTED: (
         lambda s: s.with_code(used=10),
         lambda s: s.with_code(max_redemptions=5),  # lowered below what is used
@@ -282,6 +284,7 @@ def test_reasons_are_declared_in_the_documented_order() -> None:
         "min_subtotal_not_met",
         "min_quantity_not_met",
         "nothing_to_discount",
+        "code_reserved",
         "code_exhausted",
         "campaign_exhausted",
         "customer_limit_reached",

@@ -28,6 +28,7 @@ from promo.campaigns.schemas import (
     Tiered,
 )
 from promo.campaigns.views import campaign_read
+from promo.checkout import reservations
 from promo.console import forms, i18n
 from promo.console.forms import Field
 from promo.console.pages.plans import plan_options
@@ -363,7 +364,8 @@ async def campaign_detail(
     request: Request[Any, Any, Any], campaign_id: FromPath[str], session: DbSession
 ) -> Template:
     campaign = await _campaign(session, campaign_id)
-    return page(request, "campaigns/detail.html", campaign=campaign)
+    held = await reservations.held_count(session, decode(Kind.CAMPAIGN, campaign.id) or 0)
+    return page(request, "campaigns/detail.html", campaign=campaign, held=held)
 
 
 @get("/campaigns/{campaign_id:str}/edit", opt=MARKETERS)
