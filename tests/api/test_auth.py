@@ -48,6 +48,7 @@ ROUTE_ACCESS: list[tuple[str, str, frozenset[Role]]] = [
     ("GET", "/v1/campaigns/cmp_x/code-imports/imp_x/errors", MARKETING),
     ("GET", "/v1/campaigns/cmp_x/code-imports/imp_x/errors.csv", MARKETING),
     ("POST", "/v1/validations", CHECKOUT),
+    ("POST", "/v1/qualifications", CHECKOUT),
     ("POST", "/v1/affiliates", MARKETING),
     ("GET", "/v1/affiliates", MARKETING),
     ("GET", "/v1/affiliates/aff_x", MARKETING),

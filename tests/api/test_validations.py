@@ -457,10 +457,17 @@ async def test_an_email_that_is_not_an_address_is_422(
     assert refused.json()["errors"][0]["field"] == "customer_email"
 
 
+# Reached only across the discounts of one order, which validations do not
+# take yet (issue 19): the rule is tested in tests/unit/test_stacking.py.
+NOT_YET_REACHABLE = {Reason.NOT_COMBINABLE}
+
+
 def test_every_documented_reason_has_a_test_here() -> None:
     """Reasons that redemption alone produces are reached in this module too."""
     source = open(__file__).read()
-    missing = [r.value for r in Reason if f'"{r.value}"' not in source]
+    missing = [
+        r.value for r in Reason if f'"{r.value}"' not in source and r not in NOT_YET_REACHABLE
+    ]
     assert missing == []
 
 
