@@ -177,8 +177,13 @@ def decide(
     now: datetime,
     *,
     usage_first: bool = False,
+    consuming: bool = False,
 ) -> Accepted | Refused:
     """Apply every rule in order; the first failing one is the answer.
+
+    ``consuming``: a redemption or a reservation, which spends a use: a gift the
+    cart does not hold yet is then ``nothing_to_discount`` (naming the gift), where
+    a validation answers it so that the checkout adds it.
 
     ``usage_first`` (uniform refusals) moves the usage checks that hold for every
     cart before the cart and customer rules: otherwise a deliberately wrong cart
@@ -220,11 +225,17 @@ def decide(
     discount = compute_discount(campaign.discount, cart, lines)
     if isinstance(discount, Shortfall):
         return shortfall_refused(discount)
-    if discount.total == 0 and (discount.gift is None or discount.gift.in_cart):
+    if discount.total == 0:
         # A use consumed for nothing (free shipping on a cart without shipping,
         # a zero-priced cart) would only spend the shopper's allowance. A gift
-        # the cart does not hold yet is an answer: the checkout adds it.
-        return Refused(Reason.NOTHING_TO_DISCOUNT)
+        # the cart does not hold yet is a validation's answer: the checkout adds it.
+        gift = discount.gift
+        if gift is None or gift.in_cart:
+            return Refused(Reason.NOTHING_TO_DISCOUNT)
+        if consuming:
+            return Refused(
+                Reason.NOTHING_TO_DISCOUNT, {"gift": {"sku": gift.sku, "quantity": gift.quantity}}
+            )
 
     if (spent := _redemptions_spent(offer)) is not None:
         return spent

@@ -218,6 +218,7 @@ async def redeem(
         now=now,
         usage_first=checkout.uniform,
         order_id=request.order_id,
+        consuming=True,
     )
     if isinstance(decision, Refused):
         return await refuse(checkout, key, attempt, decision.reason, decision.details, now)

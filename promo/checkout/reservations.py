@@ -150,7 +150,7 @@ async def reserve(
     """Hold ``request``'s discount once under ``key``: 201 with the reservation,
     409 with the reason, or the first answer given under ``key``, replayed."""
     offer, shopper, decision = await validate(
-        checkout.reads, request, identity, now=now, usage_first=checkout.uniform
+        checkout.reads, request, identity, now=now, usage_first=checkout.uniform, consuming=True
     )
     if isinstance(decision, Refused):
         return await refuse(

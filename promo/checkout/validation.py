@@ -66,9 +66,10 @@ async def validate(
     now: datetime,
     usage_first: bool = False,
     order_id: str | None = None,
+    consuming: bool = False,
 ) -> tuple[Offer | None, Shopper, Accepted | Refused]:
-    """Decide for one checkout; consumes nothing. ``usage_first``: see ``decide``;
-    ``order_id``: a redemption's order, refused when it already has one.
+    """Decide for one checkout; consumes nothing. ``usage_first``, ``consuming``:
+    see ``decide``; ``order_id``: a redemption's order, refused when it already has one.
     ``identity``: ``identity_of(request, keyring)``, which the caller's throttle needed first."""
     canonical = canonical_or_invalid(request.code)
     return await decide_code(
@@ -80,6 +81,7 @@ async def validate(
         now=now,
         usage_first=usage_first,
         order_id=order_id,
+        consuming=consuming,
     )
 
 
@@ -93,6 +95,7 @@ async def decide_code(
     now: datetime,
     usage_first: bool = False,
     order_id: str | None = None,
+    consuming: bool = False,
 ) -> tuple[Offer | None, Shopper, Accepted | Refused]:
     """The code spelled ``canonical`` decided for this cart and shopper, with
     what promo holds about them: every checkout's one question."""
@@ -104,4 +107,5 @@ async def decide_code(
         has_redeemed=held.has_redeemed,
         order_taken=held.order_taken,
     )
-    return offer, shopper, decide(offer, shopper, cart, now, usage_first=usage_first)
+    decision = decide(offer, shopper, cart, now, usage_first=usage_first, consuming=consuming)
+    return offer, shopper, decision

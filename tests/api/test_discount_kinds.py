@@ -103,8 +103,12 @@ async def test_gift_tells_the_checkout_to_add_it_then_makes_it_free(
     client: httpx.AsyncClient, marketer: dict[str, str], checkout: dict[str, str]
 ) -> None:
     discount = {"type": "gift", "sku": "TOTE-1", "threshold": 5000, "quantity": 1}
-    campaign, checked, _ = await _checkout(client, marketer, checkout, discount, "TOTE")
+    campaign, checked, without = await _checkout(client, marketer, checkout, discount, "TOTE")
     assert campaign["discount"] == discount
+    # Redeemed without the gift, it would spend a use for nothing: refused, naming it.
+    assert without.status_code == 409, without.text
+    assert without.json()["reason"] == "nothing_to_discount"
+    assert without.json()["gift"] == {"sku": "TOTE-1", "quantity": 1}
     assert checked["valid"] is True
     assert checked["discount"]["total"] == 0
     assert checked["discount"]["gift"] == {
